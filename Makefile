@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# SWTPM tools: plain GNU make.  `make`, `make check`, `make install`.
+#
+# Every src/common/*.c goes into build/libcommon.a; every other src/<tool>/
+# directory with C files becomes one binary linked against it.  Unit tests
+# are tests/unit/test_*.c, one binary each; a test may list extra linker
+# flags (e.g. -Wl,--wrap=) in tests/unit/test_<name>.ldflags.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+SANITIZE ?=
+
+CC      ?= cc
+PKGS    := libtpms fuse3 libseccomp openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+           -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+           -Isrc/common $(PKG_CFLAGS)
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+LDLIBS  += $(PKG_LIBS) -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all -U_FORTIFY_SOURCE -O1
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+VERSION := $(shell cat VERSION)
+CFLAGS  += -DSWTPM_VERSION='"$(VERSION)"'
+
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBCOMMON  := $(BUILD)/libcommon.a
+
+TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/main.c))))
+TOOLS      := $(filter-out common,$(TOOLS))
+# binary name per tool directory
+bin_name    = $(if $(filter swtpm,$(1)),swtpm,swtpm_$(1))
+BINS       := $(foreach t,$(TOOLS),$(BUILD)/bin/$(call bin_name,$(t)))
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check unit-check host-check vm-check install clean deps \
+        demo bench asan-check
+all: $(BINS)
+
+$(BUILD)/%.o: %.c $(wildcard src/common/*.h) VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+define tool_rule
+$(BUILD)/bin/$(call bin_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) \
+	    $(shell cat tests/unit/test_$*.ldflags 2>/dev/null) \
+	    $(LDLIBS) -lcmocka
+
+# Unit tests run on the host; integration tests need CUSE, so they run in
+# the tests/vm guest (which shares this checkout and the host root).
+check: all unit-check host-check vm-check
+
+unit-check: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# Socket-only integration tests need no CUSE and run on the host.
+host-check: all
+	tests/integration/run -m "not cuse"
+
+vm-check: all
+	tests/vm/run-in-vm -- tests/integration/run -m cuse
+
+# The whole suite once more with ASan/UBSan (unit tests; CI runs this).
+asan-check:
+	$(MAKE) BUILD=build-asan SANITIZE=1 unit-check
+
+# The README's main job: a vTPM on a CUSE device, end to end.
+demo: all
+	tests/vm/run-in-vm -- tests/vm/demo.sh
+
+deps:
+	ci/install-deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The directory state backend (spec: state.md 2, 6, 7): upstream file
+ * names (tpm-00.<name> / tpm2-00.<name>), durable atomic writes (temp
+ * file, fsync, rename, fsync of the directory), and the `.lock` file lock,
+ * held through an open file description so that it survives fork().
+ * All file access is relative to a directory fd opened once at start, so
+ * it keeps working after chroot and privilege drop.
+ */
+#ifndef SWTPM_STATE_H
+#define SWTPM_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "key.h"
+
+struct state_store {
+    int dir_fd;             /* -1 when closed */
+    char path[4096];        /* for messages */
+    bool tpm2;              /* selects tpm2-00.* vs tpm-00.* names */
+    mode_t mode;            /* mode of new files */
+    bool mode_explicit;     /* mode= given: applied exactly */
+    int lock_fd;            /* -1 when not locked */
+    struct state_key filekey;   /* len 0: files are not encrypted */
+};
+
+/*
+ * Open (and with create, mkdir 0775) the state directory.  Returns 0 or a
+ * negative errno; err gets a message naming the path and the fix.
+ */
+int state_open(struct state_store *st, const char *path, bool tpm2,
+               mode_t mode, bool mode_explicit, bool create,
+               char *err, size_t errlen);
+void state_close(struct state_store *st);
+/* Switch between TPM 1.2 and TPM 2 file names. */
+void state_set_tpm2(struct state_store *st, bool tpm2);
+
+/*
+ * Take the lock on <dir>/.lock (open file description lock, compatible
+ * with upstream's fcntl record lock), retrying every 10 ms `retries`
+ * times.  Records our pid in the file.  Already held: 0.  Held by someone
+ * else: -EAGAIN with *out_holder set to the holder's pid (0 if unknown).
+ */
+int state_lock(struct state_store *st, unsigned int retries,
+               pid_t *out_holder);
+void state_unlock(struct state_store *st);
+bool state_is_locked(const struct state_store *st);
+
+/*
+ * Read object name ("permall", "volatilestate", "savestate") and decode
+ * it with the file key.  -ENOENT if it does not exist; other errors are
+ * negative errnos with *out_tpm_rc set (see stateobj_decode).  *out is
+ * malloc'd; the caller frees (and wipes) it.
+ */
+int state_load(struct state_store *st, const char *name,
+               uint8_t **out, uint32_t *out_len, uint32_t *out_tpm_rc);
+
+/*
+ * Encode raw bytes and store them as object name, durably and atomically:
+ * on any failure the previous file is untouched and the temp file gone.
+ */
+int state_save(struct state_store *st, const char *name,
+               const uint8_t *raw, uint32_t len, uint32_t *out_tpm_rc);
+
+/* Remove object name; -ENOENT only if must_exist. */
+int state_delete(struct state_store *st, const char *name, bool must_exist);
+
+/* Size in bytes of object name's file, or a negative errno. */
+long state_size(struct state_store *st, const char *name);
+
+#endif
