@@ -19,7 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
-           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -fPIE \
            -Isrc/common $(PKG_CFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS  += $(PKG_LIBS) -lpthread

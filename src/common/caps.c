@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The feature list printed by --print-capabilities. */
+#include "caps.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libtpms/tpm_library.h>
+
+/* Print ", \"rsa-keysize-N\"" for each size libtpms lists. */
+static void
+print_rsa_sizes(void)
+{
+    char *info, *p, *end;
+    long v;
+
+    if (TPMLIB_ChooseTPMVersion(TPMLIB_TPM_VERSION_2) != 0) {
+        return;
+    }
+    info = TPMLIB_GetInfo(TPMLIB_INFO_TPMFEATURES);
+    if (!info) {
+        return;
+    }
+    p = strstr(info, "\"RSAKeySizes\":[");
+    if (p) {
+        p += strlen("\"RSAKeySizes\":[");
+        while (*p && *p != ']') {
+            v = strtol(p, &end, 10);
+            if (end == p) {
+                break;
+            }
+            printf(", \"rsa-keysize-%ld\"", v);
+            p = end;
+            if (*p == ',') {
+                p++;
+            }
+        }
+    }
+    free(info);
+}
+
+int
+caps_print(const char *type, bool tpm2, bool cuse)
+{
+    printf("{ \"type\": \"%s\", \"features\": [ \"tpm-1.2\", \"tpm-2.0\"",
+           type);
+    if (!cuse) {
+        printf(", \"tpm-send-command-header\"");
+    }
+    printf(", \"flags-opt-startup\", \"flags-opt-disable-auto-shutdown\"");
+    if (!cuse) {
+        printf(", \"ctrl-opt-terminate\"");
+    }
+    printf(", \"cmdarg-seccomp\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
+           "\"cmdarg-print-states\", \"cmdarg-chroot\", \"cmdarg-migration\", "
+           "\"nvram-backend-dir\"");
+    if (tpm2) {
+        print_rsa_sizes();
+    }
+    printf(", \"tpmstate-opt-lock\" ], \"version\": \"%s\" }\n",
+           SWTPM_VERSION);
+    return 0;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* --print-capabilities output of the emulator daemons (cli.md 9.1). */
+#ifndef SWTPM_CAPS_H
+#define SWTPM_CAPS_H
+
+#include <stdbool.h>
+
+/*
+ * Print the JSON line on stdout.  Only verbs this build really supports
+ * are listed; rsa-keysize-N come from libtpms for a TPM 2.  Returns 0.
+ */
+int caps_print(const char *type, bool tpm2, bool cuse);
+
+#endif

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The control-command engine shared by the CUSE and socket front ends. */
+#include "ctrl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libtpms/tpm_library.h>
+#include <libtpms/tpm_tis.h>
+
+#include "log.h"
+#include "stateobj.h"
+
+void
+ctrl_engine_init(struct ctrl_engine *eng, struct tpm_instance *tpm,
+                 enum ctrl_frontend fe)
+{
+    memset(eng, 0, sizeof(*eng));
+    eng->tpm = tpm;
+    eng->fe = fe;
+}
+
+static void
+getblob_drop(struct ctrl_engine *eng)
+{
+    if (eng->getblob.buf) {
+        explicit_bzero(eng->getblob.buf, eng->getblob.len);
+        free(eng->getblob.buf);
+    }
+    memset(&eng->getblob, 0, sizeof(eng->getblob));
+}
+
+void
+ctrl_setblob_abort(struct ctrl_engine *eng)
+{
+    if (eng->setblob.buf) {
+        explicit_bzero(eng->setblob.buf, eng->setblob.len);
+        free(eng->setblob.buf);
+    }
+    memset(&eng->setblob, 0, sizeof(eng->setblob));
+}
+
+void
+ctrl_engine_free(struct ctrl_engine *eng)
+{
+    getblob_drop(eng);
+    ctrl_setblob_abort(eng);
+    free(eng->info);
+    eng->info = NULL;
+}
+
+uint64_t
+ctrl_capabilities(const struct ctrl_engine *eng)
+{
+    uint64_t caps = PTM_CAP_INIT | PTM_CAP_SHUTDOWN |
+        PTM_CAP_GET_TPMESTABLISHED | PTM_CAP_SET_LOCALITY | PTM_CAP_HASHING |
+        PTM_CAP_CANCEL_TPM_CMD | PTM_CAP_STORE_VOLATILE |
+        PTM_CAP_RESET_TPMESTABLISHED | PTM_CAP_GET_STATEBLOB |
+        PTM_CAP_SET_STATEBLOB | PTM_CAP_STOP | PTM_CAP_GET_CONFIG |
+        PTM_CAP_SET_BUFFERSIZE | PTM_CAP_GET_INFO | PTM_CAP_LOCK_STORAGE;
+
+    if (eng->fe == CTRL_FE_SOCKET) {
+        caps |= PTM_CAP_SET_DATAFD;
+        if (eng->tpm->tpm2) {
+            caps |= PTM_CAP_SEND_COMMAND_HEADER;
+        }
+    }
+    return caps;
+}
+
+bool
+ctrl_needs_running(uint32_t cmd)
+{
+    switch (cmd) {
+    case CMD_GET_TPMESTABLISHED:
+    case CMD_RESET_TPMESTABLISHED:
+    case CMD_HASH_START:
+    case CMD_HASH_DATA:
+    case CMD_HASH_END:
+    case CMD_CANCEL_TPM_CMD:
+    case CMD_STORE_VOLATILE:
+    case CMD_GET_STATEBLOB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint32_t
+do_init(struct ctrl_engine *eng, uint32_t flags)
+{
+    struct tpm_instance *t = eng->tpm;
+    uint32_t rc = 0;
+
+    tpm_stop(t);
+    getblob_drop(eng);
+    ctrl_setblob_abort(eng);
+    if (tpm_start(t, flags & PTM_INIT_FLAG_DELETE_VOLATILE, &rc) < 0) {
+        return rc ? rc : TPM_FAIL;
+    }
+    return 0;
+}
+
+static uint32_t
+do_reset_established(struct ctrl_engine *eng, uint32_t loc)
+{
+    struct tpm_instance *t = eng->tpm;
+    uint8_t saved = t->locality;
+    uint32_t rc;
+
+    if (loc > 4) {
+        return TPM_BAD_LOCALITY;
+    }
+    t->locality = (uint8_t)loc;
+    rc = TPM_IO_TpmEstablished_Reset();
+    t->locality = saved;
+    return rc;
+}
+
+/* Load (or reuse) the blob of a type for GET_STATEBLOB (7.2). */
+static uint32_t
+getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
+             bool reload)
+{
+    struct tpm_instance *t = eng->tpm;
+    const char *name = tpm_blob_name(type);
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    bool encrypted = false;
+    int r;
+
+    if (!name) {
+        return eng->fe == CTRL_FE_CUSE ? TPM_BAD_PARAMETER : TPM_FAIL;
+    }
+    if (!reload && eng->getblob.valid && eng->getblob.type == type &&
+        eng->getblob.decrypted == decrypted) {
+        return 0;
+    }
+    getblob_drop(eng);
+    if (type == PTM_BLOB_TYPE_VOLATILE &&
+        tpm_store_volatile(t, &rc) < 0) {
+        return rc ? rc : TPM_FAIL;
+    }
+    r = state_load(&t->store, name, &raw, &len, &rc);
+    if (type == PTM_BLOB_TYPE_VOLATILE) {
+        /* Never leave a volatile state behind that could be replayed. */
+        state_delete(&t->store, name, false);
+    }
+    if (r == -ENOENT) {
+        return TPM_RETRY;
+    }
+    if (r < 0) {
+        return rc ? rc : TPM_FAIL;
+    }
+    r = migblob_build(raw, len, decrypted ? NULL : &t->store.filekey,
+                      &t->migkey, &eng->getblob.buf, &eng->getblob.len,
+                      &encrypted);
+    explicit_bzero(raw, len);
+    free(raw);
+    if (r < 0) {
+        return TPM_FAIL;
+    }
+    eng->getblob.valid = true;
+    eng->getblob.type = type;
+    eng->getblob.decrypted = decrypted;
+    eng->getblob.encrypted = encrypted;
+    return 0;
+}
+
+static void
+do_get_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req,
+                 struct ctrl_resp *resp)
+{
+    uint32_t off = req->u.getstate.offset;
+    bool decrypted = req->u.getstate.flags & PTM_STATE_FLAG_DECRYPTED;
+
+    /* A transfer starting at offset 0 always sees fresh state. */
+    resp->result = getblob_load(eng, req->u.getstate.type, decrypted,
+                                off == 0);
+    if (resp->result != 0) {
+        return;
+    }
+    resp->state_flags = eng->getblob.encrypted ? PTM_STATE_FLAG_ENCRYPTED : 0;
+    resp->totlength = eng->getblob.len;
+    if (off < eng->getblob.len) {
+        resp->data = eng->getblob.buf + off;
+        resp->avail = eng->getblob.len - off;
+    }
+    if (req->u.getstate.type == PTM_BLOB_TYPE_SAVESTATE &&
+        eng->fe == CTRL_FE_SOCKET) {
+        eng->release_lock_pending = true;
+    }
+}
+
+static uint32_t
+setblob_commit(struct ctrl_engine *eng)
+{
+    struct tpm_instance *t = eng->tpm;
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    unsigned int st = tpm_blob_libtpms_type(eng->setblob.type);
+    int r;
+
+    if (!st) {
+        rc = TPM_BAD_PARAMETER;
+        goto out;
+    }
+    r = migblob_parse(eng->setblob.buf, eng->setblob.len,
+                      eng->setblob.flags & PTM_STATE_FLAG_ENCRYPTED,
+                      &t->store.filekey, &t->migkey, &raw, &len, &rc);
+    if (r < 0) {
+        log_err("rejected %s state blob: TPM result 0x%x",
+                tpm_blob_name(eng->setblob.type), rc);
+        rc = rc ? rc : TPM_FAIL;
+        goto out;
+    }
+    rc = TPMLIB_SetState(st, raw, len);
+    if (rc != 0) {
+        log_err("libtpms rejected the %s state blob: TPM result 0x%x",
+                tpm_blob_name(eng->setblob.type), rc);
+    }
+out:
+    if (raw) {
+        explicit_bzero(raw, len);
+        free(raw);
+    }
+    ctrl_setblob_abort(eng);
+    return rc;
+}
+
+int
+ctrl_setblob_append(struct ctrl_engine *eng, const uint8_t *data,
+                    uint32_t len)
+{
+    uint8_t *p;
+
+    if (!eng->setblob.active) {
+        return -EIO;
+    }
+    if (len > PTM_SET_BLOB_MAX - eng->setblob.len) {
+        ctrl_setblob_abort(eng);
+        return -EIO;
+    }
+    p = realloc(eng->setblob.buf, eng->setblob.len + len + 1);
+    if (!p) {
+        ctrl_setblob_abort(eng);
+        return -EIO;
+    }
+    memcpy(p + eng->setblob.len, data, len);
+    eng->setblob.buf = p;
+    eng->setblob.len += len;
+    return 0;
+}
+
+bool
+ctrl_setblob_active(const struct ctrl_engine *eng)
+{
+    return eng->setblob.active;
+}
+
+static uint32_t
+do_set_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req)
+{
+    struct tpm_instance *t = eng->tpm;
+    bool first = !eng->setblob.active;
+
+    if (t->running) {
+        ctrl_setblob_abort(eng);
+        return TPM_BAD_ORDINAL;
+    }
+    if (tpm_ensure_locked(t) < 0) {
+        ctrl_setblob_abort(eng);
+        eng->fatal = true;
+        return TPM_IOERROR;
+    }
+    if (first) {
+        eng->setblob.active = true;
+        eng->setblob.type = req->u.setstate.type;
+        eng->setblob.flags = req->u.setstate.flags;
+    }
+    if (ctrl_setblob_append(eng, req->u.setstate.data,
+                            req->u.setstate.len) < 0) {
+        return TPM_FAIL;
+    }
+    if (req->u.setstate.chunked &&
+        (req->u.setstate.len == PTM_STATE_BLOB_SIZE ||
+         (first && req->u.setstate.len == 0))) {
+        return 0;   /* more packets or write() data follow */
+    }
+    return setblob_commit(eng);
+}
+
+static void
+do_get_info(struct ctrl_engine *eng, const struct ctrl_req *req,
+            struct ctrl_resp *resp)
+{
+    size_t slen;
+
+    free(eng->info);
+    eng->info = TPMLIB_GetInfo((enum TPMLIB_InfoFlags)req->u.getinfo.flags);
+    if (!eng->info) {
+        resp->result = TPM_SIZE;
+        return;
+    }
+    slen = strlen(eng->info);
+    if (req->u.getinfo.offset >= slen) {
+        resp->result = TPM_BAD_PARAMETER;
+        return;
+    }
+    resp->totlength = (uint32_t)slen + 1;
+    resp->data = (const uint8_t *)eng->info + req->u.getinfo.offset;
+    resp->avail = resp->totlength - req->u.getinfo.offset;
+    if (resp->avail > PTM_GETINFO_SIZE) {
+        resp->avail = PTM_GETINFO_SIZE;
+    }
+}
+
+static void
+do_set_buffersize(struct ctrl_engine *eng, uint32_t wanted,
+                  struct ctrl_resp *resp)
+{
+    if (wanted != 0 && eng->tpm->running) {
+        resp->result = TPM_BAD_ORDINAL;
+        return;
+    }
+    resp->bufsize = TPMLIB_SetBufferSize(wanted, &resp->minsize,
+                                         &resp->maxsize);
+}
+
+static uint32_t
+do_lock_storage(struct ctrl_engine *eng, uint32_t retries)
+{
+    eng->tpm->lock_retries = retries;
+    return tpm_ensure_locked(eng->tpm) < 0 ? TPM_FAIL : 0;
+}
+
+static uint32_t
+do_simple(struct ctrl_engine *eng, uint32_t cmd, const struct ctrl_req *req)
+{
+    struct tpm_instance *t = eng->tpm;
+    uint32_t rc = 0;
+
+    switch (cmd) {
+    case CMD_INIT:
+        return do_init(eng, req->u.init_flags);
+    case CMD_SHUTDOWN:
+        eng->exit_requested = true;
+        /* fall through */
+    case CMD_STOP:
+        tpm_stop(t);
+        getblob_drop(eng);
+        return 0;
+    case CMD_SET_LOCALITY:
+        return tpm_set_locality(t, req->u.loc);
+    case CMD_RESET_TPMESTABLISHED:
+        return do_reset_established(eng, req->u.loc);
+    case CMD_HASH_START:
+        return TPM_IO_Hash_Start();
+    case CMD_HASH_DATA:
+        if (req->u.hash.len > PTM_HDATA_SIZE &&
+            eng->fe == CTRL_FE_CUSE) {
+            return TPM_FAIL;
+        }
+        return TPM_IO_Hash_Data(req->u.hash.data, req->u.hash.len);
+    case CMD_HASH_END:
+        return TPM_IO_Hash_End();
+    case CMD_CANCEL_TPM_CMD:
+        return TPMLIB_CancelCommand();
+    case CMD_STORE_VOLATILE:
+        getblob_drop(eng);
+        if (tpm_store_volatile(t, &rc) < 0) {
+            return rc ? rc : TPM_FAIL;
+        }
+        return 0;
+    case CMD_SET_STATEBLOB:
+        return do_set_stateblob(eng, req);
+    case CMD_LOCK_STORAGE:
+        return do_lock_storage(eng, req->u.retries);
+    default:
+        return TPM_BAD_ORDINAL;
+    }
+}
+
+void
+ctrl_dispatch(struct ctrl_engine *eng, uint32_t cmd,
+              const struct ctrl_req *req, struct ctrl_resp *resp)
+{
+    struct tpm_instance *t = eng->tpm;
+    TPM_BOOL bit = 0;
+
+    memset(resp, 0, sizeof(*resp));
+    if (cmd == CMD_GET_CAPABILITY) {
+        resp->caps = ctrl_capabilities(eng);
+        return;
+    }
+    if (ctrl_needs_running(cmd) && !t->running) {
+        resp->result = TPM_BAD_ORDINAL;
+        return;
+    }
+    if (!req) {
+        resp->result = TPM_BAD_PARAMETER;
+        return;
+    }
+    switch (cmd) {
+    case CMD_GET_TPMESTABLISHED:
+        resp->result = TPM_IO_TpmEstablished_Get(&bit);
+        resp->est_bit = bit ? 1 : 0;
+        break;
+    case CMD_GET_STATEBLOB:
+        do_get_stateblob(eng, req, resp);
+        break;
+    case CMD_GET_CONFIG:
+        resp->config_flags =
+            (t->store.filekey.len ? PTM_CONFIG_FLAG_FILE_KEY : 0) |
+            (t->migkey.len ? PTM_CONFIG_FLAG_MIGRATION_KEY : 0);
+        break;
+    case CMD_SET_BUFFERSIZE:
+        do_set_buffersize(eng, req->u.buffersize, resp);
+        break;
+    case CMD_GET_INFO:
+        do_get_info(eng, req, resp);
+        break;
+    default:
+        resp->result = do_simple(eng, cmd, req);
+        break;
+    }
+}
+
+void
+ctrl_after_reply(struct ctrl_engine *eng)
+{
+    if (eng->release_lock_pending) {
+        eng->release_lock_pending = false;
+        state_unlock(&eng->tpm->store);
+        eng->tpm->lock_retries = 300;   /* 3 s for the next taker */
+    }
+}

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* libtpms glue: callbacks, start/stop, and command processing. */
+#include "tpm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libtpms/tpm_library.h>
+#include <libtpms/tpm_memory.h>
+
+#include "ctrl_wire.h"
+#include "log.h"
+
+/* libtpms calls back without context: the process has one instance. */
+static struct tpm_instance *cur;
+
+static TPM_RESULT
+cb_nvram_init(void)
+{
+    return 0;
+}
+
+static TPM_RESULT
+cb_nvram_loaddata(unsigned char **data, uint32_t *length,
+                  uint32_t tpm_number, const char *name)
+{
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = TPM_FAIL;
+    unsigned char *copy = NULL;
+    int r;
+
+    (void)tpm_number;
+    r = state_load(&cur->store, name, &raw, &len, &rc);
+    if (r == -ENOENT) {
+        return TPM_RETRY;       /* object missing: fresh TPM */
+    }
+    if (r < 0) {
+        log_err("cannot load TPM state '%s' from '%s': TPM result 0x%x",
+                name, cur->store.path, rc);
+        return rc ? rc : TPM_FAIL;
+    }
+    /* libtpms releases the buffer with TPM_Free. */
+    if (TPM_Malloc(&copy, len ? len : 1) != 0) {
+        explicit_bzero(raw, len);
+        free(raw);
+        return TPM_SIZE;
+    }
+    memcpy(copy, raw, len);
+    explicit_bzero(raw, len);
+    free(raw);
+    *data = copy;
+    *length = len;
+    return 0;
+}
+
+static TPM_RESULT
+cb_nvram_storedata(const unsigned char *data, uint32_t length,
+                   uint32_t tpm_number, const char *name)
+{
+    uint32_t rc = TPM_FAIL;
+
+    (void)tpm_number;
+    if (state_save(&cur->store, name, data, length, &rc) < 0) {
+        log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x); "
+                "the previous state is unchanged", name, cur->store.path,
+                rc);
+        return rc ? rc : TPM_FAIL;
+    }
+    return 0;
+}
+
+static TPM_RESULT
+cb_nvram_deletename(uint32_t tpm_number, const char *name,
+                    TPM_BOOL must_exist)
+{
+    int r;
+
+    (void)tpm_number;
+    r = state_delete(&cur->store, name, must_exist);
+    if (r == -ENOENT) {
+        return TPM_RETRY;
+    }
+    return r < 0 ? TPM_FAIL : 0;
+}
+
+static TPM_RESULT
+cb_io_init(void)
+{
+    return 0;
+}
+
+static TPM_RESULT
+cb_io_getlocality(TPM_MODIFIER_INDICATOR *loc, uint32_t tpm_number)
+{
+    (void)tpm_number;
+    *loc = cur->locality;
+    return 0;
+}
+
+static TPM_RESULT
+cb_io_getphysicalpresence(TPM_BOOL *pp, uint32_t tpm_number)
+{
+    (void)tpm_number;
+    *pp = 0;    /* no hardware physical presence; software PP only */
+    return 0;
+}
+
+int
+tpm_setup(struct tpm_instance *inst)
+{
+    struct libtpms_callbacks cbs = {
+        .sizeOfStruct = sizeof(struct libtpms_callbacks),
+        .tpm_nvram_init = cb_nvram_init,
+        .tpm_nvram_loaddata = cb_nvram_loaddata,
+        .tpm_nvram_storedata = cb_nvram_storedata,
+        .tpm_nvram_deletename = cb_nvram_deletename,
+        .tpm_io_init = cb_io_init,
+        .tpm_io_getlocality = cb_io_getlocality,
+        .tpm_io_getphysicalpresence = cb_io_getphysicalpresence,
+    };
+
+    cur = inst;
+    if (TPMLIB_ChooseTPMVersion(inst->tpm2 ? TPMLIB_TPM_VERSION_2
+                                           : TPMLIB_TPM_VERSION_1_2) != 0) {
+        log_debug("libtpms cannot emulate TPM %s", inst->tpm2 ? "2" : "1.2");
+        return -EINVAL;
+    }
+    if (TPMLIB_RegisterCallbacks(&cbs) != 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void
+tpm_debug_setup(unsigned int level, int fd, const char *prefix)
+{
+    char pfx[80];
+
+    if (level < 5 || fd < 0) {
+        return;
+    }
+    snprintf(pfx, sizeof(pfx), "%s    ", prefix ? prefix : "");
+    TPMLIB_SetDebugFD(fd);
+    TPMLIB_SetDebugLevel(level - 4);
+    TPMLIB_SetDebugPrefix(pfx);
+}
+
+int
+tpm_ensure_locked(struct tpm_instance *inst)
+{
+    pid_t holder = 0;
+    int r;
+
+    if (state_is_locked(&inst->store)) {
+        return 0;
+    }
+    r = state_lock(&inst->store, inst->lock_retries, &holder);
+    if (r < 0) {
+        log_err("cannot lock TPM state directory '%s': it is in use by "
+                "process %d; stop that process first", inst->store.path,
+                (int)holder);
+    }
+    return r;
+}
+
+int
+tpm_start(struct tpm_instance *inst, bool delete_volatile,
+          uint32_t *out_tpm_rc)
+{
+    TPM_RESULT rc;
+
+    *out_tpm_rc = 0;
+    if (!inst->incoming_migration && tpm_ensure_locked(inst) < 0) {
+        *out_tpm_rc = TPM_FAIL;
+        return -EIO;
+    }
+    rc = TPMLIB_MainInit();
+    if (rc != 0) {
+        log_err("TPM start failed with TPM result 0x%x; the state in '%s' "
+                "may be damaged or need a different --key", rc,
+                inst->store.path);
+        *out_tpm_rc = rc;
+        return -EIO;
+    }
+    inst->running = true;
+    inst->last_ordinal = 0;
+    if (delete_volatile) {
+        state_delete(&inst->store, "volatilestate", false);
+    }
+    return 0;
+}
+
+/* Run a fixed command internally; returns the TPM response code. */
+static uint32_t
+tpm_internal_cmd(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len)
+{
+    unsigned char *resp = inst->resp;
+    uint32_t resp_len = 0, size = inst->resp_size;
+    uint8_t buf[16];
+
+    memcpy(buf, cmd, len);
+    if (TPMLIB_Process(&resp, &resp_len, &size, buf, len) != 0) {
+        inst->resp = resp;
+        inst->resp_size = size;
+        return TPM_FAIL;
+    }
+    inst->resp = resp;
+    inst->resp_size = size;
+    inst->last_ordinal = be32_get(cmd + 6);
+    return resp_len >= 10 ? be32_get(resp + 6) : TPM_FAIL;
+}
+
+void
+tpm_stop(struct tpm_instance *inst)
+{
+    static const uint8_t sd_state[] = {
+        0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x45, 0x00, 0x01 };
+    static const uint8_t sd_clear[] = {
+        0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x45, 0x00, 0x00 };
+    uint32_t rc;
+
+    if (!inst->running) {
+        return;
+    }
+    if (inst->tpm2 && !inst->disable_auto_shutdown &&
+        inst->last_ordinal != TPM2_CC_SHUTDOWN) {
+        rc = tpm_internal_cmd(inst, sd_state, sizeof(sd_state));
+        if (rc != 0 && rc != 0x100) {
+            tpm_internal_cmd(inst, sd_clear, sizeof(sd_clear));
+        }
+    }
+    TPMLIB_Terminate();
+    inst->running = false;
+}
+
+int
+tpm_send_startup(struct tpm_instance *inst, enum tpm_startup type,
+                 uint32_t *out_tpm_rc)
+{
+    uint8_t cmd[12];
+
+    if (type == TPM_STARTUP_NONE) {
+        return 0;
+    }
+    if (inst->tpm2) {
+        be16_put(cmd, 0x8001);
+        be32_put(cmd + 2, 12);
+        be32_put(cmd + 6, TPM2_CC_STARTUP);
+        be16_put(cmd + 10, type == TPM_STARTUP_STATE ? 1 : 0);
+    } else {
+        be16_put(cmd, 0x00c1);
+        be32_put(cmd + 2, 12);
+        be32_put(cmd + 6, TPM_ORD_STARTUP);
+        be16_put(cmd + 10, type == TPM_STARTUP_CLEAR ? 1 :
+                           type == TPM_STARTUP_STATE ? 2 : 3);
+    }
+    *out_tpm_rc = tpm_internal_cmd(inst, cmd, sizeof(cmd));
+    return 0;
+}
+
+/* swtpm's own 10-byte response (spec 8.3) in inst->resp. */
+static int
+tpm_own_response(struct tpm_instance *inst, uint32_t code,
+                 const uint8_t **out_resp, uint32_t *out_len)
+{
+    if (inst->resp_size < 10) {
+        unsigned char *p = realloc(inst->resp, TPM_CMD_MAX);
+
+        if (!p) {
+            return -ENOMEM;
+        }
+        inst->resp = p;
+        inst->resp_size = TPM_CMD_MAX;
+    }
+    be16_put(inst->resp, inst->tpm2 ? 0x8001 : 0x00c4);
+    be32_put(inst->resp + 2, 10);
+    be32_put(inst->resp + 6, code);
+    *out_resp = inst->resp;
+    *out_len = 10;
+    return 0;
+}
+
+static uint32_t
+fatal_code(const struct tpm_instance *inst)
+{
+    return inst->tpm2 ? 0x101 : TPM_FAIL;
+}
+
+uint32_t
+tpm_set_locality(struct tpm_instance *inst, uint32_t loc)
+{
+    if (loc > 4 || (loc == 4 && inst->reject_locality4)) {
+        return TPM_BAD_LOCALITY;
+    }
+    inst->locality = (uint8_t)loc;
+    return 0;
+}
+
+/* The in-band vendor SetLocality command (8.5). */
+static int
+tpm_vendor_set_locality(struct tpm_instance *inst, const uint8_t *cmd,
+                        uint32_t len, const uint8_t **out_resp,
+                        uint32_t *out_len)
+{
+    if (!inst->allow_set_locality) {
+        return tpm_own_response(inst, fatal_code(inst), out_resp, out_len);
+    }
+    if (len < 11) {
+        return tpm_own_response(inst, inst->tpm2 ? 0x9a : TPM_BAD_PARAM_SIZE,
+                                out_resp, out_len);
+    }
+    if (tpm_set_locality(inst, cmd[10]) != 0) {
+        return tpm_own_response(inst, inst->tpm2 ? 0x107 : TPM_BAD_LOCALITY,
+                                out_resp, out_len);
+    }
+    return tpm_own_response(inst, 0, out_resp, out_len);
+}
+
+int
+tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
+            const uint8_t **out_resp, uint32_t *out_len)
+{
+    unsigned char *resp = inst->resp;
+    uint32_t resp_len = 0, size = inst->resp_size;
+    TPM_RESULT rc;
+
+    if (!inst->running) {
+        return tpm_own_response(inst, fatal_code(inst), out_resp, out_len);
+    }
+    if (len < 10) {
+        return tpm_own_response(inst, inst->tpm2 ? 0x9a : TPM_BAD_PARAM_SIZE,
+                                out_resp, out_len);
+    }
+    if (be32_get(cmd + 6) == TPM_ORD_VENDOR_SET_LOCALITY) {
+        return tpm_vendor_set_locality(inst, cmd, len, out_resp, out_len);
+    }
+    if (tpm_ensure_locked(inst) < 0) {
+        return -EIO;
+    }
+    /* TPMLIB_Process takes a non-const command buffer. */
+    rc = TPMLIB_Process(&resp, &resp_len, &size, (unsigned char *)cmd, len);
+    inst->resp = resp;
+    inst->resp_size = size;
+    inst->last_ordinal = be32_get(cmd + 6);
+    if (rc != 0 || resp_len < 10) {
+        log_err("libtpms failed to process command 0x%x: result 0x%x",
+                inst->last_ordinal, rc);
+        return tpm_own_response(inst, fatal_code(inst), out_resp, out_len);
+    }
+    *out_resp = resp;
+    *out_len = resp_len;
+    return 0;
+}
+
+int
+tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
+{
+    unsigned char *buf = NULL;
+    uint32_t len = 0;
+    TPM_RESULT rc;
+    int r = 0;
+
+    rc = TPMLIB_VolatileAll_Store(&buf, &len);
+    if (rc != 0) {
+        *out_tpm_rc = rc;
+        return -EIO;
+    }
+    if (state_save(&inst->store, "volatilestate", buf, len, out_tpm_rc) < 0) {
+        log_err("cannot store the volatile state in '%s'", inst->store.path);
+        r = -EIO;
+    }
+    explicit_bzero(buf, len);
+    TPM_Free(buf);
+    return r;
+}
+
+void
+tpm_cleanup(struct tpm_instance *inst)
+{
+    if (inst->resp) {
+        explicit_bzero(inst->resp, inst->resp_size);
+        free(inst->resp);
+    }
+    inst->resp = NULL;
+    inst->resp_size = 0;
+    key_wipe(&inst->migkey);
+}
+
+const char *
+tpm_blob_name(uint32_t type)
+{
+    switch (type) {
+    case PTM_BLOB_TYPE_PERMANENT: return "permall";
+    case PTM_BLOB_TYPE_VOLATILE: return "volatilestate";
+    case PTM_BLOB_TYPE_SAVESTATE: return "savestate";
+    default: return NULL;
+    }
+}
+
+unsigned int
+tpm_blob_libtpms_type(uint32_t type)
+{
+    switch (type) {
+    case PTM_BLOB_TYPE_PERMANENT: return TPMLIB_STATE_PERMANENT;
+    case PTM_BLOB_TYPE_VOLATILE: return TPMLIB_STATE_VOLATILE;
+    case PTM_BLOB_TYPE_SAVESTATE: return TPMLIB_STATE_SAVE_STATE;
+    default: return 0;
+    }
+}

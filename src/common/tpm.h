@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libtpms glue: one TPM instance per process (libtpms is a singleton).
+ * Owns version choice, the NVRAM and I/O callbacks, start/stop with the
+ * automatic TPM2_Shutdown, and TPM command processing with the in-band
+ * vendor SetLocality command and swtpm's own error responses
+ * (spec: control-channel.md 6, 8.3-8.6).
+ */
+#ifndef SWTPM_TPM_H
+#define SWTPM_TPM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "state.h"
+
+#define TPM_CMD_MAX 4096        /* largest command accepted on a device */
+#define TPM_ORD_VENDOR_SET_LOCALITY 0x20001000u
+#define TPM2_CC_SHUTDOWN 0x145u
+#define TPM2_CC_STARTUP  0x144u
+#define TPM_ORD_STARTUP  0x99u
+
+enum tpm_startup {
+    TPM_STARTUP_NONE = 0,      /* send nothing */
+    TPM_STARTUP_CLEAR,
+    TPM_STARTUP_STATE,
+    TPM_STARTUP_DEACTIVATED,   /* TPM 1.2 only */
+};
+
+struct tpm_instance {
+    bool tpm2;
+    bool running;
+    uint8_t locality;               /* current locality 0..4 */
+    bool reject_locality4;          /* --locality reject-locality-4 */
+    bool allow_set_locality;        /* --locality allow-set-locality */
+    bool disable_auto_shutdown;     /* --flags disable-auto-shutdown */
+    bool incoming_migration;        /* --migration incoming: lock lazily */
+    uint32_t last_ordinal;          /* of the last command given libtpms */
+    unsigned int lock_retries;      /* for lazy (re)locking, 10 ms each */
+    struct state_store store;
+    struct state_key migkey;        /* len 0: none */
+    /* Response buffer handed to TPMLIB_Process (it may realloc it). */
+    unsigned char *resp;
+    uint32_t resp_size;             /* allocated */
+};
+
+/*
+ * Prepare inst (already holding an open store) and tell libtpms which TPM
+ * version to emulate and where its callbacks go.  Returns 0 or -EINVAL.
+ */
+int tpm_setup(struct tpm_instance *inst);
+
+/*
+ * Start libtpms (TPMLIB_MainInit), reading state through the store.  With
+ * delete_volatile the volatile state file is removed after it was read.
+ * Returns 0 or -EIO with *out_tpm_rc from libtpms.
+ */
+int tpm_start(struct tpm_instance *inst, bool delete_volatile,
+              uint32_t *out_tpm_rc);
+
+/* Send TPM2_Shutdown if needed (8.4), then terminate libtpms; safe when
+ * not running. */
+void tpm_stop(struct tpm_instance *inst);
+
+/*
+ * Process one TPM command.  Sets *out_resp and *out_len to the response
+ * (inside inst->resp; valid until the next call).  Always yields exactly
+ * one response unless the storage lock cannot be taken (-EIO).
+ */
+int tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
+                const uint8_t **out_resp, uint32_t *out_len);
+
+/* Send TPM_Startup / TPM2_Startup of the given type; 0 or -EIO. */
+int tpm_send_startup(struct tpm_instance *inst, enum tpm_startup type,
+                     uint32_t *out_tpm_rc);
+
+/* Serialize the volatile state into the store ("volatilestate"). */
+int tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc);
+
+/* Set the current locality honouring reject-locality-4; TPM result. */
+uint32_t tpm_set_locality(struct tpm_instance *inst, uint32_t loc);
+
+/* (Re)take the storage lock if not held, with inst->lock_retries. */
+int tpm_ensure_locked(struct tpm_instance *inst);
+
+/* Free the response buffer and keys. */
+void tpm_cleanup(struct tpm_instance *inst);
+
+/* The libtpms object name of a PTM_BLOB_TYPE_*, or NULL. */
+const char *tpm_blob_name(uint32_t type);
+
+/* libtpms' TPMLIB_STATE_* for a PTM_BLOB_TYPE_* (0 if invalid). */
+unsigned int tpm_blob_libtpms_type(uint32_t type);
+
+/* Configure libtpms debug output for log level >= 5. */
+void tpm_debug_setup(unsigned int level, int fd, const char *prefix);
+
+#endif

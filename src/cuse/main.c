@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* swtpm_cuse: a TPM 1.2 or 2.0 emulator on a CUSE character device. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libtpms/tpm_library.h>
+
+#include "caps.h"
+#include "cuse_dev.h"
+#include "log.h"
+#include "subopt.h"
+
+/* Exit codes of the CLI contract (cli.md section 5). */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,         /* stray argument, chroot/log/print failure */
+    EXIT_GENERIC = 255,     /* bad major/minor, device exists, no state */
+    EXIT_NO_NAME = 254,
+    EXIT_BAD_SUBOPT = 253,
+    EXIT_NOT_ROOT = 252,
+    EXIT_NO_USER = 251,
+};
+
+static void
+usage(FILE *f, const char *prg)
+{
+    fprintf(f,
+"TPM emulator CUSE interface version %s\n"
+"\n"
+"Usage: %s -n NAME [options]\n"
+"\n"
+"  -n, --name NAME        create the character device /dev/NAME (required)\n"
+"  -M, --maj N            device major number (0-65535)\n"
+"  -m, --min N            device minor number (0-65535)\n"
+"      --tpm2             emulate a TPM 2.0 (default: TPM 1.2)\n"
+"      --tpmstate dir=DIR[,mode=OCTAL][,lock=BOOL]\n"
+"                         state directory (default: $TPM_PATH)\n"
+"  -r, --runas USER       drop privileges to USER once the device exists\n"
+"  -R, --chroot DIR       chroot to DIR once the device exists\n"
+"      --log file=PATH|fd=N[,level=N][,prefix=STR][,truncate]\n"
+"      --locality reject-locality-4[,allow-set-locality]\n"
+"      --key file=PATH|fd=N|pwdfile=PATH|pwdfd=N[,mode=aes-128-cbc|\n"
+"            aes-256-cbc][,format=hex|binary][,kdf=pbkdf2|sha512][,remove]\n"
+"                         encrypt the state files\n"
+"      --migration-key ...  the same syntax: encrypt state blobs\n"
+"      --pid file=PATH|fd=N write the daemon's pid once the device exists\n"
+"      --seccomp action=kill|log|none   syscall filter (default kill)\n"
+"      --flags not-need-init[,startup-clear|startup-state|\n"
+"            startup-deactivated|startup-none][,disable-auto-shutdown]\n"
+"      --migration incoming[,release-lock-outgoing]\n"
+"  -f, --foreground       stay in the foreground (for supervisors)\n"
+"      --print-capabilities  print supported features as JSON\n"
+"      --print-states     print the stored state objects as JSON\n"
+"  -h, --help             show this help\n"
+"  -v, --version          show the version\n"
+"\n"
+"The command returns once /dev/NAME can be opened.  Exit codes: 0 ok,\n"
+"1 usage, 251 unknown --runas user, 252 not root, 253 bad sub-option,\n"
+"254 missing --name, 255 other errors (each explained on stderr).\n",
+            SWTPM_VERSION, prg);
+}
+
+enum {
+    OPT_TPM2 = 1000, OPT_TPMSTATE, OPT_LOG, OPT_LOCALITY, OPT_KEY,
+    OPT_MIGKEY, OPT_PID, OPT_SECCOMP, OPT_FLAGS, OPT_MIGRATION,
+    OPT_PRINT_CAPS, OPT_PRINT_STATES,
+};
+
+static const struct option long_opts[] = {
+    { "chroot", required_argument, NULL, 'R' },
+    { "flags", required_argument, NULL, OPT_FLAGS },
+    { "foreground", no_argument, NULL, 'f' },
+    { "help", no_argument, NULL, 'h' },
+    { "key", required_argument, NULL, OPT_KEY },
+    { "locality", required_argument, NULL, OPT_LOCALITY },
+    { "log", required_argument, NULL, OPT_LOG },
+    { "maj", required_argument, NULL, 'M' },
+    { "migration", required_argument, NULL, OPT_MIGRATION },
+    { "migration-key", required_argument, NULL, OPT_MIGKEY },
+    { "min", required_argument, NULL, 'm' },
+    { "name", required_argument, NULL, 'n' },
+    { "pid", required_argument, NULL, OPT_PID },
+    { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "print-states", no_argument, NULL, OPT_PRINT_STATES },
+    { "runas", required_argument, NULL, 'r' },
+    { "seccomp", required_argument, NULL, OPT_SECCOMP },
+    { "tpm2", no_argument, NULL, OPT_TPM2 },
+    { "tpmstate", required_argument, NULL, OPT_TPMSTATE },
+    { "version", no_argument, NULL, 'v' },
+    { NULL, 0, NULL, 0 },
+};
+
+struct opts {
+    struct cuse_opts cuse;
+    bool print_caps, print_states;
+    const char *tpmstate, *locality, *flags, *pid, *seccomp, *migration;
+};
+
+static int
+parse_devnum(const char *what, const char *s, unsigned int *out)
+{
+    unsigned long v;
+
+    if (parse_uint(s, 0, 65535, &v) < 0) {
+        fprintf(stderr, "swtpm_cuse: %s must be 0-65535, got '%s'\n", what,
+                s);
+        return -1;
+    }
+    *out = (unsigned int)v;
+    return 0;
+}
+
+/* Returns -1 to continue, else an exit code. */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "M:R:fhm:n:r:v", long_opts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'M':
+            if (parse_devnum("major", optarg, &o->cuse.major) < 0) {
+                return EXIT_GENERIC;
+            }
+            break;
+        case 'R': o->cuse.cfg.chroot_dir = optarg; break;
+        case 'f': o->cuse.foreground = true; break;
+        case 'h': usage(stdout, argv[0]); return EXIT_OK;
+        case 'm':
+            if (parse_devnum("minor", optarg, &o->cuse.minor) < 0) {
+                return EXIT_GENERIC;
+            }
+            break;
+        case 'n':
+            if (!o->cuse.name) {
+                o->cuse.name = optarg;  /* first occurrence wins */
+            }
+            break;
+        case 'r': o->cuse.cfg.runas = optarg; break;
+        case 'v':
+            printf("TPM emulator CUSE interface version %s, Copyright (c) "
+                   "2014-2015 IBM Corp. and others\n", SWTPM_VERSION);
+            return EXIT_OK;
+        case OPT_TPM2: o->cuse.cfg.tpm2 = true; break;
+        case OPT_TPMSTATE: o->tpmstate = optarg; break;
+        case OPT_LOG: o->cuse.cfg.log_opt = optarg; break;
+        case OPT_LOCALITY: o->locality = optarg; break;
+        case OPT_KEY: o->cuse.cfg.key_opt = optarg; break;
+        case OPT_MIGKEY: o->cuse.cfg.migkey_opt = optarg; break;
+        case OPT_PID: o->pid = optarg; break;
+        case OPT_SECCOMP: o->seccomp = optarg; break;
+        case OPT_FLAGS: o->flags = optarg; break;
+        case OPT_MIGRATION: o->migration = optarg; break;
+        case OPT_PRINT_CAPS: o->print_caps = true; break;
+        case OPT_PRINT_STATES: o->print_states = true; break;
+        default:
+            fprintf(stderr, "Try '%s --help' for the options.\n", argv[0]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "swtpm_cuse: unknown parameter '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Apply the sub-option groups; returns -1 or an exit code. */
+static int
+opts_validate(struct opts *o)
+{
+    struct daemon_cfg *c = &o->cuse.cfg;
+    const char *tpm_path = getenv("TPM_PATH");
+    char err[512], buf[4200];
+    int r = 0;
+
+    if (o->tpmstate) {
+        r = daemon_parse_tpmstate(c, o->tpmstate, err, sizeof(err));
+    } else if (tpm_path && *tpm_path) {
+        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
+        r = daemon_parse_tpmstate(c, buf, err, sizeof(err));
+    }
+    if (r == 0 && o->locality) {
+        r = daemon_parse_locality(c, o->locality, err, sizeof(err));
+    }
+    if (r == 0 && o->flags) {
+        r = daemon_parse_flags(c, o->flags, err, sizeof(err));
+    }
+    if (r == 0 && o->pid) {
+        r = daemon_parse_pid(c, o->pid, err, sizeof(err));
+    }
+    if (r == 0 && o->seccomp) {
+        r = daemon_parse_seccomp(c, o->seccomp, err, sizeof(err));
+    }
+    if (r == 0 && o->migration) {
+        r = daemon_parse_migration(c, o->migration, err, sizeof(err));
+    }
+    if (r == 0 && c->log_opt) {
+        r = daemon_check_log(c->log_opt, err, sizeof(err));
+    }
+    if (r < 0) {
+        fprintf(stderr, "swtpm_cuse: %s\n", err);
+        return EXIT_BAD_SUBOPT;
+    }
+    if (c->startup == TPM_STARTUP_DEACTIVATED && c->tpm2) {
+        fprintf(stderr, "swtpm_cuse: --flags startup-deactivated is only "
+                "valid for a TPM 1.2\n");
+        return EXIT_BAD_SUBOPT;
+    }
+    return -1;
+}
+
+static int
+check_device(const char *name)
+{
+    char path[300];
+    struct stat st;
+
+    if (!name) {
+        fprintf(stderr, "swtpm_cuse: missing device name: use -n NAME to "
+                "create /dev/NAME\n");
+        return EXIT_NO_NAME;
+    }
+    if (!*name || strchr(name, '/') || strlen(name) > 200 ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        fprintf(stderr, "swtpm_cuse: invalid device name '%s': use a plain "
+                "name such as vtpm0\n", name);
+        return EXIT_GENERIC;
+    }
+    snprintf(path, sizeof(path), "/dev/%s", name);
+    if (lstat(path, &st) == 0) {
+        fprintf(stderr, "swtpm_cuse: %s already exists; is another "
+                "emulator running? (stop it with 'swtpm_ioctl -s %s')\n",
+                path, path);
+        return EXIT_GENERIC;
+    }
+    return -1;
+}
+
+/* Open and lock the state, load keys, start the TPM if asked to. */
+static int
+prepare_tpm(struct opts *o, struct tpm_instance *inst)
+{
+    struct daemon_cfg *c = &o->cuse.cfg;
+    char err[600];
+    uint32_t rc = 0;
+    pid_t holder = 0;
+
+    inst->tpm2 = c->tpm2;
+    inst->reject_locality4 = c->reject_locality4;
+    inst->allow_set_locality = c->allow_set_locality;
+    inst->disable_auto_shutdown = c->disable_auto_shutdown;
+    inst->incoming_migration = c->incoming;
+    if (state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
+                   c->state_mode_explicit, /* create= */ true, err,
+                   sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_GENERIC;
+    }
+    if (c->state_lock && !c->incoming &&
+        state_lock(&inst->store, 0, &holder) < 0) {
+        if (holder > 0) {
+            log_err("TPM state directory '%s' is locked by process %d; "
+                    "stop that emulator or use another directory",
+                    c->state_path, (int)holder);
+        } else {
+            log_err("TPM state directory '%s' is locked by another "
+                    "process; stop that emulator or use another directory",
+                    c->state_path);
+        }
+        return EXIT_GENERIC;
+    }
+    if (daemon_load_keys(c, inst, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_BAD_SUBOPT;
+    }
+    if (tpm_setup(inst) < 0) {
+        log_err("libtpms cannot emulate a TPM %s", c->tpm2 ? "2.0" : "1.2");
+        return EXIT_GENERIC;
+    }
+    tpm_debug_setup(log_get_level(), log_get_fd(), log_get_prefix());
+    if (!c->not_need_init) {
+        return -1;
+    }
+    if (tpm_start(inst, false, &rc) < 0) {
+        return EXIT_GENERIC;
+    }
+    if (tpm_send_startup(inst, c->startup, &rc) < 0 || rc != 0) {
+        log_warn("TPM startup command answered 0x%x", rc);
+    }
+    return -1;
+}
+
+static int
+print_states(struct opts *o)
+{
+    struct state_store st;
+    static const char *const names[] = {
+        "permall", "volatilestate", "savestate" };
+    char err[600];
+    const char *sep = "";
+    long sz;
+
+    if (!o->cuse.cfg.state_path[0]) {
+        fprintf(stderr, "swtpm_cuse: --print-states needs --tpmstate or "
+                "TPM_PATH\n");
+        return EXIT_USAGE;
+    }
+    if (state_open(&st, o->cuse.cfg.state_path, o->cuse.cfg.tpm2, 0640,
+                   false, false, err, sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm_cuse: %s\n", err);
+        return EXIT_USAGE;
+    }
+    printf("{ \"type\": \"swtpm\", \"states\": [");
+    for (size_t i = 0; i < 3; i++) {
+        sz = state_size(&st, names[i]);
+        if (sz >= 0) {
+            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep, names[i], sz);
+            sep = ",";
+        }
+    }
+    printf(" ] }");
+    state_close(&st);
+    return EXIT_OK;
+}
+
+static int
+run(struct opts *o)
+{
+    static struct tpm_instance inst;
+    char err[600];
+    uid_t uid;
+    int code;
+
+    if (o->print_caps) {
+        return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
+                   ? EXIT_USAGE : EXIT_OK;
+    }
+    if (o->print_states) {
+        return print_states(o);
+    }
+    if (geteuid() != 0 || setuid(0) < 0) {
+        fprintf(stderr, "swtpm_cuse: must run as root to create a CUSE "
+                "device (use -r USER to drop privileges afterwards)\n");
+        return EXIT_NOT_ROOT;
+    }
+    code = check_device(o->cuse.name);
+    if (code >= 0) {
+        return code;
+    }
+    if (!o->cuse.cfg.state_path[0]) {
+        fprintf(stderr, "swtpm_cuse: no TPM state directory is defined: "
+                "use --tpmstate dir=DIR or set TPM_PATH\n");
+        return EXIT_GENERIC;
+    }
+    if (o->cuse.cfg.runas && parse_uid(o->cuse.cfg.runas, &uid) < 0) {
+        fprintf(stderr, "swtpm_cuse: user '%s' for --runas does not exist\n",
+                o->cuse.cfg.runas);
+        return EXIT_NO_USER;
+    }
+    if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm: ", err,
+                         sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm_cuse: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!o->cuse.foreground && daemon_fork() < 0) {
+        log_errno(errno, "cannot fork");
+        return EXIT_GENERIC;
+    }
+    /* From here on we are the daemon; failures reach the parent. */
+    code = prepare_tpm(o, &inst);
+    if (code < 0) {
+        code = cuse_dev_run(&o->cuse, &inst);
+    }
+    if (code) {
+        daemon_fail(code);
+    }
+    daemon_remove_pid(&o->cuse.cfg);
+    tpm_cleanup(&inst);
+    state_close(&inst.store);
+    return code;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o;
+    int code;
+
+    memset(&o, 0, sizeof(o));
+    daemon_cfg_init(&o.cuse.cfg);
+    code = parse_args(argc, argv, &o);
+    if (code >= 0) {
+        return code;
+    }
+    code = opts_validate(&o);
+    if (code >= 0) {
+        return code;
+    }
+    return run(&o);
+}
