@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""swtpm_cuse's command line: help/version/capabilities, every option
+with bad values (exit codes of cli.md 5), --pid, --log, -r, --seccomp,
+--flags and --print-states."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import tool
+from cuse_helpers import (TPM12_GETRANDOM_8, TPM2_GETRANDOM_8, CuseTPM,
+                          cuse_tpm, rc_of, tpm2_ok)
+
+pytestmark = pytest.mark.cuse
+
+
+def run(args, **kw):
+    return subprocess.run([tool("swtpm_cuse")] + args, capture_output=True,
+                          text=True, timeout=30, **kw)
+
+
+def test_help_and_version():
+    p = run(["--help"])
+    assert p.returncode == 0 and "--tpmstate" in p.stdout
+    p = run(["-v"])
+    assert p.returncode == 0
+    assert p.stdout.startswith("TPM emulator CUSE interface version")
+
+
+def test_print_capabilities():
+    caps = json.loads(run(["--print-capabilities"]).stdout)
+    assert caps["type"] == "swtpm"
+    assert "cmdarg-seccomp" in caps["features"]
+    assert "tpm-send-command-header" not in caps["features"]
+    caps2 = json.loads(run(["--print-capabilities", "--tpm2"]).stdout)
+    assert "rsa-keysize-2048" in caps2["features"]
+
+
+@pytest.mark.parametrize("args,code,msg", [
+    ([], 254, "missing device name"),
+    (["-n", "x/y", "--tpmstate", "dir=/tmp"], 255, "invalid device name"),
+    (["-n", "v", "-M", "70000", "--tpmstate", "dir=/tmp"], 255, "major"),
+    (["-n", "v", "-m", "abc", "--tpmstate", "dir=/tmp"], 255, "minor"),
+    (["-n", "v", "--tpmstate", "dir=/tmp,bogus=1"], 253, "bogus"),
+    (["-n", "v", "--tpmstate", "mode=0600"], 253, "dir="),
+    (["-n", "v", "--tpmstate", "dir=/tmp,mode=999"], 253, "mode"),
+    (["-n", "v", "--tpmstate", "backend-uri=file:///x"], 253, "file://"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--log", "level=2"], 253,
+     "file="),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--log", "file=/x,level=z"],
+     253, "level"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--locality", "foo"], 253,
+     "foo"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--flags", "startup-now"], 253,
+     "startup-now"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--tpm2", "--flags",
+      "startup-deactivated"], 253, "only valid for a TPM 1.2"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--seccomp", "action=maybe"],
+     253, "maybe"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--pid", "path=/x"], 253,
+     "path"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--migration", "outgoing"], 253,
+     "outgoing"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "-r", "no-such-user-x"], 251,
+     "no-such-user-x"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "stray"], 1, "stray"),
+    (["-n", "v", "--tpmstate", "dir=/tmp", "--no-such-option"], 1, ""),
+])
+def test_bad_options(args, code, msg):
+    env = dict(os.environ)
+    env.pop("TPM_PATH", None)
+    p = run(args, env=env)
+    assert p.returncode == code, p.stderr
+    assert msg in p.stderr
+    assert not os.path.exists("/dev/v")
+
+
+def test_no_state_dir(tmp_path):
+    env = dict(os.environ)
+    env.pop("TPM_PATH", None)
+    p = run(["-n", "vtpm-nostate"], env=env)
+    assert p.returncode == 255 and "TPM_PATH" in p.stderr
+
+
+def test_tpm_path_env(tmp_path):
+    state = tmp_path / "envstate"
+    state.mkdir()
+    name = "vtpm-env%d" % os.getpid()
+    env = dict(os.environ, TPM_PATH=str(state))
+    p = run(["-n", name, "--tpm2", "--flags", "startup-clear", "--pid",
+             "file=%s/pid" % tmp_path], env=env)
+    assert p.returncode == 0, p.stderr
+    try:
+        assert (state / "tpm2-00.permall").exists()
+    finally:
+        from cuse_helpers import Dev
+        with Dev("/dev/" + name) as d:
+            d.res("SHUTDOWN")
+
+
+@pytest.mark.parametrize("key", [
+    "file=/nonexistent/key", "file=%(tmp)s/short.key", "fd=99",
+    "file=%(tmp)s/short.key,mode=aes-512-cbc", "pwdfile=/nonexistent"])
+def test_bad_keys(tmp_path, key):
+    (tmp_path / "short.key").write_text("abcd")
+    t = CuseTPM(tmp_path, extra=["--key", key % {"tmp": tmp_path}])
+    p = t.start(check=False)
+    assert p.returncode != 0
+    assert "--key" in p.stderr
+    assert not os.path.exists(t.dev)
+    assert os.listdir(t.state) in ([], [".lock"])
+
+
+def test_device_exists(tmp_path):
+    with cuse_tpm(tmp_path) as t:
+        t2 = CuseTPM(tmp_path, name=t.name)
+        p = t2.start(check=False)
+        assert p.returncode == 255 and "already exists" in p.stderr
+
+
+def test_pid_and_log_files(tmp_path):
+    with cuse_tpm(tmp_path, log_level=2) as t:
+        with open(t.pidfile) as f:
+            assert f.read() == str(t.pid)
+        assert os.stat(t.log).st_mode & 0o777 == 0o600
+        assert "is ready" in t.read_log()
+    assert not os.path.exists(t.pidfile)
+
+
+def test_log_prefix_and_level5_libtpms_debug(tmp_path):
+    t = CuseTPM(tmp_path)
+    t.args[t.args.index("--log") + 1] = "file=%s,level=5,prefix=XY:" % t.log
+    t.start()
+    try:
+        with t.open() as d:
+            assert d.init() == 0
+    finally:
+        t.stop()
+    log = t.read_log()
+    assert log.startswith("XY:")
+    assert "XY:    " in log        # libtpms' own debug lines
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.split(":", 1) for line in f.read().splitlines())
+
+
+def test_runas_drops_privileges(tmp_path):
+    os.chmod(tmp_path, 0o777)
+    state = tmp_path / "st"
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    with cuse_tpm(tmp_path, state=state, extra=["-r", "nobody"]) as t:
+        st = proc_status(t.pid)
+        assert st["Uid"].split() == ["65534"] * 4
+        assert st["Gid"].split() == ["65534"] * 4
+        assert st["NoNewPrivs"].strip() == "1"
+        assert st["Seccomp"].strip() == "2"
+        with t.open() as d:
+            assert d.init() == 0
+        tpm2_ok(["tpm2_startup", "-c"], t.dev)
+        tpm2_ok(["tpm2_getrandom", "8"], t.dev)
+
+
+def test_seccomp_none_and_log(tmp_path):
+    for action, mode in (("none", "0"), ("log", "2"), ("kill", "2")):
+        with cuse_tpm(tmp_path, extra=["--seccomp", "action=" + action]) \
+                as t:
+            assert proc_status(t.pid)["Seccomp"].strip() == mode
+            with t.open() as d:
+                assert d.init() == 0
+
+
+def test_flags_startup_clear(tmp_path):
+    with cuse_tpm(tmp_path, extra=["--flags", "startup-clear"]) as t:
+        with t.open() as d:
+            # usable without INIT or Startup
+            assert rc_of(d.cmd(TPM2_GETRANDOM_8)) == 0
+
+
+def test_flags_not_need_init(tmp_path):
+    with cuse_tpm(tmp_path, extra=["--flags", "not-need-init"]) as t:
+        with t.open() as d:
+            # running but not started: TPM_RC_INITIALIZE
+            assert rc_of(d.cmd(TPM2_GETRANDOM_8)) == 0x100
+
+
+def test_flags_startup_tpm12_deactivated(tmp_path):
+    with cuse_tpm(tmp_path, tpm2=False,
+                  extra=["--flags", "startup-deactivated"]) as t:
+        with t.open() as d:
+            assert rc_of(d.cmd(TPM12_GETRANDOM_8)) == 0x6   # TPM_DEACTIVATED
+
+
+def test_print_states(tmp_path):
+    state = tmp_path / "st"
+    with cuse_tpm(tmp_path, state=state, extra=["--flags",
+                                                "startup-clear"]):
+        pass
+    p = run(["--print-states", "--tpm2", "--tpmstate", "dir=%s" % state])
+    assert p.returncode == 0 and not p.stdout.endswith("\n")
+    states = json.loads(p.stdout)["states"]
+    assert [s["name"] for s in states] == ["permall"]
+    assert states[0]["size"] == os.path.getsize(state / "tpm2-00.permall")
