@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""swtpm_bios against a real `swtpm socket` (cli.md section 8,
+setup-and-bios.md section 1)."""
+import struct
+
+import pytest
+
+from helpers_socket import (expect_fail, expect_ok, free_port, make_swtpm,
+                            need_swtpm, rc_of, run_tool)
+
+__all__ = ["make_swtpm", "need_swtpm"]
+
+VARIANTS = [(False, "tcp"), (False, "unix"), (True, "tcp"), (True, "unix")]
+IDS = ["tpm12-tcp", "tpm12-unix", "tpm2-tcp", "tpm2-unix"]
+
+TPM_INVALID_POSTINIT = 0x26
+TPM2_RC_INITIALIZE = 0x100
+
+
+@pytest.fixture(params=VARIANTS, ids=IDS)
+def srv(request, need_swtpm, make_swtpm):
+    tpm2, transport = request.param
+    return make_swtpm(tpm2, transport)
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def srv12(request, need_swtpm, make_swtpm):
+    return make_swtpm(False, request.param)
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def srv2(request, need_swtpm, make_swtpm):
+    return make_swtpm(True, request.param)
+
+
+def already_started(srv):
+    want = TPM2_RC_INITIALIZE if srv.tpm2 else TPM_INVALID_POSTINIT
+    return srv.startup() == want
+
+
+def stclear_deactivated(srv):
+    """TPM 1.2 TPM_GetCapability(TPM_CAP_FLAG, TPM_CAP_FLAG_VOLATILE)."""
+    resp = srv.tpm_cmd(struct.pack(">HIIIII", 0xC1, 22, 0x65, 4, 4, 0x109))
+    assert rc_of(resp) == 0, resp.hex()
+    # hdr 10, respSize 4, TPM_STCLEAR_FLAGS tag 2, deactivated
+    return resp[16] != 0
+
+
+def test_default_sequence_starts_tpm(srv):
+    res = expect_ok(srv.bios())
+    assert res.out == "" and res.err == "", str(res)
+    assert already_started(srv)
+
+
+def test_second_run_reports_tpm_error(srv):
+    expect_ok(srv.bios())
+    res = srv.bios()
+    assert res.rc == 128, str(res)
+    if srv.tpm2:
+        assert "TPM2_Startup returned error code 0x00000100" in res.out
+    else:
+        assert ("TPM_Startup returned error code 0x%08x"
+                % TPM_INVALID_POSTINIT) in res.err
+
+
+def test_no_startup(srv):
+    res = srv.bios("-n")
+    if srv.tpm2:
+        expect_ok(res)
+    else:
+        # Physical presence before TPM_Startup fails; the sequence goes on.
+        assert res.rc == 128, str(res)
+        assert "TSC_PhysicalPresence returned error code 0x00000026" in \
+            res.err
+    assert srv.startup() == 0           # nothing started the TPM
+
+
+def test_self_test(srv):
+    expect_ok(srv.bios("-cs"))
+    assert already_started(srv)
+
+
+def test_tpm2_disable_platform_auth(srv2):
+    expect_ok(srv2.bios("-u"))
+    # The platform hierarchy now has an unknown password.
+    res = srv2.bios("-n", "-u")
+    assert res.rc == 128, str(res)
+    assert "TPM2_HierarchyChangeAuth returned error code" in res.out
+
+
+def test_tpm2_startup_state(srv2):
+    expect_ok(srv2.bios())
+    # TPM2_Shutdown(SU_STATE), restart the TPM, resume with -s.
+    assert rc_of(srv2.tpm_cmd(bytes.fromhex("80010000000c000001450001"))) \
+        == 0
+    expect_ok(srv2.ioctl("-i"))
+    expect_ok(srv2.bios("-s"))
+    assert already_started(srv2)
+
+
+def test_tpm2_ignores_d_o_ea(srv2):
+    expect_ok(srv2.bios("-d", "-ea"))
+    assert srv2.startup() == 0          # -d: no startup for TPM 2
+    expect_ok(srv2.ioctl("-i"))
+    expect_ok(srv2.bios("-o"))
+    assert already_started(srv2)
+
+
+def test_tpm12_only_startup(srv12):
+    expect_ok(srv12.bios("-o"))
+    assert already_started(srv12)
+
+
+def test_tpm12_activate_needs_reset(srv12):
+    # libtpms starts activated: deactivate it (with physical presence),
+    # reboot, then -ea activates it again and asks for a reset.
+    expect_ok(srv12.bios())
+    for cmd in ("00c10000000c4000000a0020", "00c10000000c4000000a0008",
+                "00c10000000b0000007201"):
+        assert rc_of(srv12.tpm_cmd(bytes.fromhex(cmd))) == 0, cmd
+    expect_ok(srv12.ioctl("-i"))
+    res = srv12.bios("-ea")
+    assert res.rc == 129, str(res)
+    assert res.out == "TPM requires a reset\n"
+    expect_ok(srv12.ioctl("-i"))
+    expect_ok(srv12.bios("-ea"))
+    assert not stclear_deactivated(srv12)
+
+
+def test_tpm12_startup_deactivated(srv12):
+    expect_ok(srv12.bios())             # activates for the next boot
+    expect_ok(srv12.ioctl("-i"))
+    expect_ok(srv12.bios("-c"))
+    assert not stclear_deactivated(srv12)
+    expect_ok(srv12.ioctl("-i"))
+    expect_ok(srv12.bios("-d"))
+    assert stclear_deactivated(srv12)
+
+
+def test_tpm12_later_options_override(srv12):
+    # -o then -c: follow-ups are back on; -d then -n: no startup.
+    expect_ok(srv12.bios("-o", "-c"))
+    assert already_started(srv12)
+
+
+def test_tpm12_startup_state(srv12):
+    expect_ok(srv12.bios())
+    assert rc_of(srv12.tpm_cmd(bytes.fromhex("00c10000000a00000098"))) == 0
+    expect_ok(srv12.ioctl("-i"))
+    expect_ok(srv12.bios("-s"))
+    assert already_started(srv12)
+
+
+def test_tpm12_unassert_pp(srv12):
+    expect_ok(srv12.bios("-u"))
+    # Physical presence is now locked: asserting it again fails.
+    res = srv12.bios("-n")
+    assert res.rc == 128, str(res)
+    assert "TSC_PhysicalPresence returned error code" in res.err
+
+
+def test_env_tcp_device(need_swtpm, make_swtpm):
+    srv = make_swtpm(True, "tcp")
+    env = {"TCSD_USE_TCP_DEVICE": "1",
+           "TCSD_TCP_DEVICE_HOSTNAME": "127.0.0.1",
+           "TCSD_TCP_DEVICE_PORT": str(srv.port)}
+    expect_ok(run_tool("swtpm_bios", "--tpm2", env=env))
+    assert already_started(srv)
+
+
+def test_env_tpm_device_missing():
+    res = run_tool("swtpm_bios", env={"TPM_DEVICE": "/nonexistent/tpm"})
+    expect_fail(res, "'/nonexistent/tpm'", rc=255)
+
+
+def test_device_option_beats_tcp():
+    res = run_tool("swtpm_bios", "--tcp", ":1", "--tpm-device",
+                   "/nonexistent/tpm")
+    expect_fail(res, "'/nonexistent/tpm'", rc=255)
+
+
+def test_unreachable_tcp():
+    port = free_port()
+    res = run_tool("swtpm_bios", "--tcp", "127.0.0.1:%d" % port)
+    expect_fail(res, "cannot connect to 127.0.0.1:%d" % port, rc=255)
+
+
+def test_unreachable_unix(tmp_path):
+    res = run_tool("swtpm_bios", "--unix", tmp_path / "nosock", "--tpm2")
+    expect_fail(res, "nosock", rc=255)
+
+
+def test_not_a_tpm_reply(tmp_path):
+    # /dev/null reads EOF: no response at all.
+    res = run_tool("swtpm_bios", "--tpm-device", "/dev/null")
+    assert res.rc == 255, str(res)
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["-v"], ["-x"],
+                                  ["--tcp", ":99999"], ["--tcp", ":x"],
+                                  ["extra"]])
+def test_usage_errors(args):
+    res = run_tool("swtpm_bios", *args)
+    assert res.rc == 1, str(res)
+
+
+def test_help():
+    res = expect_ok(run_tool("swtpm_bios", "-h"))
+    assert res.out.startswith("TPM emulator BIOS emulator version ")
+    for opt in ("--tpm2", "-cs", "-ea", "-u", "--tcp", "--unix"):
+        assert opt in res.out
+    res = run_tool("swtpm_bios", "-v")
+    assert res.rc == 1 and res.out.startswith("TPM emulator BIOS")
