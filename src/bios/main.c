@@ -124,9 +124,9 @@ parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
             return -1;
         }
     }
+    /* Upstream ignores surplus arguments; say so, but carry on. */
     if (optind < argc) {
-        log_err("unexpected argument '%s'", argv[optind]);
-        return -1;
+        log_warn("ignoring extra argument '%s'", argv[optind]);
     }
     return 0;
 }

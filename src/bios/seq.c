@@ -61,9 +61,11 @@ transact(struct bios *b, const char *name, const uint8_t *cmd, size_t len,
     r = client_open(&c, &b->o->target, timeout_ms);
     if (r < 0) {
         if (b->o->target.kind == CLIENT_DEVICE) {
-            log_errno(-r, "cannot open TPM device %s", c.desc);
+            log_err("cannot open TPM device %s: %s", c.desc,
+                    client_open_strerror(&c, r));
         } else {
-            log_errno(-r, "cannot connect to %s", c.desc);
+            log_err("cannot connect to %s: %s", c.desc,
+                    client_open_strerror(&c, r));
         }
         return -1;
     }

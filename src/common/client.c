@@ -84,15 +84,30 @@ poll_fd(const struct client *c, short events)
 static int
 connect_wait(struct client *c, const struct sockaddr *sa, socklen_t salen)
 {
-    int err = 0;
+    int err = 0, waited = 0, r;
+    int limit = c->timeout_ms > 0 ? c->timeout_ms : CLIENT_TIMEOUT_MS;
     socklen_t elen = sizeof(err);
-    int r;
 
-    if (connect(c->fd, sa, salen) == 0) {
-        return 0;
-    }
-    if (errno != EINPROGRESS && errno != EAGAIN) {
-        return -errno;
+    /*
+     * A Unix listener with a full backlog (swtpm serves one control
+     * client at a time) makes connect fail with EAGAIN without starting
+     * anything: retry until the timeout.
+     */
+    for (;;) {
+        if (connect(c->fd, sa, salen) == 0) {
+            return 0;
+        }
+        if (errno == EINPROGRESS || errno == EINTR || errno == EALREADY) {
+            break;
+        }
+        if (errno != EAGAIN || sa->sa_family != AF_UNIX) {
+            return -errno;
+        }
+        if (waited >= limit) {
+            return -ETIMEDOUT;
+        }
+        usleep(10 * 1000);
+        waited += 10;
     }
     r = poll_fd(c, POLLOUT);
     if (r < 0) {
@@ -115,7 +130,7 @@ open_tcp(struct client *c, const struct client_target *t)
     snprintf(port, sizeof(port), "%u", t->port);
     r = getaddrinfo(t->host, port, &hints, &res);
     if (r != 0) {
-        return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+        return r == EAI_SYSTEM ? -errno : -ENXIO;   /* cannot resolve */
     }
     r = -ECONNREFUSED;
     for (ai = res; ai; ai = ai->ai_next) {
@@ -187,6 +202,18 @@ client_open(struct client *c, const struct client_target *t,
         client_close(c);
     }
     return r;
+}
+
+const char *
+client_open_strerror(const struct client *c, int err)
+{
+    if (c->kind == CLIENT_TCP && err == -ENXIO) {
+        return "cannot resolve the host name";
+    }
+    if (err == -ETIMEDOUT) {
+        return "no connection before the timeout";
+    }
+    return strerror(-err);
 }
 
 void

@@ -64,6 +64,8 @@ int client_parse_tcp(const char *arg, unsigned int default_port,
  */
 int client_open(struct client *c, const struct client_target *t,
                 int timeout_ms);
+/* Text for a negative errno from client_open() on c's transport. */
+const char *client_open_strerror(const struct client *c, int err);
 /* Close the connection; safe on a closed or never-opened client. */
 void client_close(struct client *c);
 

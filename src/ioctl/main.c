@@ -293,9 +293,9 @@ opts_validate(struct opts *o, int argc, char **argv)
         o->target.kind = CLIENT_DEVICE;
         o->target.path = argv[optind++];
     }
+    /* Upstream ignores surplus arguments; say so, but carry on. */
     if (optind < argc) {
-        log_err("unexpected argument '%s'", argv[optind]);
-        return -1;
+        log_warn("ignoring extra argument '%s'", argv[optind]);
     }
     return 0;
 }

@@ -277,9 +277,11 @@ run(const struct opts *o)
     r = client_open(&c, &o->target, CLIENT_TIMEOUT_MS);
     if (r < 0) {
         if (o->target.kind == CLIENT_DEVICE) {
-            log_errno(-r, "cannot open TPM device %s", c.desc);
+            log_err("cannot open TPM device %s: %s", c.desc,
+                    client_open_strerror(&c, r));
         } else {
-            log_errno(-r, "cannot connect to %s", c.desc);
+            log_err("cannot connect to %s: %s", c.desc,
+                    client_open_strerror(&c, r));
         }
         return 1;
     }

@@ -190,6 +190,12 @@ def test_unreachable_unix(tmp_path):
     expect_fail(res, "nosock", rc=255)
 
 
+def test_extra_argument_is_ignored_with_warning():
+    res = run_tool("swtpm_bios", "--tpm-device", "/nonexistent/tpm",
+                   "extra")
+    expect_fail(res, "ignoring extra argument 'extra'", rc=255)
+
+
 def test_not_a_tpm_reply(tmp_path):
     # /dev/null reads EOF: no response at all.
     res = run_tool("swtpm_bios", "--tpm-device", "/dev/null")
@@ -197,8 +203,7 @@ def test_not_a_tpm_reply(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["-v"], ["-x"],
-                                  ["--tcp", ":99999"], ["--tcp", ":x"],
-                                  ["extra"]])
+                                  ["--tcp", ":99999"], ["--tcp", ":x"]])
 def test_usage_errors(args):
     res = run_tool("swtpm_bios", *args)
     assert res.rc == 1, str(res)

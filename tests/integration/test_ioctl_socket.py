@@ -321,5 +321,17 @@ def test_tpm_device_option_with_positional_order(tmp_path):
     expect_fail(ioctl("/nonexistent/b", "-c"), "'/nonexistent/b'")
 
 
+def test_extra_argument_is_ignored_with_warning(need_swtpm, make_swtpm):
+    srv = make_swtpm(True, "tcp")
+    res = expect_ok(srv.ioctl("-c", "/dev/extra"))
+    assert "ignoring extra argument '/dev/extra'" in res.err
+
+
+def test_unresolvable_host():
+    expect_fail(ioctl("--tcp", "no-such-host.invalid:1", "-c"),
+                "cannot connect to no-such-host.invalid:1",
+                "cannot resolve the host name")
+
+
 def test_rc_helper_sanity():
     assert rc_of(bytes.fromhex("80010000000a00000100")) == 0x100
