@@ -298,6 +298,7 @@ daemon_setup_log(const char *s, const char *default_prefix,
         fd = (int)v;
     }
     log_set_fd(fd);
+    log_set_tee_stderr(true);
     r = 0;
 out:
     subopts_free(&so);
@@ -485,31 +486,40 @@ daemon_report(unsigned char code)
     ready_fd = -1;
 }
 
+static bool detached;
+
 void
-daemon_ready(void)
+daemon_detach(void)
 {
     int fd;
 
-    if (ready_fd < 0) {
+    if (ready_fd < 0 || detached) {
         return;
     }
+    detached = true;
+    log_set_tee_stderr(false);
     setsid();
     fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        /* stderr stays only if it is where the log goes */
-        if (log_get_fd() != STDERR_FILENO) {
-            dup2(fd, STDERR_FILENO);
-        } else {
-            log_set_fd(-1);
-            dup2(fd, STDERR_FILENO);
-            log_use_syslog("swtpm_cuse");
-        }
-        if (fd > STDERR_FILENO) {
-            close(fd);
-        }
+    if (fd < 0) {
+        return;
     }
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    if (log_get_fd() == STDERR_FILENO) {
+        /* Nobody reads our stderr once the caller has returned. */
+        log_use_syslog("swtpm");
+    }
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO) {
+        close(fd);
+    }
+}
+
+void
+daemon_ready(void)
+{
+    log_set_tee_stderr(false);
+    daemon_detach();
     daemon_report(0);
 }
 

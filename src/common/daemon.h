@@ -88,7 +88,9 @@ int daemon_drop_privileges(const char *runas, char *err, size_t errlen);
  * in the child only.  Returns -errno if fork fails.
  */
 int daemon_fork(void);
-/* Tell the waiting parent we are ready, detach stdio, setsid. */
+/* Leave the session and detach stdio (before seccomp: it needs setsid). */
+void daemon_detach(void);
+/* Tell the waiting parent we are ready (detaching first if not done). */
 void daemon_ready(void);
 /* Tell the waiting parent we failed with exit code code. */
 void daemon_fail(int code);

@@ -14,6 +14,13 @@ static int log_fd = STDERR_FILENO;
 static unsigned int log_level = 1;
 static char log_prefix[64];
 static bool log_syslog;
+static bool log_tee;
+
+void
+log_set_tee_stderr(bool on)
+{
+    log_tee = on;
+}
 
 void
 log_set_fd(int fd)
@@ -92,11 +99,20 @@ log_vemit(enum log_level lvl, int errnum, const char *fmt, va_list ap)
         line[n] = '\0';
         syslog(lvl == LOG_LVL_ERR ? LOG_ERR :
                lvl == LOG_LVL_INFO ? LOG_INFO : LOG_DEBUG, "%s", line);
+        if (log_tee && lvl == LOG_LVL_ERR) {
+            line[n++] = '\n';
+            while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR) {
+            }
+        }
         return;
     }
     line[n++] = '\n';
     /* One write per line so lines from threads do not interleave. */
     while (write(log_fd, line, n) < 0 && errno == EINTR) {
+    }
+    if (log_tee && lvl == LOG_LVL_ERR && log_fd != STDERR_FILENO) {
+        while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR) {
+        }
     }
 }
 

@@ -27,6 +27,11 @@ void log_set_prefix(const char *prefix);
 const char *log_get_prefix(void);
 /* The fd lines go to, or -1 when logging is off or goes to syslog. */
 int log_get_fd(void);
+/*
+ * While the invoking terminal still waits for a daemon, errors also go to
+ * stderr even when a log file is configured, so start-up failures are seen.
+ */
+void log_set_tee_stderr(bool on);
 /* Route to syslog(3) with ident (for daemons without a log file). */
 void log_use_syslog(const char *ident);
 

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -94,6 +95,14 @@ seccomp_install(enum seccomp_action action, char *err, size_t errlen)
             seccomp_release(ctx);
             return r;
         }
+    }
+    /* stdio's isatty() check when libtpms first prints: TCGETS only. */
+    r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                         SCMP_A1(SCMP_CMP_EQ, TCGETS));
+    if (r < 0) {
+        snprintf(err, errlen, "seccomp rule for ioctl: %s", strerror(-r));
+        seccomp_release(ctx);
+        return r;
     }
     r = seccomp_load(ctx);
     seccomp_release(ctx);

@@ -386,6 +386,7 @@ dev_init_done(void *userdata)
         code = 255;
     } else {
         dev.worker_started = true;
+        daemon_detach();
         if (seccomp_install(o->cfg.seccomp, err, sizeof(err)) < 0) {
             code = 242;     /* upstream's -14 */
         }

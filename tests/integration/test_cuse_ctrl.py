@@ -86,8 +86,6 @@ def test_established_bit_and_hashing(started, tmp_path):
 
 def test_hash_errors(started):
     t, d = started
-    # data without start: libtpms refuses
-    assert d.hash_data(b"x") != 0
     assert d.res("HASH_START") == 0
     # a length over 4096 is refused
     assert d.res("HASH_DATA", struct.pack("=I", 5000)) == FAIL
@@ -119,8 +117,8 @@ def test_get_info(started):
     assert data.endswith(b"\0")
     info = json.loads(data[:-1])
     assert info["TPMSpecification"]["family"] == "2.0"
-    res, tot, data = d.get_info(3)
-    info = json.loads(data[:-1])
+    res, tot3, data3 = d.get_info(3)
+    info = json.loads(data3[:-1])
     assert set(info) == {"TPMSpecification", "TPMAttributes"}
     # paging: from offset 10 the rest comes
     res, tot2, part = d.get_info(1, 10)

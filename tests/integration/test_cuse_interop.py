@@ -18,16 +18,27 @@ NV = "0x1500030"
 DATA = b"written-by-one-read-by-other-32b"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port_pair():
+    """A port P with P+1 also free (the swtpm TCTI's control port)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port >= 65535:
+            continue
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no free port pair")
 
 
 class Upstream:
     def __init__(self, state, key=None):
-        self.port = free_port()
-        self.ctrl = free_port()
+        self.port = free_port_pair()
+        self.ctrl = self.port + 1
         args = [UPSTREAM, "socket", "--tpm2", "--tpmstate",
                 "dir=%s" % state, "--server",
                 "type=tcp,port=%d" % self.port, "--ctrl",

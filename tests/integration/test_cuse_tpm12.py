@@ -60,7 +60,8 @@ def test_trousers_flow(tmp_path):
         bios_enable(t)
         env = dict(os.environ, DEV=t.dev, WORK=str(tmp_path))
         p = subprocess.run(["unshare", "-m", "sh", "-c", SCRIPT], env=env,
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, errors="replace",
+                           timeout=300)
         tcsd_log = (tmp_path / "tcsd.log").read_text() \
             if (tmp_path / "tcsd.log").exists() else ""
         assert p.returncode == 0, "%s\n%s\ntcsd: %s" % (p.stdout, p.stderr,
