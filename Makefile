@@ -62,7 +62,7 @@ $(LIBCOMMON): $(COMMON_OBJ)
 define tool_rule
 $(BUILD)/bin/$(call bin_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(shell cat src/$(1)/ldlibs 2>/dev/null)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
