@@ -263,3 +263,57 @@ def make_swtpm(tmp_path):
 def need_swtpm():
     if not os.access(SWTPM, os.X_OK):
         pytest.skip("%s is not installed" % SWTPM)
+
+
+class FakeServer:
+    """A scripted TCP peer: for each connection, read one request, send the
+    next canned reply (or a list of them, one per request), close.
+    Records the requests it saw."""
+
+    def __init__(self, replies):
+        import threading
+        self.replies = list(replies)
+        self.requests = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(30)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        for reply in self.replies:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                # A list scripts several requests on one connection.
+                for one in reply if isinstance(reply, list) else [reply]:
+                    try:
+                        self.requests.append(conn.recv(65536))
+                        if one:
+                            conn.sendall(one)
+                    except OSError:
+                        break
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_server():
+    """Factory: fake_server([reply, ...]) -> FakeServer (closed after)."""
+    made = []
+
+    def make(replies):
+        srv = FakeServer(replies)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.close()

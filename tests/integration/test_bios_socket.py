@@ -216,3 +216,79 @@ def test_help():
         assert opt in res.out
     res = run_tool("swtpm_bios", "-v")
     assert res.rc == 1 and res.out.startswith("TPM emulator BIOS")
+
+
+# ---- a scripted fake TPM: short and malformed responses ----
+
+from helpers_socket import fake_server  # noqa: E402
+
+__all__ += ["fake_server"]
+
+OK2 = bytes.fromhex("80010000000a00000000")
+
+
+@pytest.mark.parametrize("reply,needle", [
+    (b"", "connection closed without a response"),
+    (bytes.fromhex("800100000a"), "Returned packet is too short."),
+    (bytes.fromhex("80010000000c00000000"), "Returned packet is too short."),
+    (bytes.fromhex("80010000000800000000"), "Malformed response."),
+    (OK2 + b"xx", "Malformed response."),
+    (bytes.fromhex("80010000100000000000"), "Malformed response."),
+])
+def test_bad_responses(fake_server, reply, needle):
+    srv = fake_server([reply])
+    res = run_tool("swtpm_bios", "--tpm2", "--tcp", ":%d" % srv.port)
+    expect_fail(res, needle, rc=255)
+
+
+def test_tpm2_command_bytes_and_new_connection_each(fake_server):
+    srv = fake_server([OK2, OK2, OK2])
+    expect_ok(run_tool("swtpm_bios", "--tpm2", "--tcp", ":%d" % srv.port,
+                       "-cs", "-u"))
+    startup, selftest, changeauth = srv.requests
+    assert startup == bytes.fromhex("80010000000c000001440000")
+    assert selftest == bytes.fromhex("8001000000100000014200000001000b")
+    assert changeauth[:29] == bytes.fromhex(
+        "800200000031000001294000000c00000009400000090000010000" "0014")
+    assert len(changeauth) == 49
+
+
+def test_tpm12_command_bytes(fake_server):
+    ok = bytes.fromhex("00c40000000a00000000")
+    caps = bytes.fromhex("00c4000000240000000000000016001f0001000100") + \
+        bytes(15)
+    srv = fake_server([ok, ok, ok, caps, ok, ok, ok, ok, ok])
+    expect_ok(run_tool("swtpm_bios", "--tcp", ":%d" % srv.port, "-s",
+                       "-ea", "-cs", "-u"))
+    assert [r.hex() for r in srv.requests] == [
+        "00c10000000c000000990002",
+        "00c10000000c4000000a0020",
+        "00c10000000c4000000a0008",
+        "00c100000016000000650000000400000004" "00000108",
+        "00c10000000a0000006f",
+        "00c10000000b0000007200",
+        "00c10000000a00000053",
+        "00c10000000c4000000a0020",
+        "00c10000000c4000000a0014",
+    ]
+
+
+def test_tpm12_deactivated_skips_rest(fake_server):
+    ok = bytes.fromhex("00c40000000a00000000")
+    caps = bytes.fromhex("00c4000000240000000000000016001f0000") + \
+        b"\x01" + bytes(17)
+    srv = fake_server([ok, ok, ok, caps, ok, ok])
+    res = run_tool("swtpm_bios", "--tcp", ":%d" % srv.port, "-ea", "-cs")
+    assert res.rc == 129, str(res)
+    assert res.out == "TPM requires a reset\n"
+    assert len(srv.requests) == 6       # no ContinueSelfTest
+
+
+def test_tpm12_errors_continue(fake_server):
+    fail = bytes.fromhex("00c40000000a00000026")
+    srv = fake_server([fail] * 5)
+    res = run_tool("swtpm_bios", "--tcp", ":%d" % srv.port)
+    assert res.rc == 128, str(res)
+    assert len(srv.requests) == 5
+    assert "TPM_PhysicalSetDeactivated returned error code 0x00000026" \
+        in res.err

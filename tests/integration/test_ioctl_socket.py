@@ -335,3 +335,61 @@ def test_unresolvable_host():
 
 def test_rc_helper_sanity():
     assert rc_of(bytes.fromhex("80010000000a00000100")) == 0x100
+
+
+# ---- a scripted fake control server: short, long and garbage replies ----
+
+from helpers_socket import fake_server  # noqa: E402
+
+__all__ += ["fake_server"]
+
+
+@pytest.mark.parametrize("args,reply,needle", [
+    (["-c"], b"\0\0\0\0", "connection closed by the emulator"),
+    (["-c"], b"", "connection closed by the emulator"),
+    (["-g"], bytes(12), "malformed or wrong-size reply"),
+    (["-e"], b"\0\0\0", "connection closed by the emulator"),
+    (["-b", "0"], bytes(17), "malformed or wrong-size reply"),
+    (["--stop"], bytes(5), "malformed or wrong-size reply"),
+    (["--info", "1"], bytes(4) + b"\xff" * 8, "malformed or wrong-size"),
+    (["--info", "1"], bytes(4) + b"\0\0\0\x05\0\0\0\x09" + bytes(9),
+     "malformed or wrong-size"),
+    (["--save", "permanent", "OUT"],
+     bytes(8) + b"\0\0\0\x05\0\0\0\x04" + bytes(4), "malformed or wrong"),
+    (["--save", "permanent", "OUT"], bytes(4) + b"\x7f" * 12,
+     "malformed or wrong"),
+])
+def test_bad_replies(fake_server, tmp_path, args, reply, needle):
+    srv = fake_server([reply])
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    res = expect_fail(ioctl("--tcp", ":%d" % srv.port, *args),
+                      "on 127.0.0.1:%d failed: %s" % (srv.port, needle))
+    assert res.out == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_request_bytes_on_the_wire(fake_server, tmp_path):
+    srv = fake_server([b"\0\0\0\0", b"\0\0\0\0", [bytes(4)] * 3,
+                       b"\0\0\0\0" + bytes(8)])
+    expect_ok(ioctl("--tcp", ":%d" % srv.port, "-i"))
+    expect_ok(ioctl("--tcp", ":%d" % srv.port, "-l", "3"))
+    expect_ok(ioctl("--tcp", ":%d" % srv.port, "-h", "ab"))
+    res = expect_ok(ioctl("--tcp", ":%d" % srv.port, "--info", "0"))
+    assert res.out == "\n"
+    assert srv.requests[0] == bytes.fromhex("0000000200000001")
+    assert srv.requests[1] == bytes.fromhex("0000000503000000")
+    assert srv.requests[2] == bytes.fromhex("00000006")   # HASH_START
+    assert srv.requests[3] == bytes.fromhex("00000007" "00000002") + b"ab"
+    assert srv.requests[4] == bytes.fromhex("00000008")   # HASH_END
+    assert srv.requests[5] == bytes.fromhex(
+        "00000012" "0000000000000000" "00000000" "00000000")
+
+
+def test_load_sends_one_request(fake_server, tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"B" * 5000)
+    srv = fake_server([b"\0\0\0\0"])
+    expect_ok(ioctl("--tcp", ":%d" % srv.port, "--load", "volatile", blob))
+    req = srv.requests[0]
+    assert req[:16] == bytes.fromhex("0000000d" "00000000" "00000002"
+                                     "00001388")
