@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The built-in local CA (spec: setup-and-bios.md 7): a root CA and a
+ * signing CA in a per-user directory, created on first use, plus the
+ * certificate serial number counter.  The default directory is created
+ * atomically (built in a temporary sibling, then renamed into place), so
+ * concurrent first runs all succeed and share the winner's CA; serial
+ * numbers are allocated under an exclusive flock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "certs.h"
+#include "conf.h"
+#include "log.h"
+#include "run.h"
+
+#define SYSCONF_LOCALCA "/etc/swtpm-localca.conf"
+#define SYSCONF_OPTIONS "/etc/swtpm-localca.options"
+#define ROOT_KEY_NAME   "swtpm-localca-rootca-privkey.pem"
+#define ROOT_CERT_NAME  "swtpm-localca-rootca-cert.pem"
+#define LOCK_NAME       ".lock.swtpm-localca"
+#define SERIAL_MAX_LEN  49
+
+struct localca {
+    char statedir[SETUP_PATH_MAX];
+    char signkey[SETUP_PATH_MAX];
+    char issuercert[SETUP_PATH_MAX];
+    char certserial[SETUP_PATH_MAX];
+    char *signkey_pwd;
+    bool default_layout;        /* statedir is created atomically */
+    char plat_manufacturer[128];
+    char plat_model[128];
+    char plat_version[128];
+    EVP_PKEY *key;              /* loaded on first use */
+    X509 *cert;
+};
+
+static void
+who(char *out, size_t outlen)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
+             (unsigned int)geteuid());
+}
+
+static void
+log_access(const char *path, const char *perm, int err)
+{
+    char u[128];
+
+    who(u, sizeof(u));
+    log_err("local CA: cannot %s '%s' as %s: %s; make it %s by that user "
+            "or set XDG_CONFIG_HOME to a writable directory", perm, path, u,
+            strerror(err), strcmp(perm, "read") == 0 ? "readable"
+                                                     : "writable");
+}
+
+/* Fill the paths from a swtpm-localca.conf (5.3). */
+static int
+read_ca_conf(struct localca *ca, const char *path)
+{
+    char *text = NULL, *v;
+    const char *keys[] = { "statedir", "signingkey", "issuercert" };
+    char *dst[] = { ca->statedir, ca->signkey, ca->issuercert };
+    int r = conf_read(path, &text);
+
+    if (r < 0) {
+        log_errno(-r, "cannot read local CA config '%s'", path);
+        return r;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        v = conf_get(text, keys[i]);
+        if (!v || !*v) {
+            log_err("local CA config '%s' lacks '%s'", path, keys[i]);
+            free(v);
+            free(text);
+            return -EINVAL;
+        }
+        snprintf(dst[i], SETUP_PATH_MAX, "%s", v);
+        free(v);
+    }
+    if (strncmp(ca->signkey, "pkcs11:", 7) == 0) {
+        log_err("local CA config '%s': pkcs11 signing keys are not "
+                "supported by the built-in CA; use an external "
+                "create_certs_tool", path);
+        free(text);
+        return -ENOTSUP;
+    }
+    v = conf_get(text, "certserial");
+    path_join(ca->certserial, sizeof(ca->certserial), ca->statedir,
+              "certserial");
+    if (v && *v) {
+        snprintf(ca->certserial, sizeof(ca->certserial), "%s", v);
+    }
+    free(v);
+    ca->signkey_pwd = conf_get(text, "signingkey_password");
+    free(text);
+    return 0;
+}
+
+/* Platform info from the options file (5.4), else from uname. */
+static void
+read_options(struct localca *ca, const char *path)
+{
+    char *text = NULL, **w;
+    struct utsname u;
+
+    if (uname(&u) == 0) {
+        snprintf(ca->plat_manufacturer, sizeof(ca->plat_manufacturer), "%s",
+                 u.sysname);
+        snprintf(ca->plat_model, sizeof(ca->plat_model), "%s", u.sysname);
+        snprintf(ca->plat_version, sizeof(ca->plat_version), "%s",
+                 u.version);
+    }
+    if (!path || conf_read(path, &text) < 0) {
+        return;
+    }
+    w = conf_words(text);
+    for (size_t i = 0; w && w[i] && w[i + 1]; i++) {
+        char *dst = !strcmp(w[i], "--platform-manufacturer")
+                    ? ca->plat_manufacturer
+                    : !strcmp(w[i], "--platform-model") ? ca->plat_model
+                    : !strcmp(w[i], "--platform-version") ? ca->plat_version
+                    : NULL;
+
+        if (dst) {
+            snprintf(dst, 128, "%s", w[++i]);
+        }
+    }
+    conf_free_words(w);
+    free(text);
+}
+
+int
+localca_open(const char *conf_path, const char *opts_path,
+             struct localca **out)
+{
+    struct localca *ca = calloc(1, sizeof(*ca));
+    char cfg[SETUP_PATH_MAX], user_conf[SETUP_PATH_MAX + 32];
+    char user_opts[SETUP_PATH_MAX + 32];
+    int r = 0;
+
+    if (!ca) {
+        return -ENOMEM;
+    }
+    if (user_config_dir(cfg, sizeof(cfg)) < 0) {
+        log_err("local CA: neither XDG_CONFIG_HOME nor HOME is set");
+        free(ca);
+        return -ENOENT;
+    }
+    snprintf(user_conf, sizeof(user_conf), "%s/swtpm-localca.conf", cfg);
+    snprintf(user_opts, sizeof(user_opts), "%s/swtpm-localca.options", cfg);
+    /* The system-wide config names a shared root-owned directory: the
+     * built-in CA never uses it, it keeps one CA per user. */
+    if (conf_path && strcmp(conf_path, SYSCONF_LOCALCA) != 0) {
+        r = read_ca_conf(ca, conf_path);
+    } else if (access(user_conf, R_OK) == 0) {
+        r = read_ca_conf(ca, user_conf);
+    } else {
+        ca->default_layout = true;
+        if (path_join(ca->statedir, sizeof(ca->statedir), cfg,
+                      "swtpm-localca") < 0 ||
+            path_join(ca->signkey, sizeof(ca->signkey), ca->statedir,
+                      "signkey.pem") < 0 ||
+            path_join(ca->issuercert, sizeof(ca->issuercert), ca->statedir,
+                      "issuercert.pem") < 0 ||
+            path_join(ca->certserial, sizeof(ca->certserial), ca->statedir,
+                      "certserial") < 0) {
+            log_err("local CA: config directory path '%s' is too long", cfg);
+            r = -ENAMETOOLONG;
+        }
+    }
+    if (r < 0) {
+        localca_free(ca);
+        return r;
+    }
+    read_options(ca, opts_path && access(opts_path, R_OK) == 0 ? opts_path
+                     : access(user_opts, R_OK) == 0 ? user_opts
+                     : access(SYSCONF_OPTIONS, R_OK) == 0 ? SYSCONF_OPTIONS
+                     : NULL);
+    *out = ca;
+    return 0;
+}
+
+void
+localca_free(struct localca *ca)
+{
+    if (!ca) {
+        return;
+    }
+    EVP_PKEY_free(ca->key);
+    X509_free(ca->cert);
+    if (ca->signkey_pwd) {
+        explicit_bzero(ca->signkey_pwd, strlen(ca->signkey_pwd));
+        free(ca->signkey_pwd);
+    }
+    free(ca);
+}
+
+/* Write a PEM object to path via a temp file + fsync + rename. */
+static int
+write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
+          const char *pwd)
+{
+    char tmp[SETUP_PATH_MAX + 16];
+    FILE *f;
+    int fd, ok;
+
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        return -errno;
+    }
+    fchmod(fd, mode);
+    f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return -ENOMEM;
+    }
+    if (key) {
+        ok = PEM_write_PrivateKey(f, key, pwd ? EVP_aes_256_cbc() : NULL,
+                                  NULL, 0, NULL, (void *)pwd);
+    } else {
+        ok = PEM_write_X509(f, cert);
+    }
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Root CA + signing CA into dir (spec 7 step 2). */
+static int
+create_ca_files(struct localca *ca, const char *dir, const char *signkey,
+                const char *issuercert)
+{
+    void *rkey = NULL, *rcert = NULL, *skey = NULL, *scert = NULL;
+    char path[SETUP_PATH_MAX + 64];
+    int r;
+
+    r = x509_make_ca("swtpm-localca-rootca", NULL, NULL, &rkey, &rcert);
+    if (r == 0) {
+        r = x509_make_ca("swtpm-localca", rkey, rcert, &skey, &scert);
+    }
+    if (r < 0) {
+        log_err("local CA: cannot generate the CA keys");
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, ROOT_KEY_NAME);
+    r = write_pem(path, 0640, rkey, NULL, getenv("SWTPM_ROOTCA_PASSWORD"));
+    if (r == 0) {
+        snprintf(path, sizeof(path), "%s/%s", dir, ROOT_CERT_NAME);
+        r = write_pem(path, 0644, NULL, rcert, NULL);
+    }
+    if (r == 0) {
+        snprintf(path, sizeof(path), "%s", signkey);
+        r = write_pem(path, 0640, skey, NULL, ca->signkey_pwd);
+    }
+    if (r == 0) {
+        snprintf(path, sizeof(path), "%s", issuercert);
+        r = write_pem(path, 0644, NULL, scert, NULL);
+    }
+    if (r < 0) {
+        log_access(path, "write", -r);
+    }
+out:
+    EVP_PKEY_free(rkey);
+    X509_free(rcert);
+    EVP_PKEY_free(skey);
+    X509_free(scert);
+    return r;
+}
+
+/* Create the default per-user CA directory atomically if missing. */
+static int
+create_default_dir(struct localca *ca)
+{
+    char parent[SETUP_PATH_MAX], tmp[SETUP_PATH_MAX + 32];
+    char key[SETUP_PATH_MAX + 48], cert[SETUP_PATH_MAX + 48];
+    char *slash;
+    int r;
+
+    if (access(ca->statedir, F_OK) == 0) {
+        return 0;
+    }
+    snprintf(parent, sizeof(parent), "%s", ca->statedir);
+    slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+    }
+    r = mkdir_parents(parent, 0700);
+    if (r < 0) {
+        log_access(parent, "create", -r);
+        return r;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/.swtpm-localca.XXXXXX", parent);
+    if (!mkdtemp(tmp)) {
+        r = errno;
+        log_access(parent, "write to", r);
+        return -r;
+    }
+    chmod(tmp, 0750);
+    snprintf(key, sizeof(key), "%s/signkey.pem", tmp);
+    snprintf(cert, sizeof(cert), "%s/issuercert.pem", tmp);
+    say("Creating the local CA in '%s'.", ca->statedir);
+    r = create_ca_files(ca, tmp, key, cert);
+    if (r == 0 && rename(tmp, ca->statedir) < 0) {
+        r = errno;
+        if (r == EEXIST || r == ENOTEMPTY) {
+            r = 0;          /* another run won the race: use its CA */
+        } else {
+            log_access(ca->statedir, "create", r);
+            r = -r;
+        }
+    }
+    if (access(tmp, F_OK) == 0) {
+        const char *names[] = { ROOT_KEY_NAME, ROOT_CERT_NAME,
+                                "signkey.pem", "issuercert.pem" };
+
+        for (size_t i = 0; i < 4; i++) {
+            char p[SETUP_PATH_MAX + 64];
+
+            snprintf(p, sizeof(p), "%s/%s", tmp, names[i]);
+            unlink(p);
+        }
+        rmdir(tmp);
+    }
+    return r;
+}
+
+static int
+lock_ca(struct localca *ca)
+{
+    char path[SETUP_PATH_MAX + 32];
+    int fd, r;
+
+    snprintf(path, sizeof(path), "%s/%s", ca->statedir, LOCK_NAME);
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0) {
+        r = errno;
+        log_access(path, "create", r);
+        return -r;
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            r = errno;
+            log_errno(r, "local CA: cannot lock '%s'", path);
+            close(fd);
+            return -r;
+        }
+    }
+    return fd;
+}
+
+static int
+load_ca(struct localca *ca)
+{
+    FILE *f;
+
+    if (ca->key && ca->cert) {
+        return 0;
+    }
+    f = fopen(ca->signkey, "re");
+    if (!f) {
+        log_access(ca->signkey, "read", errno);
+        return -EACCES;
+    }
+    ca->key = PEM_read_PrivateKey(f, NULL, NULL, ca->signkey_pwd);
+    fclose(f);
+    f = fopen(ca->issuercert, "re");
+    if (!f) {
+        log_access(ca->issuercert, "read", errno);
+        return -EACCES;
+    }
+    ca->cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!ca->key || !ca->cert) {
+        log_err("local CA: cannot load the signing key '%s' or issuer "
+                "certificate '%s'", ca->signkey, ca->issuercert);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A random 20-digit start: first digit 1-8, others 0-8 (HEAD). */
+static void
+random_serial(char *out)
+{
+    uint8_t rnd[20];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        memset(rnd, 0, sizeof(rnd));
+    }
+    out[0] = (char)('1' + rnd[0] % 8);
+    for (int i = 1; i < 20; i++) {
+        out[i] = (char)('0' + rnd[i] % 9);
+    }
+    out[20] = '\0';
+}
+
+/* Read, increment and store the serial (under the CA lock). */
+static int
+next_serial(struct localca *ca, char *out, size_t outlen)
+{
+    char cur[SERIAL_MAX_LEN + 2] = "", tmp[SETUP_PATH_MAX + 16];
+    BIGNUM *bn = NULL;
+    char *dec = NULL;
+    FILE *f;
+    size_t n = 0;
+    int fd, r = -EIO;
+
+    f = fopen(ca->certserial, "re");
+    if (f) {
+        n = fread(cur, 1, sizeof(cur) - 1, f);
+        fclose(f);
+    }
+    cur[n] = '\0';
+    cur[strcspn(cur, "\r\n")] = '\0';
+    if (!cur[0] || strlen(cur) > SERIAL_MAX_LEN ||
+        strspn(cur, "0123456789") != strlen(cur) ||
+        BN_dec2bn(&bn, cur) == 0 || BN_num_bytes(bn) > 20) {
+        BN_free(bn);
+        bn = NULL;
+        random_serial(cur);
+        BN_dec2bn(&bn, cur);
+    }
+    if (!bn || !BN_add_word(bn, 1) || BN_num_bytes(bn) > 20 ||
+        !(dec = BN_bn2dec(bn)) || strlen(dec) >= outlen) {
+        goto out;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", ca->certserial);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        r = -errno;
+        log_access(ca->certserial, "write", -r);
+        goto out;
+    }
+    fchmod(fd, 0644);
+    if (write(fd, dec, strlen(dec)) != (ssize_t)strlen(dec) ||
+        fsync(fd) < 0 || close(fd) < 0 || rename(tmp, ca->certserial) < 0) {
+        r = -errno;
+        unlink(tmp);
+        log_access(ca->certserial, "write", -r ? -r : EIO);
+        goto out;
+    }
+    snprintf(out, outlen, "%s", dec);
+    r = 0;
+out:
+    OPENSSL_free(dec);
+    BN_free(bn);
+    return r;
+}
+
+/* Make sure the CA exists and take the lock; returns the lock fd. */
+static int
+prepare_ca(struct localca *ca)
+{
+    int r, fd;
+
+    if (ca->default_layout) {
+        r = create_default_dir(ca);
+        if (r < 0) {
+            return r;
+        }
+    } else {
+        r = mkdir_parents(ca->statedir, 0770);
+        if (r < 0 || access(ca->statedir, R_OK | W_OK | X_OK) < 0) {
+            log_access(ca->statedir, "write to", r < 0 ? -r : errno);
+            return r < 0 ? r : -EACCES;
+        }
+    }
+    fd = lock_ca(ca);
+    if (fd < 0) {
+        return fd;
+    }
+    if (access(ca->signkey, F_OK) < 0 || access(ca->issuercert, F_OK) < 0) {
+        say("Creating root CA and a local CA's signing key and issuer "
+            "cert in '%s'.", ca->statedir);
+        r = create_ca_files(ca, ca->statedir, ca->signkey, ca->issuercert);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    }
+    return fd;
+}
+
+int
+localca_issue(struct localca *ca, struct setup_ctx *ctx,
+              const struct cert_req *req, uint8_t **out_der,
+              size_t *out_len)
+{
+    struct x509_params p = {
+        .req = req, .ident = &ctx->ident,
+        .subject_cn = ctx->o->vmid ? ctx->o->vmid : "unknown",
+        .plat_manufacturer = ca->plat_manufacturer,
+        .plat_model = ca->plat_model,
+        .plat_version = ca->plat_version,
+        .allow_signing = ctx->o->allow_signing,
+        .decryption = ctx->o->decryption,
+    };
+    char serial[64], err[300];
+    int fd, r;
+
+    fd = prepare_ca(ca);
+    if (fd < 0) {
+        return fd;
+    }
+    r = load_ca(ca);
+    if (r == 0) {
+        r = next_serial(ca, serial, sizeof(serial));
+    }
+    close(fd);                  /* releases the flock */
+    if (r < 0) {
+        return r;
+    }
+    p.serial_dec = serial;
+    r = x509_make_cert(&p, ca->key, ca->cert, out_der, out_len, err,
+                       sizeof(err));
+    if (r < 0) {
+        log_err("local CA: %s", err);
+        return r;
+    }
+    say("Successfully created %s certificate locally.",
+        req->type == CERT_EK ? "EK" : "platform");
+    return 0;
+}

@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * swtpm_setup's run (spec: setup-and-bios.md 2): log file, privileges,
+ * state checks, config, then manufacturing in a private temporary
+ * directory inside the state directory whose result replaces the old
+ * state with one rename, so a failure leaves the old state untouched.
+ */
+#include "run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libtpms/tpm_library.h>
+
+#include "certs.h"
+#include "conf.h"
+#include "daemon.h"
+#include "key.h"
+#include "log.h"
+#include "state.h"
+
+#define SYSCONF_SETUP "/etc/swtpm_setup.conf"
+
+static int out_fd = STDOUT_FILENO;
+
+void
+say(const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof(line) - 2) {
+        n = sizeof(line) - 2;
+    }
+    line[n++] = '\n';
+    while (write(out_fd, line, (size_t)n) < 0 && errno == EINTR) {
+    }
+}
+
+int
+setup_tpm_cmd(struct setup_ctx *ctx, struct buf *cmd, const char *what,
+              const uint8_t **out_resp, uint32_t *out_len)
+{
+    const uint8_t *resp;
+    uint32_t len, rc;
+
+    buf_finish_cmd(cmd);
+    if (cmd->overflow) {
+        log_err("%s command does not fit in %d bytes", what, BUF_MAX);
+        return -E2BIG;
+    }
+    if (tpm_process(ctx->tpm, cmd->data, (uint32_t)cmd->len, &resp,
+                    &len) < 0) {
+        log_err("%s failed: the TPM could not process it", what);
+        return -EIO;
+    }
+    if (len < 10) {
+        log_err("%s failed: short response of %u bytes", what, len);
+        return -EIO;
+    }
+    rc = (uint32_t)resp[6] << 24 | (uint32_t)resp[7] << 16 |
+         (uint32_t)resp[8] << 8 | resp[9];
+    if (rc != 0) {
+        log_err("%s failed with TPM result 0x%x", what, rc);
+        return -EIO;
+    }
+    *out_resp = resp;
+    *out_len = len;
+    return 0;
+}
+
+void
+print_capabilities(void)
+{
+    printf("{ \"type\": \"swtpm_setup\", \"features\": [ \"tpm-1.2\", "
+           "\"tpm-2.0\", \"cmdarg-keyfile-fd\", \"cmdarg-pwdfile-fd\", "
+           "\"tpm12-not-need-root\", \"cmdarg-write-ek-cert-files\", "
+           "\"cmdarg-create-config-files\", "
+           "\"cmdarg-reconfigure-pcr-banks\", \"tpm2-rsa-keysize-2048\", "
+           "\"tpm2-rsa-keysize-3072\" ], \"version\": \"%s\" }\n",
+           SWTPM_VERSION);
+}
+
+int
+user_config_dir(char *out, size_t outlen)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    struct passwd *pw;
+
+    if (xdg && xdg[0] == '/') {
+        snprintf(out, outlen, "%s", xdg);
+        return 0;
+    }
+    if (!home || !home[0]) {
+        pw = getpwuid(geteuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home || !home[0]) {
+        return -ENOENT;
+    }
+    snprintf(out, outlen, "%s/.config", home);
+    return 0;
+}
+
+int
+path_join(char *out, size_t outlen, const char *dir, const char *name)
+{
+    int n = snprintf(out, outlen, "%s/%s", dir, name);
+
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int
+mkdir_parents(const char *path, mode_t mode)
+{
+    char tmp[SETUP_PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+
+            *p = '\0';
+            if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = c;
+            if (c == '\0') {
+                return 0;
+            }
+        }
+    }
+}
+
+/* Who we are, for messages: "user (uid N)". */
+static void
+describe_user(char *out, size_t outlen)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(out, outlen, "%s (uid %u)", pw ? pw->pw_name : "?",
+             (unsigned int)geteuid());
+}
+
+/* Which of read/write/search on path the current user lacks. */
+static const char *
+missing_perm(const char *path, bool need_x)
+{
+    if (access(path, R_OK) < 0) {
+        return "read";
+    }
+    if (access(path, W_OK) < 0) {
+        return "write";
+    }
+    if (need_x && access(path, X_OK) < 0) {
+        return "search (execute)";
+    }
+    return NULL;
+}
+
+/* Step 4: the state directory must exist and be usable by us. */
+static int
+check_dir_access(const char *what, const char *path)
+{
+    char who[128], lock[SETUP_PATH_MAX];
+    struct stat sb;
+    const char *perm;
+
+    describe_user(who, sizeof(who));
+    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        log_err("%s '%s' does not exist or is not a directory; create it "
+                "first (and make it writable by %s)", what, path, who);
+        return -ENOENT;
+    }
+    perm = missing_perm(path, true);
+    if (perm) {
+        log_err("%s '%s' is not usable: %s lacks %s permission on it",
+                what, path, who, perm);
+        return -EACCES;
+    }
+    snprintf(lock, sizeof(lock), "%s/.lock", path);
+    if (strcmp(what, "TPM state directory") == 0 &&
+        access(lock, F_OK) == 0 && (perm = missing_perm(lock, false))) {
+        log_err("lock file '%s' is not usable: %s lacks %s permission on "
+                "it", lock, who, perm);
+        return -EACCES;
+    }
+    return 0;
+}
+
+static int
+open_logfile(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+                  O_CLOEXEC, 0640);
+
+    if (fd < 0) {
+        fprintf(stderr, "cannot open log file '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    out_fd = fd;
+    log_set_fd(fd);
+    return 0;
+}
+
+/* The config file: --config, the user's, or the system one (cli.md 10). */
+static int
+load_config(const struct opts *o, char **out_text)
+{
+    char dir[SETUP_PATH_MAX], path[SETUP_PATH_MAX + 32];
+    int r;
+
+    *out_text = NULL;
+    if (o->config) {
+        r = conf_read(o->config, out_text);
+        if (r < 0) {
+            log_errno(-r, "cannot read config file '%s'", o->config);
+        }
+        return r;
+    }
+    if (user_config_dir(dir, sizeof(dir)) == 0) {
+        snprintf(path, sizeof(path), "%s/swtpm_setup.conf", dir);
+        if (access(path, R_OK) == 0 && conf_read(path, out_text) == 0) {
+            return 0;
+        }
+    }
+    if (access(SYSCONF_SETUP, R_OK) == 0 &&
+        conf_read(SYSCONF_SETUP, out_text) == 0) {
+        return 0;
+    }
+    *out_text = strdup("");
+    return *out_text ? 0 : -ENOMEM;
+}
+
+/* --keyfile... as a --key sub-option string (precedence: cli.md 10). */
+static int
+load_state_key(const struct opts *o, struct state_key *key)
+{
+    const char *mode = o->cipher ? o->cipher : "aes-128-cbc";
+    char optstr[SETUP_PATH_MAX + 64], err[600];
+    int r;
+
+    if (strcmp(mode, "aes-cbc") == 0) {
+        mode = "aes-128-cbc";
+    }
+    if (o->keyfile) {
+        snprintf(optstr, sizeof(optstr), "file=%s,mode=%s", o->keyfile,
+                 mode);
+    } else if (o->pwdfile) {
+        snprintf(optstr, sizeof(optstr), "pwdfile=%s,mode=%s", o->pwdfile,
+                 mode);
+    } else if (o->keyfile_fd >= 0) {
+        snprintf(optstr, sizeof(optstr), "fd=%d,mode=%s", o->keyfile_fd,
+                 mode);
+    } else if (o->pwdfile_fd >= 0) {
+        snprintf(optstr, sizeof(optstr), "pwdfd=%d,mode=%s", o->pwdfile_fd,
+                 mode);
+    } else {
+        return 0;
+    }
+    if ((o->keyfile && strchr(o->keyfile, ',')) ||
+        (o->pwdfile && strchr(o->pwdfile, ','))) {
+        log_err("key file names must not contain ','");
+        return -EINVAL;
+    }
+    r = key_load_from_opts(optstr, key, err, sizeof(err));
+    if (r < 0) {
+        log_err("%s", err);
+    }
+    return r;
+}
+
+/* Pull a "key":"value" or "key":number out of libtpms' info JSON. */
+static void
+json_field(const char *json, const char *key, char *out, size_t outlen)
+{
+    char pat[40];
+    const char *p;
+    size_t n = 0;
+
+    out[0] = '\0';
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    p = strstr(json, pat);
+    if (!p) {
+        return;
+    }
+    p += strlen(pat);
+    if (*p == '"') {
+        p++;
+    }
+    while (p[n] && p[n] != '"' && p[n] != ',' && p[n] != '}' &&
+           n + 1 < outlen) {
+        n++;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void
+get_ident(struct tpm_ident *id)
+{
+    char *json = TPMLIB_GetInfo(TPMLIB_INFO_TPMSPECIFICATION |
+                                TPMLIB_INFO_TPMATTRIBUTES);
+    char num[24];
+
+    memset(id, 0, sizeof(*id));
+    if (!json) {
+        return;
+    }
+    json_field(json, "family", id->family, sizeof(id->family));
+    json_field(json, "level", num, sizeof(num));
+    id->level = strtoul(num, NULL, 10);
+    json_field(json, "revision", num, sizeof(num));
+    id->revision = strtoul(num, NULL, 10);
+    json_field(json, "manufacturer", id->manufacturer,
+               sizeof(id->manufacturer));
+    json_field(json, "model", id->model, sizeof(id->model));
+    json_field(json, "version", id->version, sizeof(id->version));
+    free(json);
+}
+
+static bool
+is_state_name(const char *name)
+{
+    static const char *const suffixes[] = {
+        "permall", "volatilestate", "savestate" };
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t s = strlen(suffixes[i]);
+
+        if (n >= s && strcmp(name + n - s, suffixes[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Remove the state files of dir_fd (state.md 9) except `keep`; with
+ * move_to >= 0 rename them into that directory instead.
+ */
+static int
+state_files_apply(int dir_fd, const char *keep, int move_to)
+{
+    DIR *d;
+    struct dirent *e;
+    int fd = dup(dir_fd), r = 0;
+
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        r = -errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return r;
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL) {
+        if (!is_state_name(e->d_name) || (keep && !strcmp(e->d_name, keep))) {
+            continue;
+        }
+        if (move_to >= 0 ? renameat(dir_fd, e->d_name, move_to, e->d_name)
+                         : unlinkat(dir_fd, e->d_name, 0)) {
+            r = -errno;
+            break;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+/* Remove a flat temporary directory and everything in it. */
+static void
+remove_tree(int parent_fd, const char *name)
+{
+    DIR *d;
+    struct dirent *e;
+    int fd = openat(parent_fd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW |
+                    O_CLOEXEC);
+
+    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+static int
+tpm_run(struct setup_ctx *ctx)
+{
+    uint32_t rc = 0;
+    int r;
+
+    if (tpm_setup(ctx->tpm) < 0) {
+        log_err("libtpms cannot emulate a TPM %s",
+                ctx->o->tpm2 ? "2" : "1.2");
+        return -EINVAL;
+    }
+    get_ident(&ctx->ident);
+    if (tpm_start(ctx->tpm, false, &rc) < 0) {
+        return -EIO;
+    }
+    r = tpm_send_startup(ctx->tpm, TPM_STARTUP_CLEAR, &rc);
+    if (r == 0 && rc != 0) {
+        log_err("TPM startup failed with TPM result 0x%x", rc);
+        r = -EIO;
+    }
+    if (r == 0) {
+        r = ctx->o->tpm2 ? tpm2_manufacture(ctx) : tpm12_manufacture(ctx);
+    }
+    tpm_stop(ctx->tpm);
+    return r;
+}
+
+/*
+ * Manufacture into <state>/.swtpm_setup.XXXXXX, then move the new state
+ * files over the old ones (rename is atomic per file) and delete the
+ * remaining old ones.  The real directory stays locked throughout.
+ */
+static int
+manufacture(struct setup_ctx *ctx, struct state_store *real)
+{
+    char tmpl[SETUP_PATH_MAX + 32], err[600];
+    const char *base;
+    struct tpm_instance *tpm = ctx->tpm;
+    int r;
+
+    if (ctx->o->reconfigure) {
+        tpm->store = *real;
+        return tpm_run(ctx);
+    }
+    snprintf(tmpl, sizeof(tmpl), "%s/.swtpm_setup.XXXXXX", real->path);
+    if (!mkdtemp(tmpl)) {
+        r = errno;
+        log_errno(r, "cannot create a temporary directory in '%s'",
+                  real->path);
+        return -r;
+    }
+    base = strrchr(tmpl, '/') + 1;
+    r = state_open(&tpm->store, tmpl, ctx->o->tpm2, 0640, false, false,
+                   err, sizeof(err));
+    if (r < 0) {
+        log_err("%s", err);
+        goto out;
+    }
+    tpm->store.filekey = real->filekey;
+    r = tpm_run(ctx);
+    if (r == 0) {
+        r = state_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
+        if (r < 0) {
+            log_errno(-r, "cannot move the new state into '%s'",
+                      real->path);
+        }
+    }
+    if (r == 0) {
+        char keep[32];
+
+        snprintf(keep, sizeof(keep), "%s-00.permall",
+                 ctx->o->tpm2 ? "tpm2" : "tpm");
+        r = state_files_apply(real->dir_fd, keep, -1);
+        if (r < 0) {
+            log_errno(-r, "cannot remove old state files in '%s'",
+                      real->path);
+        }
+        fsync(real->dir_fd);
+    }
+    state_close(&tpm->store);
+out:
+    key_wipe(&tpm->store.filekey);
+    remove_tree(real->dir_fd, base);
+    return r;
+}
+
+static void
+log_banner(bool start, bool reconfigure)
+{
+    char date[80], who[160];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct passwd *pw = getpwuid(geteuid());
+    struct group *gr = getgrgid(getegid());
+
+    strftime(date, sizeof(date), "%a %d %b %Y %I:%M:%S %p %Z",
+             localtime_r(&now, &tm));
+    if (!start) {
+        say("Ending vTPM manufacturing @ %s", date);
+        return;
+    }
+    snprintf(who, sizeof(who), "%s:%s", pw ? pw->pw_name : "?",
+             gr ? gr->gr_name : "?");
+    say("Starting vTPM %s as %s @ %s",
+        reconfigure ? "reconfiguration" : "manufacturing", who, date);
+}
+
+/* Step 7: PCR banks and RSA size from options, config, defaults. */
+static int
+resolve_defaults(struct setup_ctx *ctx, char **pcr_owned)
+{
+    const struct opts *o = ctx->o;
+    char err[300], *cfg_rsa = NULL;
+    const char *rsa = o->rsa_keysize;
+
+    *pcr_owned = NULL;
+    ctx->pcr_banks = o->pcr_banks;
+    if (!ctx->pcr_banks) {
+        *pcr_owned = conf_get(ctx->conf_text, "active_pcr_banks");
+        ctx->pcr_banks = *pcr_owned && **pcr_owned ? *pcr_owned : "sha256";
+        if (pcrs_check_names(ctx->pcr_banks, err, sizeof(err)) < 0) {
+            log_err("config active_pcr_banks: %s", err);
+            return -EINVAL;
+        }
+    }
+    if (!rsa) {
+        cfg_rsa = conf_get(ctx->conf_text, "rsa_keysize");
+        rsa = cfg_rsa && *cfg_rsa ? cfg_rsa : "2048";
+    }
+    if (strcmp(rsa, "2048") == 0) {
+        ctx->rsa_bits = 2048;
+    } else if (strcmp(rsa, "3072") == 0 || strcmp(rsa, "max") == 0) {
+        ctx->rsa_bits = 3072;
+    } else {
+        log_err("unsupported RSA key size '%s' (config rsa_keysize); "
+                "libtpms 0.9 supports 2048 and 3072", rsa);
+        free(cfg_rsa);
+        return -EINVAL;
+    }
+    free(cfg_rsa);
+    return 0;
+}
+
+/* Steps 4-6: open, lock and check the state directory. */
+static int
+open_state(const struct opts *o, struct state_store *real, bool *out_exit0)
+{
+    const char *path = o->state_path;
+    char err[600];
+    pid_t holder = 0;
+    int r;
+
+    *out_exit0 = false;
+    if (strncmp(path, "file://", 7) == 0) {
+        log_err("the file:// state backend is not supported; use a "
+                "directory");
+        return -ENOTSUP;
+    }
+    if (strncmp(path, "dir://", 6) == 0) {
+        path += 6;
+    }
+    r = check_dir_access("TPM state directory", path);
+    if (r == 0 && o->ek_cert_dir) {
+        r = check_dir_access("EK certificate directory", o->ek_cert_dir);
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = state_open(real, path, o->tpm2, 0640, false, false, err,
+                   sizeof(err));
+    if (r < 0) {
+        log_err("%s", err);
+        return r;
+    }
+    if (state_lock(real, 0, &holder) < 0) {
+        log_err("TPM state directory '%s' is in use by process %d; stop "
+                "that TPM emulator first", path, (int)holder);
+        return -EBUSY;
+    }
+    if (o->reconfigure) {
+        if (state_size(real, "permall") < 0) {
+            log_err("there is no TPM 2 state to reconfigure in '%s'", path);
+            return -ENOENT;
+        }
+        return 0;
+    }
+    if (state_size(real, "permall") >= 0) {
+        if (o->not_overwrite) {
+            say("Not overwriting existing state file.");
+            *out_exit0 = true;
+            return 0;
+        }
+        if (!o->overwrite) {
+            log_err("Found existing TPM state 'permall'. Use --overwrite to "
+                    "replace it or --not-overwrite to keep it.");
+            return -EEXIST;
+        }
+    }
+    return 0;
+}
+
+static int
+run_setup(struct setup_ctx *ctx, struct state_store *real)
+{
+    const struct opts *o = ctx->o;
+    char *pcr_owned = NULL;
+    int r;
+
+    r = resolve_defaults(ctx, &pcr_owned);
+    if (r == 0) {
+        r = load_state_key(o, &real->filekey);
+    }
+    if (r < 0) {
+        free(pcr_owned);
+        return r;
+    }
+    log_banner(true, o->reconfigure);
+    if (o->create_ek_cert || o->create_platform_cert) {
+        r = certs_init(ctx, &ctx->certs);
+    }
+    if (r == 0) {
+        r = manufacture(ctx, real);
+    }
+    if (r == 0) {
+        say("Successfully authored TPM state.");
+    } else {
+        log_err("An error occurred. Authoring the TPM state failed.");
+    }
+    log_banner(false, false);
+    certs_free(ctx->certs);
+    ctx->certs = NULL;
+    free(pcr_owned);
+    return r;
+}
+
+int
+run(struct opts *o)
+{
+    struct state_store real = { .dir_fd = -1, .lock_fd = -1 };
+    struct tpm_instance tpm = { .tpm2 = o->tpm2 };
+    struct setup_ctx ctx = { .o = o, .tpm = &tpm };
+    char *conf = NULL, err[600];
+    bool exit0 = false;
+    int r;
+
+    if (o->print_caps) {
+        print_capabilities();
+        return SETUP_EXIT_OK;
+    }
+    if (o->create_config_files) {
+        return create_config_files(o->ccf_arg);
+    }
+    log_set_level(LOG_LVL_INFO);
+    if (o->logfile && open_logfile(o->logfile) < 0) {
+        return SETUP_EXIT_FAIL;
+    }
+    if (o->runas) {
+        struct passwd *pw;
+
+        if (daemon_drop_privileges(o->runas, err, sizeof(err)) < 0) {
+            log_err("%s", err);
+            return SETUP_EXIT_FAIL;
+        }
+        /* the per-user CA and config belong to the new user */
+        pw = getpwuid(getuid());
+        if (pw) {
+            setenv("HOME", pw->pw_dir, 1);
+        }
+    }
+    r = open_state(o, &real, &exit0);
+    if (r == 0 && !exit0) {
+        r = load_config(o, &conf);
+    }
+    if (r == 0 && !exit0) {
+        ctx.conf_text = conf;
+        r = run_setup(&ctx, &real);
+    }
+    tpm_cleanup(&tpm);
+    key_wipe(&real.filekey);
+    state_close(&real);
+    free(conf);
+    return r == 0 ? SETUP_EXIT_OK : SETUP_EXIT_FAIL;
+}
