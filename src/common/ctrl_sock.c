@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Socket (big-endian) encoding of control commands and the request reader. */
+#include "ctrl_sock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+size_t
+ctrl_sock_fixed_len(uint32_t cmd)
+{
+    switch (cmd) {
+    case CMD_INIT:
+    case CMD_HASH_DATA:
+        return 4;
+    case CMD_SET_LOCALITY:
+    case CMD_RESET_TPMESTABLISHED:
+        return 1;
+    case CMD_GET_STATEBLOB:
+    case CMD_SET_STATEBLOB:
+        return 12;
+    default:
+        return 0;
+    }
+}
+
+/* Minimum body size of commands decoded from "at least" that much. */
+static size_t
+min_body(uint32_t cmd)
+{
+    switch (cmd) {
+    case CMD_SET_LOCALITY:
+    case CMD_RESET_TPMESTABLISHED:
+        return 1;
+    case CMD_SET_BUFFERSIZE:
+    case CMD_LOCK_STORAGE:
+    case CMD_HASH_DATA:
+        return 4;
+    case CMD_GET_STATEBLOB:
+    case CMD_SET_STATEBLOB:
+        return 12;
+    case CMD_GET_INFO:
+        return 16;
+    default:
+        return 0;
+    }
+}
+
+/* Callers: anyone who can connect to the control socket. */
+int
+ctrl_sock_decode(uint32_t cmd, const uint8_t *body, size_t len,
+                 struct ctrl_req *out)
+{
+    uint32_t n;
+
+    memset(out, 0, sizeof(*out));
+    out->cmd = cmd;
+    if (len < min_body(cmd)) {
+        return -EBADMSG;
+    }
+    switch (cmd) {
+    case CMD_INIT:
+        if (len != 4) {
+            return -EBADMSG;
+        }
+        out->u.init_flags = be32_get(body);
+        break;
+    case CMD_SHUTDOWN:
+    case CMD_HASH_START:
+    case CMD_HASH_END:
+    case CMD_CANCEL_TPM_CMD:
+    case CMD_STORE_VOLATILE:
+    case CMD_STOP:
+        if (len != 0) {
+            return -EBADMSG;
+        }
+        break;
+    case CMD_SET_LOCALITY:
+    case CMD_RESET_TPMESTABLISHED:
+        out->u.loc = body[0];
+        break;
+    case CMD_HASH_DATA:
+        /* The data present; the reader streams the rest (7.7). */
+        n = be32_get(body);
+        if (len - 4 > n) {
+            return -EBADMSG;
+        }
+        out->u.hash.data = body + 4;
+        out->u.hash.len = (uint32_t)(len - 4);
+        break;
+    case CMD_GET_STATEBLOB:
+        out->u.getstate.flags = be32_get(body);
+        out->u.getstate.type = be32_get(body + 4);
+        out->u.getstate.offset = be32_get(body + 8);
+        break;
+    case CMD_SET_STATEBLOB:
+        n = be32_get(body + 8);
+        if (n > PTM_SET_BLOB_MAX) {
+            return -E2BIG;
+        }
+        if (len - 12 != n) {
+            return -EBADMSG;
+        }
+        out->u.setstate.flags = be32_get(body);
+        out->u.setstate.type = be32_get(body + 4);
+        out->u.setstate.data = body + 12;
+        out->u.setstate.len = n;
+        out->u.setstate.chunked = false;
+        break;
+    case CMD_SET_BUFFERSIZE:
+        out->u.buffersize = be32_get(body);
+        break;
+    case CMD_GET_INFO:
+        out->u.getinfo.flags = be64_get(body);
+        out->u.getinfo.offset = be32_get(body + 8);
+        break;
+    case CMD_LOCK_STORAGE:
+        out->u.retries = be32_get(body);
+        break;
+    default:
+        break;      /* no body, or ignored */
+    }
+    return 0;
+}
+
+size_t
+ctrl_sock_encode(uint32_t cmd, const struct ctrl_resp *resp, uint8_t *hdr,
+                 const uint8_t **out_data, uint32_t *out_data_len)
+{
+    *out_data = NULL;
+    *out_data_len = 0;
+    memset(hdr, 0, CTRL_SOCK_RESP_HDR_MAX);
+    switch (cmd) {
+    case CMD_GET_CAPABILITY:
+        /* 5.1: result 0 then the caps; QEMU reads it as one BE64. */
+        be32_put(hdr + 4, (uint32_t)resp->caps);
+        return 8;
+    case CMD_GET_TPMESTABLISHED:
+        be32_put(hdr, resp->result);
+        hdr[4] = resp->est_bit;
+        return 8;
+    case CMD_GET_STATEBLOB:
+        /* 7.3: everything from the offset; zeros after an error. */
+        be32_put(hdr, resp->result);
+        if (resp->result == 0) {
+            be32_put(hdr + 4, resp->state_flags);
+            be32_put(hdr + 8, resp->avail);
+            be32_put(hdr + 12, resp->avail);
+            *out_data = resp->data;
+            *out_data_len = resp->data ? resp->avail : 0;
+        }
+        return 16;
+    case CMD_GET_CONFIG:
+        be32_put(hdr, resp->result);
+        be32_put(hdr + 4, resp->config_flags);
+        return 8;
+    case CMD_SET_BUFFERSIZE:
+        be32_put(hdr, resp->result);
+        be32_put(hdr + 4, resp->bufsize);
+        be32_put(hdr + 8, resp->minsize);
+        be32_put(hdr + 12, resp->maxsize);
+        return 16;
+    case CMD_GET_INFO:
+        be32_put(hdr, resp->result);
+        if (resp->result == 0) {
+            be32_put(hdr + 4, resp->totlength);
+            be32_put(hdr + 8, resp->avail);
+            *out_data = resp->data;
+            *out_data_len = resp->data ? resp->avail : 0;
+        }
+        return 12;
+    default:
+        be32_put(hdr, resp->result);
+        return 4;
+    }
+}
+
+/* ---- the reader ---------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int64_t left;
+    int r;
+
+    for (;;) {
+        left = deadline - now_ms();
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        r = poll(&p, 1, (int)left);
+        if (r > 0) {
+            return 0;   /* readable, writable, hung up: the call tells */
+        }
+        if (r == 0) {
+            return -ETIMEDOUT;
+        }
+        if (errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
+/* Keep the first fd passed with SCM_RIGHTS in *io_fd, close the rest. */
+static void
+take_fds(struct msghdr *mh, int *io_fd)
+{
+    struct cmsghdr *c;
+    size_t n;
+    int fd;
+
+    for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(sizeof(int))) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*io_fd < 0 && fd >= 0) {
+                *io_fd = fd;
+            } else if (fd >= 0) {
+                close(fd);
+            }
+        }
+    }
+}
+
+/*
+ * Receive up to len bytes before deadline (and an idle limit when idle_ms
+ * > 0).  Returns the count, 0 at end of stream, -ETIMEDOUT or -errno.
+ */
+static ssize_t
+recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd)
+{
+    union {
+        struct cmsghdr align;
+        uint8_t b[CMSG_SPACE(sizeof(int) * 4)];
+    } cbuf;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr mh;
+    ssize_t n;
+    int r;
+
+    for (;;) {
+        r = wait_fd(fd, POLLIN, deadline);
+        if (r < 0) {
+            return r;
+        }
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        if (io_fd) {
+            mh.msg_control = cbuf.b;
+            mh.msg_controllen = sizeof(cbuf.b);
+        }
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && errno == ENOTSOCK) {
+            n = read(fd, buf, len);
+        } else if (n >= 0 && io_fd) {
+            take_fds(&mh, io_fd);
+        }
+        if (n >= 0) {
+            return n;
+        }
+        if (errno != EAGAIN && errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
+/* Write everything before the reply deadline: 0 or -EPIPE. */
+static int
+send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        if (wait_fd(fd, POLLOUT, deadline) < 0) {
+            return -EPIPE;
+        }
+        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == ENOTSOCK) {
+            n = write(fd, buf, len);
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                continue;
+            }
+            return -EPIPE;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int
+send_reply(struct ctrl_engine *eng, int fd, uint32_t cmd,
+           const struct ctrl_resp *resp)
+{
+    uint8_t hdr[CTRL_SOCK_RESP_HDR_MAX];
+    const uint8_t *data;
+    uint32_t dlen;
+    int64_t deadline = now_ms() + CTRL_SOCK_WRITE_TIMEOUT_MS;
+    size_t hlen;
+    int r;
+
+    hlen = ctrl_sock_encode(cmd, resp, hdr, &data, &dlen);
+    r = send_all(fd, hdr, hlen, deadline);
+    if (r == 0 && dlen) {
+        r = send_all(fd, data, dlen, deadline);
+    }
+    ctrl_after_reply(eng);
+    if (r < 0) {
+        log_debug("control reply to %s not sent", ctrl_cmd_name(cmd));
+    }
+    return r;
+}
+
+/* Bytes of the first buffer a request needs before it is decoded. */
+static size_t
+first_need(const uint8_t *buf, size_t have)
+{
+    uint32_t cmd = be32_get(buf);
+    size_t need = 4 + ctrl_sock_fixed_len(cmd);
+    uint64_t want;
+
+    if (have < need) {
+        return need;
+    }
+    if (cmd == CMD_HASH_DATA) {
+        want = 8 + (uint64_t)be32_get(buf + 4);
+    } else if (cmd == CMD_SET_STATEBLOB) {
+        want = 16 + (uint64_t)be32_get(buf + 12);
+    } else {
+        return need;
+    }
+    return want < CTRL_SOCK_BUF_MAX ? (size_t)want : CTRL_SOCK_BUF_MAX;
+}
+
+/* Read exactly len more bytes of a streamed body. */
+static int
+stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline)
+{
+    int64_t deadline;
+    ssize_t n;
+
+    while (len > 0) {
+        deadline = now_ms() + CTRL_SOCK_STREAM_IDLE_MS;
+        if (deadline > total_deadline) {
+            deadline = total_deadline;
+        }
+        n = recv_some(fd, buf, len, deadline, NULL);
+        if (n == 0) {
+            return -ECONNRESET;
+        }
+        if (n < 0) {
+            return n == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* 7.7: hash the data of the first read, then stream the rest in chunks. */
+static int
+serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
+           struct ctrl_resp *resp)
+{
+    uint8_t chunk[PTM_HDATA_SIZE];
+    int64_t total = now_ms() + CTRL_SOCK_STREAM_TOTAL_MS;
+    struct ctrl_req req;
+    uint32_t left;
+    int r;
+
+    r = ctrl_sock_decode(CMD_HASH_DATA, buf + 4, have - 4, &req);
+    ctrl_dispatch(eng, CMD_HASH_DATA, r < 0 ? NULL : &req, resp);
+    if (r < 0) {
+        return 0;   /* more than length bytes: nothing else to read */
+    }
+    left = be32_get(buf + 4) - req.u.hash.len;
+    while (left > 0 && resp->result == 0) {
+        req.u.hash.len = left < sizeof(chunk) ? left : sizeof(chunk);
+        r = stream_read(fd, chunk, req.u.hash.len, total);
+        if (r == -ECONNRESET) {
+            resp->result = TPM_IOERROR;
+            return -EPIPE;
+        }
+        if (r < 0) {
+            return -ECONNRESET;
+        }
+        req.u.hash.data = chunk;
+        ctrl_dispatch(eng, CMD_HASH_DATA, &req, resp);
+        left -= req.u.hash.len;
+    }
+    explicit_bzero(chunk, sizeof(chunk));
+    /* An error with data still on the way: the stream is out of step. */
+    return left > 0 ? -EPIPE : 0;
+}
+
+/* 7.4: collect the whole blob (<= PTM_SET_BLOB_MAX), then run it. */
+static int
+serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
+              size_t have, struct ctrl_resp *resp)
+{
+    uint32_t len = be32_get(buf + 12);
+    size_t inbuf = have - 16;
+    struct ctrl_req req;
+    uint8_t *body;
+    int r;
+
+    if (len > PTM_SET_BLOB_MAX) {
+        log_err("control client sent a %u-byte state blob; the limit is "
+                "%u bytes", len, (unsigned int)PTM_SET_BLOB_MAX);
+        memset(resp, 0, sizeof(*resp));
+        resp->result = TPM_FAIL;
+        return -EPIPE;
+    }
+    if (inbuf > len) {
+        inbuf = len;    /* the rest of that read is discarded (7.10) */
+    }
+    body = malloc(12 + (size_t)len);
+    if (!body) {
+        memset(resp, 0, sizeof(*resp));
+        resp->result = TPM_FAIL;
+        return -EPIPE;
+    }
+    memcpy(body, buf + 4, 12 + inbuf);
+    r = stream_read(fd, body + 12 + inbuf, len - inbuf,
+                    now_ms() + CTRL_SOCK_STREAM_TOTAL_MS);
+    if (r == 0) {
+        r = ctrl_sock_decode(CMD_SET_STATEBLOB, body, 12 + (size_t)len,
+                             &req);
+        ctrl_dispatch(eng, CMD_SET_STATEBLOB, r < 0 ? NULL : &req, resp);
+        r = 0;
+    } else if (r == -ECONNRESET) {
+        memset(resp, 0, sizeof(*resp));
+        resp->result = TPM_BAD_PARAMETER;
+        r = -EPIPE;
+    } else {
+        r = -ECONNRESET;
+    }
+    explicit_bzero(body, 12 + (size_t)len);
+    free(body);
+    return r;
+}
+
+/* 7.9: the fd passed along with the request becomes the data channel. */
+static void
+serve_datafd(struct ctrl_sock_io *io, int *passed_fd, struct ctrl_resp *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (*passed_fd < 0) {
+        resp->result = TPM_BAD_PARAMETER;
+    } else if (io->has_data_channel) {
+        resp->result = TPM_IOERROR;
+    } else {
+        io->new_datafd = *passed_fd;
+        *passed_fd = -1;
+    }
+}
+
+int
+ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
+{
+    uint8_t buf[CTRL_SOCK_BUF_MAX];
+    int64_t deadline = now_ms() + CTRL_SOCK_REQ_TIMEOUT_MS;
+    struct ctrl_resp resp;
+    struct ctrl_req req;
+    int passed_fd = -1, r = 0, sr;
+    size_t have = 0;
+    uint32_t cmd;
+    ssize_t n;
+
+    io->new_datafd = -1;
+    while (have < 4 || have < first_need(buf, have)) {
+        n = recv_some(fd, buf + have, sizeof(buf) - have, deadline,
+                      io->unix_socket ? &passed_fd : NULL);
+        if (n <= 0) {
+            if (n == -ETIMEDOUT && have > 0) {
+                log_warn("control client stalled in the middle of a "
+                         "request; closing its connection");
+            }
+            r = -ECONNRESET;
+            goto out;
+        }
+        have += (size_t)n;
+    }
+    cmd = be32_get(buf);
+    switch (cmd) {
+    case CMD_SET_DATAFD:
+        serve_datafd(io, &passed_fd, &resp);
+        break;
+    case CMD_HASH_DATA:
+        r = serve_hash(eng, fd, buf, have, &resp);
+        break;
+    case CMD_SET_STATEBLOB:
+        r = serve_setblob(eng, fd, buf, have, &resp);
+        break;
+    default:
+        sr = ctrl_sock_decode(cmd, buf + 4, have - 4, &req);
+        ctrl_dispatch(eng, cmd, sr < 0 ? NULL : &req, &resp);
+        break;
+    }
+    if (r == -ECONNRESET) {
+        goto out;       /* cut short: no reply (7.10) */
+    }
+    if (send_reply(eng, fd, cmd, &resp) < 0) {
+        r = -EPIPE;
+    }
+out:
+    if (passed_fd >= 0) {
+        close(passed_fd);
+    }
+    explicit_bzero(buf, sizeof(buf));
+    return r;
+}

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * swtpm: a TPM 1.2 or 2.0 emulator.  `swtpm socket` serves TPM commands
+ * and control requests on sockets, `swtpm chardev` on a character device
+ * (the Linux vTPM proxy), `swtpm cuse` runs the sibling swtpm_cuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "log.h"
+#include "subopt.h"
+#include "swtpm.h"
+
+enum iface {
+    IFACE_SOCKET,
+    IFACE_CHARDEV,
+};
+
+struct opts {
+    enum iface iface;
+    const char *prg;
+    struct daemon_cfg cfg;
+    struct chan_opts server, ctrl;
+    const char *server_opt, *ctrl_opt, *tpmstate, *locality, *flags;
+    const char *pid, *seccomp, *migration, *chardev;
+    int data_fd;                /* -f/--fd, -1 if none */
+    bool terminate, daemon, vtpm_proxy, print_caps, print_states;
+};
+
+static void
+usage_top(FILE *f)
+{
+    fprintf(f,
+"Usage: swtpm socket|chardev|cuse [options]\n"
+"       swtpm -v|--version\n"
+"       swtpm -h|--help\n"
+"\n"
+"  socket    TPM commands and control requests on TCP or Unix sockets\n"
+"  chardev   TPM commands on a character device or a Linux vTPM proxy\n"
+"  cuse      a CUSE character device (runs swtpm_cuse)\n"
+"\n"
+"'swtpm socket --help' and 'swtpm chardev --help' list their options.\n");
+}
+
+static void
+usage(FILE *f, enum iface iface)
+{
+    bool sock = iface == IFACE_SOCKET;
+
+    fprintf(f, "Usage: swtpm %s [options]\n\n", sock ? "socket" : "chardev");
+    if (sock) {
+        fprintf(f,
+"  --server type=tcp[,port=N][,bindaddr=ADDR[,ifname=IF]][,fd=N]\n"
+"           [,disconnect]    TPM commands on TCP (default 127.0.0.1;\n"
+"                            port defaults to $TPM_PORT)\n"
+"  --server type=unixio,path=PATH|fd=N[,mode=OCTAL][,uid=U][,gid=G]\n"
+"                            TPM commands on a Unix socket\n"
+"  -p, --port N              same as --server type=tcp,port=N,disconnect\n"
+"  -f, --fd N                TPM commands on this connected socket\n"
+"  -t, --terminate           exit when the data client disconnects\n");
+    } else {
+        fprintf(f,
+"  --vtpm-proxy              create a Linux vTPM proxy device /dev/tpmN\n"
+"                            (implies not-need-init, allow-set-locality)\n"
+"  -c, --chardev PATH        TPM commands on this character device\n"
+"  -f, --fd N                TPM commands on this character device fd\n");
+    }
+    fprintf(f,
+"  --ctrl type=unixio,path=PATH|fd=N|clientfd=N[,mode=OCTAL][,uid=U]\n"
+"         [,gid=G][,terminate]  control channel on a Unix socket\n"
+"  --ctrl type=tcp,port=N[,bindaddr=ADDR[,ifname=IF]]|fd=N[,terminate]\n"
+"                            control channel on TCP\n"
+"  --tpm2                    emulate a TPM 2.0 (default: TPM 1.2)\n"
+"  --tpmstate dir=DIR|backend-uri=dir://DIR[,mode=OCTAL][,lock[=BOOL]]\n"
+"                            state directory (default: $TPM_PATH)\n"
+"  --key file=PATH|fd=N|pwdfile=PATH|pwdfd=N[,mode=aes-128-cbc|\n"
+"        aes-256-cbc][,format=hex|binary][,kdf=pbkdf2|sha512][,remove]\n"
+"                            encrypt the state files\n"
+"  --migration-key ...       the same syntax: encrypt state blobs\n"
+"  --log file=PATH|fd=N[,level=N][,prefix=STR][,truncate]\n"
+"  --pid file=PATH|fd=N      write the pid once the sockets are ready\n"
+"  --locality reject-locality-4[,allow-set-locality]\n"
+"  --flags not-need-init[,startup-clear|startup-state|\n"
+"          startup-deactivated|startup-none][,disable-auto-shutdown]\n"
+"  --migration incoming[,release-lock-outgoing]\n"
+"  --seccomp action=kill|log|none   syscall filter (default kill)\n"
+"  -d, --daemon              run in the background once ready\n"
+"  -r, --runas USER          switch to USER before opening anything\n"
+"  -R, --chroot DIR          chroot to DIR first\n"
+"  --print-capabilities      print supported features as JSON\n"
+"  --print-states            print the stored state objects as JSON\n"
+"  -h, --help                show this help\n"
+"\n"
+"Exit codes: 0 normal end (CMD_SHUTDOWN, SIGTERM/SIGINT, hang-up with\n"
+"terminate) and help/print options; 1 any error (explained on stderr).\n");
+}
+
+enum {
+    OPT_CTRL = 1000, OPT_FLAGS, OPT_KEY, OPT_LOCALITY, OPT_LOG,
+    OPT_MIGRATION, OPT_MIGKEY, OPT_PID, OPT_PRINT_CAPS, OPT_PRINT_STATES,
+    OPT_SECCOMP, OPT_SERVER, OPT_TPM2, OPT_TPMSTATE, OPT_VTPM_PROXY,
+};
+
+static const struct option long_opts[] = {
+    { "chardev", required_argument, NULL, 'c' },
+    { "chroot", required_argument, NULL, 'R' },
+    { "ctrl", required_argument, NULL, OPT_CTRL },
+    { "daemon", no_argument, NULL, 'd' },
+    { "fd", required_argument, NULL, 'f' },
+    { "flags", required_argument, NULL, OPT_FLAGS },
+    { "help", no_argument, NULL, 'h' },
+    { "key", required_argument, NULL, OPT_KEY },
+    { "locality", required_argument, NULL, OPT_LOCALITY },
+    { "log", required_argument, NULL, OPT_LOG },
+    { "migration", required_argument, NULL, OPT_MIGRATION },
+    { "migration-key", required_argument, NULL, OPT_MIGKEY },
+    { "pid", required_argument, NULL, OPT_PID },
+    { "port", required_argument, NULL, 'p' },
+    { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "print-states", no_argument, NULL, OPT_PRINT_STATES },
+    { "runas", required_argument, NULL, 'r' },
+    { "seccomp", required_argument, NULL, OPT_SECCOMP },
+    { "server", required_argument, NULL, OPT_SERVER },
+    { "terminate", no_argument, NULL, 't' },
+    { "tpm2", no_argument, NULL, OPT_TPM2 },
+    { "tpmstate", required_argument, NULL, OPT_TPMSTATE },
+    { "vtpm-proxy", no_argument, NULL, OPT_VTPM_PROXY },
+    { NULL, 0, NULL, 0 },
+};
+
+/* -f/--fd: a connected socket or a character device, >= 3 (cli.md 4). */
+static int
+parse_data_fd(const char *s, int *out)
+{
+    unsigned long v;
+    struct stat st;
+
+    if (parse_uint(s, 3, 65535, &v) < 0) {
+        fprintf(stderr, "swtpm: --fd must be a file descriptor >= 3, got "
+                "'%s'\n", s);
+        return -1;
+    }
+    if (fstat((int)v, &st) < 0 ||
+        !(S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))) {
+        fprintf(stderr, "swtpm: --fd %lu is not an open socket or "
+                "character device\n", v);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* -p/--port: sets TPM_PORT and means --server type=tcp,disconnect. */
+static int
+parse_port(struct opts *o, const char *s)
+{
+    unsigned long v;
+    char buf[16];
+
+    if (parse_ulong_base0(s, 65535, &v) < 0) {
+        fprintf(stderr, "swtpm: port must be 0-65535, got '%s'\n", s);
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%lu", v);
+    setenv("TPM_PORT", buf, 1);
+    o->server_opt = "type=tcp,disconnect";
+    return 0;
+}
+
+/* Returns -1 to continue, else an exit code. */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+    const char *shortopts = o->iface == IFACE_SOCKET ? "R:df:hp:r:t"
+                                                     : "R:c:df:hr:";
+    int c;
+
+    while ((c = getopt_long(argc, argv, shortopts, long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'R': o->cfg.chroot_dir = optarg; break;
+        case 'c': o->chardev = optarg; break;
+        case 'd': o->daemon = true; break;
+        case 'f':
+            if (parse_data_fd(optarg, &o->data_fd) < 0) {
+                return EXIT_ERR;
+            }
+            break;
+        case 'h': usage(stdout, o->iface); return EXIT_OK;
+        case 'p':
+            if (parse_port(o, optarg) < 0) {
+                return EXIT_ERR;
+            }
+            break;
+        case 'r': o->cfg.runas = optarg; break;
+        case 't': o->terminate = true; break;
+        case OPT_CTRL: o->ctrl_opt = optarg; break;
+        case OPT_FLAGS: o->flags = optarg; break;
+        case OPT_KEY: o->cfg.key_opt = optarg; break;
+        case OPT_LOCALITY: o->locality = optarg; break;
+        case OPT_LOG: o->cfg.log_opt = optarg; break;
+        case OPT_MIGRATION: o->migration = optarg; break;
+        case OPT_MIGKEY: o->cfg.migkey_opt = optarg; break;
+        case OPT_PID: o->pid = optarg; break;
+        case OPT_PRINT_CAPS: o->print_caps = true; break;
+        case OPT_PRINT_STATES: o->print_states = true; break;
+        case OPT_SECCOMP: o->seccomp = optarg; break;
+        case OPT_SERVER: o->server_opt = optarg; break;
+        case OPT_TPM2: o->cfg.tpm2 = true; break;
+        case OPT_TPMSTATE: o->tpmstate = optarg; break;
+        case OPT_VTPM_PROXY: o->vtpm_proxy = true; break;
+        default:
+            fprintf(stderr, "Try '%s %s --help' for the options.\n", o->prg,
+                    o->iface == IFACE_SOCKET ? "socket" : "chardev");
+            return EXIT_ERR;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Unknown parameter '%s'\n", argv[optind]);
+        return EXIT_ERR;
+    }
+    return -1;
+}
+
+/* The sub-option groups shared with swtpm_cuse; 0 or -1 with err. */
+static int
+validate_groups(struct opts *o, char *err, size_t errlen)
+{
+    struct daemon_cfg *c = &o->cfg;
+    const char *tpm_path = getenv("TPM_PATH");
+    char buf[4200];
+    int r = 0;
+
+    if (o->tpmstate) {
+        r = daemon_parse_tpmstate(c, o->tpmstate, err, errlen);
+    } else if (tpm_path && *tpm_path) {
+        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
+        r = daemon_parse_tpmstate(c, buf, err, errlen);
+    }
+    if (r == 0 && o->locality) {
+        r = daemon_parse_locality(c, o->locality, err, errlen);
+    }
+    if (r == 0 && o->flags) {
+        r = daemon_parse_flags(c, o->flags, err, errlen);
+    }
+    if (r == 0 && o->pid) {
+        r = daemon_parse_pid(c, o->pid, err, errlen);
+    }
+    if (r == 0 && o->seccomp) {
+        r = daemon_parse_seccomp(c, o->seccomp, err, errlen);
+    }
+    if (r == 0 && o->migration) {
+        r = daemon_parse_migration(c, o->migration, err, errlen);
+    }
+    if (r == 0 && c->log_opt) {
+        r = daemon_check_log(c->log_opt, err, errlen);
+    }
+    if (r == 0 && o->server_opt) {
+        r = chan_parse(o->server_opt, false, &o->server, err, errlen);
+    }
+    if (r == 0 && o->ctrl_opt) {
+        r = chan_parse(o->ctrl_opt, true, &o->ctrl, err, errlen);
+    }
+    return r < 0 ? -1 : 0;
+}
+
+/* Cross-option rules; returns -1 or an exit code. */
+static int
+opts_validate(struct opts *o)
+{
+    char err[512];
+    int sources;
+
+    if (validate_groups(o, err, sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm: %s\n", err);
+        return EXIT_ERR;
+    }
+    if (o->cfg.startup == TPM_STARTUP_DEACTIVATED && o->cfg.tpm2) {
+        fprintf(stderr, "swtpm: --flags startup-deactivated is only valid "
+                "for a TPM 1.2\n");
+        return EXIT_ERR;
+    }
+    if (o->print_caps || o->print_states) {
+        return -1;
+    }
+    if (o->iface == IFACE_SOCKET) {
+        if (o->data_fd >= 0 && o->server.given) {
+            fprintf(stderr, "swtpm: --fd cannot be combined with --server "
+                    "or --port\n");
+            return EXIT_ERR;
+        }
+        if (o->data_fd < 0 && !o->server.given && !o->ctrl.given) {
+            fprintf(stderr, "swtpm: no channel given: use --server, --port, "
+                    "--fd or --ctrl\n");
+            return EXIT_ERR;
+        }
+    } else {
+        sources = (o->chardev != NULL) + (o->data_fd >= 0) + o->vtpm_proxy;
+        if (sources != 1) {
+            fprintf(stderr, "swtpm: chardev needs exactly one of "
+                    "--vtpm-proxy, --chardev or --fd\n");
+            return EXIT_ERR;
+        }
+        if (o->vtpm_proxy) {
+            /* The kernel starts the TPM itself and sets localities. */
+            o->cfg.not_need_init = true;
+            o->cfg.allow_set_locality = true;
+        }
+    }
+    if (!o->cfg.state_path[0]) {
+        fprintf(stderr, "swtpm: no TPM state directory is defined: use "
+                "--tpmstate dir=DIR or set TPM_PATH\n");
+        return EXIT_ERR;
+    }
+    return -1;
+}
+
+static int
+print_states(struct opts *o)
+{
+    static const char *const names[] = {
+        "permall", "volatilestate", "savestate" };
+    struct state_store st;
+    const char *sep = "";
+    char err[600];
+    long sz;
+
+    if (!o->cfg.state_path[0]) {
+        fprintf(stderr, "swtpm: --print-states needs --tpmstate or "
+                "TPM_PATH\n");
+        return EXIT_ERR;
+    }
+    if (state_open(&st, o->cfg.state_path, o->cfg.tpm2, 0640, false,
+                   /* create= */ false, err, sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm: %s\n", err);
+        return EXIT_ERR;
+    }
+    printf("{ \"type\": \"swtpm\", \"states\": [");
+    for (size_t i = 0; i < 3; i++) {
+        sz = state_size(&st, names[i]);
+        if (sz >= 0) {
+            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep, names[i], sz);
+            sep = ",";
+        }
+    }
+    printf(" ] }");
+    state_close(&st);
+    return EXIT_OK;
+}
+
+/* Open the state, load keys, start the TPM if asked to: exit code or -1 */
+static int
+prepare_tpm(struct opts *o, struct tpm_instance *inst)
+{
+    struct daemon_cfg *c = &o->cfg;
+    char err[600];
+    uint32_t rc = 0;
+
+    inst->reject_locality4 = c->reject_locality4;
+    inst->allow_set_locality = c->allow_set_locality;
+    inst->disable_auto_shutdown = c->disable_auto_shutdown;
+    inst->incoming_migration = c->incoming;
+    /* The socket variant never creates the state directory (cli.md). */
+    if (state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
+                   c->state_mode_explicit, /* create= */ false, err,
+                   sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_ERR;
+    }
+    if (daemon_load_keys(c, inst, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_ERR;
+    }
+    tpm_debug_setup(log_get_level(), log_get_fd(), log_get_prefix());
+    if (daemon_write_pid(c, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_ERR;
+    }
+    if (!c->not_need_init) {
+        return -1;
+    }
+    if (tpm_start(inst, false, &rc) < 0) {
+        return EXIT_ERR;
+    }
+    if (tpm_send_startup(inst, c->startup, &rc) < 0 || rc != 0) {
+        log_err("the TPM answered its startup command with 0x%x", rc);
+        return EXIT_ERR;
+    }
+    return -1;
+}
+
+/* Sockets and devices for the loop; returns -1 or an exit code. */
+static int
+open_channels(struct opts *o, struct loop_cfg *lc)
+{
+    char err[600];
+
+    if (chan_open(&o->ctrl, &lc->ctrl, err, sizeof(err)) < 0 ||
+        chan_open(&o->server, &lc->data, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_ERR;
+    }
+    lc->ctrl_terminate = o->ctrl.terminate;
+    lc->disconnect = o->server.disconnect;
+    lc->terminate = o->terminate;
+    if (o->data_fd >= 0) {
+        lc->data.conn_fd = o->data_fd;
+    }
+    if (o->chardev) {
+        lc->data.conn_fd = open(o->chardev, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (lc->data.conn_fd < 0) {
+            log_errno(errno, "cannot open character device '%s'",
+                      o->chardev);
+            return EXIT_ERR;
+        }
+    }
+    lc->data_is_chardev = o->iface == IFACE_CHARDEV;
+    return -1;
+}
+
+/* Everything after option parsing, in the order of cli.md 4. */
+static int
+run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
+{
+    char err[600], dev[128];
+    int code, fd;
+
+    if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0 ||
+        daemon_drop_privileges(o->cfg.runas, err, sizeof(err)) < 0 ||
+        daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm: %s\n", err);
+        return EXIT_ERR;
+    }
+    if (o->print_caps) {
+        caps_print("swtpm", o->cfg.tpm2, /* cuse= */ false);
+        return EXIT_OK;
+    }
+    inst->tpm2 = o->cfg.tpm2;
+    if (tpm_setup(inst) < 0) {
+        log_err("libtpms cannot emulate a TPM %s", inst->tpm2 ? "2.0"
+                                                            : "1.2");
+        return EXIT_ERR;
+    }
+    code = open_channels(o, lc);
+    if (code >= 0) {
+        return code;
+    }
+    if (o->print_states) {
+        return print_states(o);
+    }
+    code = prepare_tpm(o, inst);
+    if (code >= 0) {
+        return code;
+    }
+    if (o->vtpm_proxy) {
+        fd = vtpm_proxy_create(inst->tpm2, dev, sizeof(dev), err,
+                               sizeof(err));
+        if (fd < 0) {
+            log_err("%s", err);
+            return EXIT_ERR;
+        }
+        lc->data.conn_fd = fd;
+        printf("New TPM device: %s\n", dev);
+        fflush(stdout);
+    }
+    loop_signals_setup();
+    if (o->daemon) {
+        daemon_detach();
+    }
+    if (seccomp_install(o->cfg.seccomp, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        return EXIT_ERR;
+    }
+    daemon_ready();
+    return loop_run(lc, inst);
+}
+
+static int
+run(struct opts *o)
+{
+    static struct tpm_instance inst;
+    struct loop_cfg lc;
+    int code;
+
+    memset(&lc, 0, sizeof(lc));
+    lc.ctrl.listen_fd = lc.ctrl.conn_fd = -1;
+    lc.data.listen_fd = lc.data.conn_fd = -1;
+    if (o->daemon && !o->print_caps && !o->print_states &&
+        daemon_fork() < 0) {
+        fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
+        return EXIT_ERR;
+    }
+    code = run_daemon(o, &lc, &inst);
+    if (code) {
+        daemon_fail(code);
+    }
+    chan_close(&lc.ctrl);
+    chan_close(&lc.data);
+    daemon_remove_pid(&o->cfg);
+    tpm_cleanup(&inst);
+    state_close(&inst.store);
+    return code;
+}
+
+/* `swtpm cuse ARGS`: the sibling swtpm_cuse binary does the work. */
+static int
+exec_cuse(char **argv)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n;
+
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0) {
+        fprintf(stderr, "swtpm: cannot find my own binary: %s\n",
+                strerror(errno));
+        return EXIT_ERR;
+    }
+    self[n] = '\0';
+    snprintf(path, sizeof(path), "%s/swtpm_cuse", dirname(self));
+    argv[0] = path;
+    execv(path, argv);
+    fprintf(stderr, "swtpm: cannot run '%s': %s\n", path, strerror(errno));
+    return EXIT_ERR;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o;
+    int code;
+
+    if (argc < 2) {
+        fprintf(stderr, "Missing TPM interface type.\n");
+        return EXIT_ERR;
+    }
+    if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) {
+        printf("TPM emulator version %s, Copyright (c) 2014-2022 IBM Corp. "
+               "and others\n", SWTPM_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage_top(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "cuse")) {
+        return exec_cuse(argv + 1);
+    }
+    memset(&o, 0, sizeof(o));
+    o.prg = argv[0];
+    o.data_fd = -1;
+    daemon_cfg_init(&o.cfg);
+    if (!strcmp(argv[1], "socket")) {
+        o.iface = IFACE_SOCKET;
+    } else if (!strcmp(argv[1], "chardev")) {
+        o.iface = IFACE_CHARDEV;
+    } else {
+        fprintf(stderr, "Unsupported TPM interface type '%s'.\n", argv[1]);
+        usage_top(stderr);
+        return EXIT_ERR;
+    }
+    code = parse_args(argc - 1, argv + 1, &o);
+    if (code >= 0) {
+        return code;
+    }
+    code = opts_validate(&o);
+    if (code >= 0) {
+        return code;
+    }
+    return run(&o);
+}

@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Fixtures for the tests of our `swtpm socket` (build/bin/swtpm).
+
+Every server runs in a fresh temp dir, is waited for with a timeout, is
+always stopped, and its stderr is kept: a sanitizer report fails the test
+and a failure prints the command line to rerun.
+"""
+import os
+import shlex
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import tool
+from helpers_socket import BAD_STDERR, free_port_pair, rc_of, run_tool
+
+START_TIMEOUT = 10.0
+
+__all__ = ["OurSwtpm", "swtpm_factory", "rc_of", "run_tool", "ctrl_cmd",
+           "recv_exact", "TPM2_STARTUP", "TPM2_GETRANDOM8", "TPM12_STARTUP"]
+
+TPM2_STARTUP = bytes.fromhex("80010000000c000001440000")
+TPM12_STARTUP = bytes.fromhex("00c10000000c000000990001")
+TPM2_GETRANDOM8 = bytes.fromhex("80010000000c0000017b0008")
+
+
+def recv_exact(s, n, timeout=10):
+    s.settimeout(timeout)
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def ctrl_cmd(s, code, body=b"", resp_len=4):
+    """One control request on socket s; returns the reply bytes."""
+    s.sendall(struct.pack(">I", code) + body)
+    return recv_exact(s, resp_len)
+
+
+class OurSwtpm:
+    """One `build/bin/swtpm socket` with its data and control channels."""
+
+    def __init__(self, workdir, tpm2=True, transport="tcp", running=True,
+                 extra=(), ctrl=True, server=True, wait=True):
+        self.dir = workdir
+        self.tpm2 = tpm2
+        self.transport = transport
+        self.statedir = workdir / "state"
+        self.statedir.mkdir(parents=True, exist_ok=True)
+        self.errfile = workdir / "swtpm.stderr"
+        argv = [tool("swtpm"), "socket", "--tpmstate",
+                "dir=%s" % self.statedir]
+        if tpm2:
+            argv.append("--tpm2")
+        self.port = None
+        self.data_path = str(workdir / "data.sock")
+        self.ctrl_path = str(workdir / "ctrl.sock")
+        if transport == "tcp":
+            self.port = free_port_pair()
+            if server:
+                argv += ["--server", "type=tcp,port=%d" % self.port]
+            if ctrl:
+                argv += ["--ctrl", "type=tcp,port=%d" % (self.port + 1)]
+        else:
+            if server:
+                argv += ["--server", "type=unixio,path=%s" % self.data_path]
+            if ctrl:
+                argv += ["--ctrl", "type=unixio,path=%s" % self.ctrl_path]
+        if running:
+            argv += ["--flags", "not-need-init"]
+        argv += [str(a) for a in extra]
+        self.argv = argv
+        self.errfh = open(self.errfile, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.errfh, stderr=self.errfh)
+        self.has_ctrl = ctrl
+        if wait:
+            self.wait_ready()
+
+    def connect_ctrl(self, timeout=5):
+        if self.transport == "tcp":
+            return socket.create_connection(("127.0.0.1", self.port + 1),
+                                            timeout=timeout)
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.ctrl_path)
+        return s
+
+    def connect_data(self, timeout=10):
+        if self.transport == "tcp":
+            return socket.create_connection(("127.0.0.1", self.port),
+                                            timeout=timeout)
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(self.data_path)
+        return s
+
+    def wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if self.has_ctrl:
+                    # A probe that sends nothing would hold the one control
+                    # slot; GET_CAPABILITY is harmless.
+                    with self.connect_ctrl(timeout=2) as s:
+                        ctrl_cmd(s, 1, resp_len=8)
+                else:
+                    self.connect_data(timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("swtpm did not come up: %s\n%s"
+                           % (shlex.join(self.argv), self.stderr()))
+
+    def ctrl(self, code, body=b"", resp_len=4):
+        with self.connect_ctrl() as s:
+            return ctrl_cmd(s, code, body, resp_len)
+
+    def tpm_cmd(self, cmd, sock=None):
+        """Send one raw TPM command; read the response by its size."""
+        s = sock or self.connect_data()
+        try:
+            s.sendall(cmd)
+            resp = recv_exact(s, 10)
+            if len(resp) == 10:
+                size = struct.unpack(">I", resp[2:6])[0]
+                resp += recv_exact(s, size - 10)
+        finally:
+            if sock is None:
+                s.close()
+        return resp
+
+    def startup(self):
+        return rc_of(self.tpm_cmd(TPM2_STARTUP if self.tpm2
+                                  else TPM12_STARTUP))
+
+    # Arguments for swtpm_ioctl / swtpm_bios (ours and Debian's).
+    def ctrl_args(self):
+        if self.transport == "tcp":
+            return ["--tcp", "127.0.0.1:%d" % (self.port + 1)]
+        return ["--unix", self.ctrl_path]
+
+    def data_args(self):
+        if self.transport == "tcp":
+            return ["--tcp", "127.0.0.1:%d" % self.port]
+        return ["--unix", self.data_path]
+
+    def tcti(self):
+        return "swtpm:host=127.0.0.1,port=%d" % self.port
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_exit(self, timeout=10):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def terminate(self, sig=signal.SIGTERM, timeout=10):
+        self.proc.send_signal(sig)
+        return self.wait_exit(timeout)
+
+    def stderr(self):
+        try:
+            return self.errfile.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def check_stderr(self):
+        err = self.stderr()
+        for bad in BAD_STDERR:
+            assert bad not in err, "%s\n%s" % (shlex.join(self.argv), err)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if not self.errfh.closed:
+            self.errfh.close()
+
+    def __str__(self):
+        return "command: %s\nstderr:\n%s" % (shlex.join(self.argv),
+                                             self.stderr())
+
+
+@pytest.fixture
+def swtpm_factory(tmp_path):
+    """Factory: swtpm_factory(tpm2=True, transport='tcp', ...)."""
+    made = []
+
+    def make(*args, **kw):
+        d = tmp_path / ("swtpm%d" % len(made))
+        d.mkdir()
+        srv = OurSwtpm(d, *args, **kw)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()
+        srv.check_stderr()
