@@ -350,6 +350,9 @@ first_need(const uint8_t *buf, size_t have)
         want = 8 + (uint64_t)be32_get(buf + 4);
     } else if (cmd == CMD_SET_STATEBLOB) {
         want = 16 + (uint64_t)be32_get(buf + 12);
+        if (be32_get(buf + 12) > PTM_SET_BLOB_MAX) {
+            return need;    /* refused at once, body never read */
+        }
     } else {
         return need;
     }
@@ -464,6 +467,22 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
     return r;
 }
 
+/*
+ * The stream is out of step after a reply (rejected or cut-short body):
+ * stop sending and swallow what the client still sends for a moment, so
+ * closing does not reset the connection before it has read the reply.
+ */
+static void
+drain_for_close(int fd)
+{
+    uint8_t sink[4096];
+    int64_t deadline = now_ms() + 200;
+
+    shutdown(fd, SHUT_WR);
+    while (recv_some(fd, sink, sizeof(sink), deadline, NULL) > 0) {
+    }
+}
+
 /* 7.9: the fd passed along with the request becomes the data channel. */
 static void
 serve_datafd(struct ctrl_sock_io *io, int *passed_fd, struct ctrl_resp *resp)
@@ -526,6 +545,8 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
     }
     if (send_reply(eng, fd, cmd, &resp) < 0) {
         r = -EPIPE;
+    } else if (r == -EPIPE) {
+        drain_for_close(fd);
     }
 out:
     if (passed_fd >= 0) {
