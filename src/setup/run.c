@@ -557,13 +557,41 @@ resolve_defaults(struct setup_ctx *ctx, char **pcr_owned)
     return 0;
 }
 
-/* Steps 4-6: open, lock and check the state directory. */
+/* Step 6: what to do about an existing state. */
+static int
+check_existing(const struct opts *o, struct state_store *real,
+               bool *out_exit0)
+{
+    *out_exit0 = false;
+    if (o->reconfigure) {
+        if (state_size(real, "permall") < 0) {
+            log_err("there is no TPM 2 state to reconfigure in '%s'",
+                    real->path);
+            return -ENOENT;
+        }
+        return 0;
+    }
+    if (state_size(real, "permall") >= 0) {
+        if (o->not_overwrite) {
+            say("Not overwriting existing state file.");
+            *out_exit0 = true;
+            return 0;
+        }
+        if (!o->overwrite) {
+            log_err("Found existing TPM state 'permall'. Use --overwrite to "
+                    "replace it or --not-overwrite to keep it.");
+            return -EEXIST;
+        }
+    }
+    return 0;
+}
+
+/* Steps 4-6: open and check the state directory. */
 static int
 open_state(const struct opts *o, struct state_store *real, bool *out_exit0)
 {
     const char *path = o->state_path;
     char err[600];
-    pid_t holder = 0;
     int r;
 
     *out_exit0 = false;
@@ -588,31 +616,24 @@ open_state(const struct opts *o, struct state_store *real, bool *out_exit0)
         log_err("%s", err);
         return r;
     }
+    return check_existing(o, real, out_exit0);
+}
+
+/*
+ * Lock the state directory (after all checks, so that a refused run
+ * leaves even .lock alone) and check again under the lock.
+ */
+static int
+lock_state(const struct opts *o, struct state_store *real, bool *out_exit0)
+{
+    pid_t holder = 0;
+
     if (state_lock(real, 0, &holder) < 0) {
         log_err("TPM state directory '%s' is in use by process %d; stop "
-                "that TPM emulator first", path, (int)holder);
+                "that TPM emulator first", real->path, (int)holder);
         return -EBUSY;
     }
-    if (o->reconfigure) {
-        if (state_size(real, "permall") < 0) {
-            log_err("there is no TPM 2 state to reconfigure in '%s'", path);
-            return -ENOENT;
-        }
-        return 0;
-    }
-    if (state_size(real, "permall") >= 0) {
-        if (o->not_overwrite) {
-            say("Not overwriting existing state file.");
-            *out_exit0 = true;
-            return 0;
-        }
-        if (!o->overwrite) {
-            log_err("Found existing TPM state 'permall'. Use --overwrite to "
-                    "replace it or --not-overwrite to keep it.");
-            return -EEXIST;
-        }
-    }
-    return 0;
+    return check_existing(o, real, out_exit0);
 }
 
 static int
@@ -620,13 +641,17 @@ run_setup(struct setup_ctx *ctx, struct state_store *real)
 {
     const struct opts *o = ctx->o;
     char *pcr_owned = NULL;
+    bool exit0 = false;
     int r;
 
     r = resolve_defaults(ctx, &pcr_owned);
     if (r == 0) {
         r = load_state_key(o, &real->filekey);
     }
-    if (r < 0) {
+    if (r == 0) {
+        r = lock_state(o, real, &exit0);
+    }
+    if (r < 0 || exit0) {
         free(pcr_owned);
         return r;
     }
