@@ -290,6 +290,22 @@ test_client_decode_resp_getinfo(void **state)
     buf[7] = 7;
     assert_int_equal(client_decode_resp(CMD_GET_INFO, buf, 20, &gi, &rc),
                      -EBADMSG);
+    /* Maximum: a full 3072-byte page. */
+    {
+        static uint8_t big[12 + PTM_GETINFO_SIZE + 1];
+
+        memset(big, 'x', sizeof(big));
+        memset(big, 0, 12);
+        be32_put(big + 4, 5000);
+        be32_put(big + 8, PTM_GETINFO_SIZE);
+        assert_int_equal(client_decode_resp(CMD_GET_INFO, big,
+                                            12 + PTM_GETINFO_SIZE, &gi, &rc),
+                         0);
+        assert_int_equal(gi.u.resp.length, PTM_GETINFO_SIZE);
+        assert_int_equal(client_decode_resp(CMD_GET_INFO, big,
+                                            sizeof(big), &gi, &rc),
+                         -EBADMSG);
+    }
     /* Garbage length field beyond PTM_GETINFO_SIZE. */
     memcpy(buf, "\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 12);
     assert_int_equal(client_decode_resp(CMD_GET_INFO, buf, 20, &gi, &rc),
