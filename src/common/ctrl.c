@@ -175,6 +175,12 @@ do_get_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req,
     uint32_t off = req->u.getstate.offset;
     bool decrypted = req->u.getstate.flags & PTM_STATE_FLAG_DECRYPTED;
 
+    /* The outgoing side of a migration lets the destination lock the
+     * storage once the last blob (savestate, mostly absent) is asked for. */
+    if (req->u.getstate.type == PTM_BLOB_TYPE_SAVESTATE &&
+        eng->fe == CTRL_FE_SOCKET) {
+        eng->release_lock_pending = true;
+    }
     /* A transfer starting at offset 0 always sees fresh state. */
     resp->result = getblob_load(eng, req->u.getstate.type, decrypted,
                                 off == 0);
@@ -186,10 +192,6 @@ do_get_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req,
     if (off < eng->getblob.len) {
         resp->data = eng->getblob.buf + off;
         resp->avail = eng->getblob.len - off;
-    }
-    if (req->u.getstate.type == PTM_BLOB_TYPE_SAVESTATE &&
-        eng->fe == CTRL_FE_SOCKET) {
-        eng->release_lock_pending = true;
     }
 }
 
