@@ -396,3 +396,63 @@ def test_serial_numbers_increase(work):
                       "-serial"])).out
         serials.append(int(out.strip().split("=")[1], 16))
     assert serials[1] > serials[0]
+
+
+def debian_setup_state(work, *extra):
+    """State made by Debian's swtpm_setup with its localca in work/dca."""
+    ca = work / "dca"
+    (work / "dlocalca.conf").write_text(
+        "statedir = %s\nsigningkey = %s/signkey.pem\n"
+        "issuercert = %s/issuercert.pem\ncertserial = %s/certserial\n"
+        % (ca, ca, ca, ca))
+    (work / "dsetup.conf").write_text(
+        "create_certs_tool = /usr/bin/swtpm_localca\n"
+        "create_certs_tool_config = %s\n"
+        "create_certs_tool_options = /etc/swtpm-localca.options\n"
+        % (work / "dlocalca.conf"))
+    ok(run(["/usr/bin/swtpm_setup", "--tpm2", "--tpmstate", work / "state",
+            "--createek", "--create-ek-cert", "--config",
+            work / "dsetup.conf", *extra], env={"XDG_CONFIG_HOME":
+                                                str(work / "xdg")}))
+
+
+def test_reconfigure_debian_state(work):
+    """Our --reconfigure works on a state written by Debian's
+    swtpm_setup, and Debian's swtpm still loads it with its EK cert."""
+    debian_setup_state(work)
+    fail(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"),
+         "Found existing TPM state")
+    ok(run_setup("--tpm2", "--tpmstate", work / "state", "--reconfigure",
+                 "--pcr-banks", "sha1,sha512", xdg=work / "xdg"))
+    srv = debian_swtpm(work)
+    try:
+        out = tpm2(srv, "tpm2_getcap", "pcrs").out
+        tpm2(srv, "tpm2_nvread", "-C", "o", "0x1c00002", "-o",
+             work / "ek.der")
+    finally:
+        srv.stop()
+    assert set(re.findall(r"- (\w+): \[ 0,", out)) == {"sha1", "sha512"}
+    assert "CN = unknown" in cert_text(work / "ek.der")
+
+
+def test_encrypted_debian_state_reconfigure(work):
+    key = work / "key"
+    key.write_text("000102030405060708090a0b0c0d0e0f\n")
+    debian_setup_state(work, "--keyfile", key)
+    ok(run_setup("--tpm2", "--tpmstate", work / "state", "--reconfigure",
+                 "--pcr-banks", "sha384", "--keyfile", key,
+                 xdg=work / "xdg"))
+    srv = debian_swtpm(work, key="file=%s" % key)
+    try:
+        out = tpm2(srv, "tpm2_getcap", "pcrs").out
+    finally:
+        srv.stop()
+    assert set(re.findall(r"- (\w+): \[ 0,", out)) == {"sha384"}
+    # the wrong key is refused without touching the state
+    before = (work / "state" / "tpm2-00.permall").read_bytes()
+    other = work / "other"
+    other.write_text("ffffffffffffffffffffffffffffffff\n")
+    fail(run_setup("--tpm2", "--tpmstate", work / "state", "--reconfigure",
+                   "--pcr-banks", "sha1", "--keyfile", other,
+                   xdg=work / "xdg"))
+    assert (work / "state" / "tpm2-00.permall").read_bytes() == before
