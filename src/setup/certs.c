@@ -19,6 +19,7 @@
 
 #define CERT_MAX_SIZE (64 * 1024)
 #define TOOL_ARGS_MAX 40
+#define KEY_PARAM_MAX (2 * 1024 + 128)
 
 struct certs {
     char *tool;                 /* NULL: built-in local CA */
@@ -209,6 +210,28 @@ run_tool(struct certs *c, char **argv)
     return 0;
 }
 
+/* The key argument (4.2): modulus hex, or x=..,y=..,id=<curve>. */
+static void
+tool_key_param(const struct cert_req *req, char *key, size_t keylen)
+{
+    key[0] = '\0';
+    if (req->is_ecc) {
+        char *x = malloc(2 * req->ecc_len + 1), *y = malloc(2 * req->ecc_len
+                                                            + 1);
+
+        if (x && y) {
+            hex_encode(req->ecc_x, req->ecc_len, x);
+            hex_encode(req->ecc_y, req->ecc_len, y);
+            snprintf(key, keylen, "x=%s,y=%s,id=%s", x, y,
+                     req->curve);
+        }
+        free(x);
+        free(y);
+    } else if (2 * req->modulus_len < keylen) {
+        hex_encode(req->modulus, req->modulus_len, key);
+    }
+}
+
 /* Build the tool's argv (6) and run it. */
 static int
 tool_create(struct certs *c, struct setup_ctx *ctx,
@@ -217,7 +240,7 @@ tool_create(struct certs *c, struct setup_ctx *ctx,
     const struct opts *o = ctx->o;
     const struct tpm_ident *id = &ctx->ident;
     char level[24], rev[24], path[SETUP_PATH_MAX + 32];
-    char *key = malloc(2 * 1024 + 128);
+    char *key = malloc(KEY_PARAM_MAX);
     const char *argv[TOOL_ARGS_MAX];
     size_t n = 0;
     int r;
@@ -225,21 +248,7 @@ tool_create(struct certs *c, struct setup_ctx *ctx,
     if (!key) {
         return -ENOMEM;
     }
-    if (req->is_ecc) {
-        char *x = malloc(2 * req->ecc_len + 1), *y = malloc(2 * req->ecc_len
-                                                            + 1);
-
-        if (x && y) {
-            hex_encode(req->ecc_x, req->ecc_len, x);
-            hex_encode(req->ecc_y, req->ecc_len, y);
-            snprintf(key, 2 * 1024 + 128, "x=%s,y=%s,id=%s", x, y,
-                     req->curve);
-        }
-        free(x);
-        free(y);
-    } else if (req->modulus_len <= 512) {
-        hex_encode(req->modulus, req->modulus_len, key);
-    }
+    tool_key_param(req, key, KEY_PARAM_MAX);
     snprintf(level, sizeof(level), "%lu", id->level);
     snprintf(rev, sizeof(rev), "%lu", id->revision);
     argv[n++] = c->tool;

@@ -504,6 +504,21 @@ prepare_ca(struct localca *ca)
     return fd;
 }
 
+/* swtpm_localca's VM id rule (7): ',' and unescaped '+' become '_'. */
+static void
+vmid_to_cn(const char *vmid, char *out, size_t outlen)
+{
+    size_t i;
+
+    snprintf(out, outlen, "%s", vmid ? vmid : "unknown");
+    for (i = 0; out[i]; i++) {
+        if (out[i] == ',' || (out[i] == '+' && (i == 0 ||
+                                                out[i - 1] != '\\'))) {
+            out[i] = '_';
+        }
+    }
+}
+
 int
 localca_issue(struct localca *ca, struct setup_ctx *ctx,
               const struct cert_req *req, uint8_t **out_der,
@@ -511,16 +526,17 @@ localca_issue(struct localca *ca, struct setup_ctx *ctx,
 {
     struct x509_params p = {
         .req = req, .ident = &ctx->ident,
-        .subject_cn = ctx->o->vmid ? ctx->o->vmid : "unknown",
         .plat_manufacturer = ca->plat_manufacturer,
         .plat_model = ca->plat_model,
         .plat_version = ca->plat_version,
         .allow_signing = ctx->o->allow_signing,
         .decryption = ctx->o->decryption,
     };
-    char serial[64], err[300];
+    char serial[64], err[300], cn[256];
     int fd, r;
 
+    vmid_to_cn(ctx->o->vmid, cn, sizeof(cn));
+    p.subject_cn = cn;
     fd = prepare_ca(ca);
     if (fd < 0) {
         return fd;

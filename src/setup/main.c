@@ -271,6 +271,39 @@ parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+/* Options of the other TPM version (cli.md 10). */
+static int
+check_version_opts(const struct opts *o)
+{
+    if (o->tpm2) {
+        const char *bad = o->take_ownership ? "--take-ownership" :
+                          o->ownerpass ? "--ownerpass" :
+                          o->owner_well_known ? "--owner-well-known" :
+                          o->srkpass ? "--srkpass" :
+                          o->srk_well_known ? "--srk-well-known" : NULL;
+
+        if (bad) {
+            fprintf(stderr, "%s is a TPM 1.2 option; it cannot be used "
+                    "with --tpm2\n", bad);
+            return -1;
+        }
+    } else {
+        const char *bad = o->ecc ? "--ecc" :
+                          o->create_spk ? "--create-spk" :
+                          o->reconfigure ? "--reconfigure" :
+                          o->allow_signing ? "--allow-signing" :
+                          o->decryption ? "--decryption" :
+                          o->pcr_banks ? "--pcr-banks" :
+                          o->rsa_keysize ? "--rsa-keysize" : NULL;
+
+        if (bad) {
+            fprintf(stderr, "%s is a TPM 2 option; it needs --tpm2\n", bad);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Cross-option rules (cli.md 10); messages go to stderr. */
 static int
 opts_validate(struct opts *o)
@@ -299,31 +332,8 @@ opts_validate(struct opts *o)
                 "together\n");
         return -1;
     }
-    if (o->tpm2) {
-        const char *bad = o->take_ownership ? "--take-ownership" :
-                          o->ownerpass ? "--ownerpass" :
-                          o->owner_well_known ? "--owner-well-known" :
-                          o->srkpass ? "--srkpass" :
-                          o->srk_well_known ? "--srk-well-known" : NULL;
-
-        if (bad) {
-            fprintf(stderr, "%s is a TPM 1.2 option; it cannot be used "
-                    "with --tpm2\n", bad);
-            return -1;
-        }
-    } else {
-        const char *bad = o->ecc ? "--ecc" :
-                          o->create_spk ? "--create-spk" :
-                          o->reconfigure ? "--reconfigure" :
-                          o->allow_signing ? "--allow-signing" :
-                          o->decryption ? "--decryption" :
-                          o->pcr_banks ? "--pcr-banks" :
-                          o->rsa_keysize ? "--rsa-keysize" : NULL;
-
-        if (bad) {
-            fprintf(stderr, "%s is a TPM 2 option; it needs --tpm2\n", bad);
-            return -1;
-        }
+    if (check_version_opts(o) < 0) {
+        return -1;
     }
     if (o->reconfigure && (o->createek || o->create_ek_cert ||
                            o->create_platform_cert || o->create_spk ||

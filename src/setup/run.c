@@ -28,6 +28,7 @@
 #include "key.h"
 #include "log.h"
 #include "state.h"
+#include "statedir.h"
 
 #define SYSCONF_SETUP "/etc/swtpm_setup.conf"
 
@@ -152,62 +153,6 @@ mkdir_parents(const char *path, mode_t mode)
             }
         }
     }
-}
-
-/* Who we are, for messages: "user (uid N)". */
-static void
-describe_user(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "%s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
-}
-
-/* Which of read/write/search on path the current user lacks. */
-static const char *
-missing_perm(const char *path, bool need_x)
-{
-    if (access(path, R_OK) < 0) {
-        return "read";
-    }
-    if (access(path, W_OK) < 0) {
-        return "write";
-    }
-    if (need_x && access(path, X_OK) < 0) {
-        return "search (execute)";
-    }
-    return NULL;
-}
-
-/* Step 4: the state directory must exist and be usable by us. */
-static int
-check_dir_access(const char *what, const char *path)
-{
-    char who[128], lock[SETUP_PATH_MAX];
-    struct stat sb;
-    const char *perm;
-
-    describe_user(who, sizeof(who));
-    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        log_err("%s '%s' does not exist or is not a directory; create it "
-                "first (and make it writable by %s)", what, path, who);
-        return -ENOENT;
-    }
-    perm = missing_perm(path, true);
-    if (perm) {
-        log_err("%s '%s' is not usable: %s lacks %s permission on it",
-                what, path, who, perm);
-        return -EACCES;
-    }
-    snprintf(lock, sizeof(lock), "%s/.lock", path);
-    if (strcmp(what, "TPM state directory") == 0 &&
-        access(lock, F_OK) == 0 && (perm = missing_perm(lock, false))) {
-        log_err("lock file '%s' is not usable: %s lacks %s permission on "
-                "it", lock, who, perm);
-        return -EACCES;
-    }
-    return 0;
 }
 
 static int
@@ -342,78 +287,10 @@ get_ident(struct tpm_ident *id)
     free(json);
 }
 
-static bool
-is_state_name(const char *name)
-{
-    static const char *const suffixes[] = {
-        "permall", "volatilestate", "savestate" };
-    size_t n = strlen(name);
-
-    for (size_t i = 0; i < 3; i++) {
-        size_t s = strlen(suffixes[i]);
-
-        if (n >= s && strcmp(name + n - s, suffixes[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * Remove the state files of dir_fd (state.md 9) except `keep`; with
  * move_to >= 0 rename them into that directory instead.
  */
-static int
-state_files_apply(int dir_fd, const char *keep, int move_to)
-{
-    DIR *d;
-    struct dirent *e;
-    int fd = dup(dir_fd), r = 0;
-
-    if (fd < 0 || !(d = fdopendir(fd))) {
-        r = -errno;
-        if (fd >= 0) {
-            close(fd);
-        }
-        return r;
-    }
-    rewinddir(d);
-    while ((e = readdir(d)) != NULL) {
-        if (!is_state_name(e->d_name) || (keep && !strcmp(e->d_name, keep))) {
-            continue;
-        }
-        if (move_to >= 0 ? renameat(dir_fd, e->d_name, move_to, e->d_name)
-                         : unlinkat(dir_fd, e->d_name, 0)) {
-            r = -errno;
-            break;
-        }
-    }
-    closedir(d);
-    return r;
-}
-
-/* Remove a flat temporary directory and everything in it. */
-static void
-remove_tree(int parent_fd, const char *name)
-{
-    DIR *d;
-    struct dirent *e;
-    int fd = openat(parent_fd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW |
-                    O_CLOEXEC);
-
-    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                unlinkat(dirfd(d), e->d_name, 0);
-            }
-        }
-        closedir(d);
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    unlinkat(parent_fd, name, AT_REMOVEDIR);
-}
-
 static int
 tpm_run(struct setup_ctx *ctx)
 {
@@ -475,7 +352,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     tpm->store.filekey = real->filekey;
     r = tpm_run(ctx);
     if (r == 0) {
-        r = state_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
+        r = statedir_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
         if (r < 0) {
             log_errno(-r, "cannot move the new state into '%s'",
                       real->path);
@@ -486,7 +363,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
 
         snprintf(keep, sizeof(keep), "%s-00.permall",
                  ctx->o->tpm2 ? "tpm2" : "tpm");
-        r = state_files_apply(real->dir_fd, keep, -1);
+        r = statedir_files_apply(real->dir_fd, keep, -1);
         if (r < 0) {
             log_errno(-r, "cannot remove old state files in '%s'",
                       real->path);
@@ -496,7 +373,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     state_close(&tpm->store);
 out:
     key_wipe(&tpm->store.filekey);
-    remove_tree(real->dir_fd, base);
+    statedir_remove_temp(real->dir_fd, base);
     return r;
 }
 
@@ -521,6 +398,10 @@ log_banner(bool start, bool reconfigure)
         reconfigure ? "reconfiguration" : "manufacturing", who, date);
 }
 
+/*
+ * Lock the state directory (after all checks, so that a refused run
+ * leaves even .lock alone) and check again under the lock.
+ */
 /* Step 7: PCR banks and RSA size from options, config, defaults. */
 static int
 resolve_defaults(struct setup_ctx *ctx, char **pcr_owned)
@@ -557,85 +438,6 @@ resolve_defaults(struct setup_ctx *ctx, char **pcr_owned)
     return 0;
 }
 
-/* Step 6: what to do about an existing state. */
-static int
-check_existing(const struct opts *o, struct state_store *real,
-               bool *out_exit0)
-{
-    *out_exit0 = false;
-    if (o->reconfigure) {
-        if (state_size(real, "permall") < 0) {
-            log_err("there is no TPM 2 state to reconfigure in '%s'",
-                    real->path);
-            return -ENOENT;
-        }
-        return 0;
-    }
-    if (state_size(real, "permall") >= 0) {
-        if (o->not_overwrite) {
-            say("Not overwriting existing state file.");
-            *out_exit0 = true;
-            return 0;
-        }
-        if (!o->overwrite) {
-            log_err("Found existing TPM state 'permall'. Use --overwrite to "
-                    "replace it or --not-overwrite to keep it.");
-            return -EEXIST;
-        }
-    }
-    return 0;
-}
-
-/* Steps 4-6: open and check the state directory. */
-static int
-open_state(const struct opts *o, struct state_store *real, bool *out_exit0)
-{
-    const char *path = o->state_path;
-    char err[600];
-    int r;
-
-    *out_exit0 = false;
-    if (strncmp(path, "file://", 7) == 0) {
-        log_err("the file:// state backend is not supported; use a "
-                "directory");
-        return -ENOTSUP;
-    }
-    if (strncmp(path, "dir://", 6) == 0) {
-        path += 6;
-    }
-    r = check_dir_access("TPM state directory", path);
-    if (r == 0 && o->ek_cert_dir) {
-        r = check_dir_access("EK certificate directory", o->ek_cert_dir);
-    }
-    if (r < 0) {
-        return r;
-    }
-    r = state_open(real, path, o->tpm2, 0640, false, false, err,
-                   sizeof(err));
-    if (r < 0) {
-        log_err("%s", err);
-        return r;
-    }
-    return check_existing(o, real, out_exit0);
-}
-
-/*
- * Lock the state directory (after all checks, so that a refused run
- * leaves even .lock alone) and check again under the lock.
- */
-static int
-lock_state(const struct opts *o, struct state_store *real, bool *out_exit0)
-{
-    pid_t holder = 0;
-
-    if (state_lock(real, 0, &holder) < 0) {
-        log_err("TPM state directory '%s' is in use by process %d; stop "
-                "that TPM emulator first", real->path, (int)holder);
-        return -EBUSY;
-    }
-    return check_existing(o, real, out_exit0);
-}
-
 static int
 run_setup(struct setup_ctx *ctx, struct state_store *real)
 {
@@ -649,7 +451,7 @@ run_setup(struct setup_ctx *ctx, struct state_store *real)
         r = load_state_key(o, &real->filekey);
     }
     if (r == 0) {
-        r = lock_state(o, real, &exit0);
+        r = statedir_lock(o, real, &exit0);
     }
     if (r < 0 || exit0) {
         free(pcr_owned);
@@ -708,7 +510,7 @@ run(struct opts *o)
             setenv("HOME", pw->pw_dir, 1);
         }
     }
-    r = open_state(o, &real, &exit0);
+    r = statedir_open(o, &real, &exit0);
     if (r == 0 && !exit0) {
         r = load_config(o, &conf);
     }

@@ -182,6 +182,35 @@ make_secret(const char *pw, bool well_known, const char *dflt,
     }
 }
 
+/* TPM_OIAP: a session handle and its first nonceEven. */
+static int
+oiap_start(struct setup_ctx *ctx, uint32_t *out_handle,
+           uint8_t out_nonce[20])
+{
+    const uint8_t *resp;
+    uint32_t len;
+    struct buf cmd;
+    struct reader rd;
+    const uint8_t *nonce;
+    int r;
+
+    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_OIAP);
+    r = setup_tpm_cmd(ctx, &cmd, "TPM_OIAP", &resp, &len);
+    if (r < 0) {
+        return r;
+    }
+    reader_init(&rd, resp, len);
+    rd_bytes(&rd, 10);
+    *out_handle = rd_u32(&rd);
+    nonce = rd_bytes(&rd, 20);
+    if (!nonce) {
+        log_err("malformed TPM_OIAP response");
+        return -EBADMSG;
+    }
+    memcpy(out_nonce, nonce, 20);
+    return 0;
+}
+
 static int
 take_ownership(struct setup_ctx *ctx, const uint8_t modulus[EK_MODULUS_LEN])
 {
@@ -202,7 +231,6 @@ take_ownership(struct setup_ctx *ctx, const uint8_t modulus[EK_MODULUS_LEN])
     const uint8_t *resp;
     uint32_t len, handle;
     struct buf cmd;
-    struct reader rd;
     size_t pstart;
     int r;
 
@@ -214,20 +242,10 @@ take_ownership(struct setup_ctx *ctx, const uint8_t modulus[EK_MODULUS_LEN])
         r = -EINVAL;
         goto out;
     }
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_OIAP);
-    r = setup_tpm_cmd(ctx, &cmd, "TPM_OIAP", &resp, &len);
+    r = oiap_start(ctx, &handle, nonce_even);
     if (r < 0) {
         goto out;
     }
-    reader_init(&rd, resp, len);
-    rd_bytes(&rd, 10);
-    handle = rd_u32(&rd);
-    if (rd.bad || len < 34) {
-        log_err("malformed TPM_OIAP response");
-        r = -EBADMSG;
-        goto out;
-    }
-    memcpy(nonce_even, resp + 14, 20);
     put_header(&cmd, TPM_TAG_RQU_AUTH1_COMMAND, TPM_ORD_TAKEOWNERSHIP);
     pstart = cmd.len;
     buf_u16(&cmd, 0x0005);                  /* TPM_PID_OWNER */

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * swtpm_setup's view of the state directory (spec: setup-and-bios.md 2
+ * steps 4-6, state.md 9): access checks that name the user and the
+ * missing permission, the existing-state decision, locking, and moving a
+ * finished state into place.
+ */
+#include "statedir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Who we are, for messages: "user (uid N)". */
+static void
+describe_user(char *out, size_t outlen)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(out, outlen, "%s (uid %u)", pw ? pw->pw_name : "?",
+             (unsigned int)geteuid());
+}
+
+/* Which of read/write/search on path the current user lacks. */
+static const char *
+missing_perm(const char *path, bool need_x)
+{
+    if (access(path, R_OK) < 0) {
+        return "read";
+    }
+    if (access(path, W_OK) < 0) {
+        return "write";
+    }
+    if (need_x && access(path, X_OK) < 0) {
+        return "search (execute)";
+    }
+    return NULL;
+}
+
+/* Step 4: the state directory must exist and be usable by us. */
+static int
+check_dir_access(const char *what, const char *path)
+{
+    char who[128], lock[SETUP_PATH_MAX];
+    struct stat sb;
+    const char *perm;
+
+    describe_user(who, sizeof(who));
+    if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        log_err("%s '%s' does not exist or is not a directory; create it "
+                "first (and make it writable by %s)", what, path, who);
+        return -ENOENT;
+    }
+    perm = missing_perm(path, true);
+    if (perm) {
+        log_err("%s '%s' is not usable: %s lacks %s permission on it",
+                what, path, who, perm);
+        return -EACCES;
+    }
+    snprintf(lock, sizeof(lock), "%s/.lock", path);
+    if (strcmp(what, "TPM state directory") == 0 &&
+        access(lock, F_OK) == 0 && (perm = missing_perm(lock, false))) {
+        log_err("lock file '%s' is not usable: %s lacks %s permission on "
+                "it", lock, who, perm);
+        return -EACCES;
+    }
+    return 0;
+}
+
+static bool
+is_state_name(const char *name)
+{
+    static const char *const suffixes[] = {
+        "permall", "volatilestate", "savestate" };
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t s = strlen(suffixes[i]);
+
+        if (n >= s && strcmp(name + n - s, suffixes[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+statedir_files_apply(int dir_fd, const char *keep, int move_to)
+{
+    DIR *d;
+    struct dirent *e;
+    int fd = dup(dir_fd), r = 0;
+
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        r = -errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return r;
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL) {
+        if (!is_state_name(e->d_name) || (keep && !strcmp(e->d_name, keep))) {
+            continue;
+        }
+        if (move_to >= 0 ? renameat(dir_fd, e->d_name, move_to, e->d_name)
+                         : unlinkat(dir_fd, e->d_name, 0)) {
+            r = -errno;
+            break;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+/* Remove a flat temporary directory and everything in it. */
+void
+statedir_remove_temp(int parent_fd, const char *name)
+{
+    DIR *d;
+    struct dirent *e;
+    int fd = openat(parent_fd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW |
+                    O_CLOEXEC);
+
+    if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+/* Step 6: what to do about an existing state. */
+static int
+check_existing(const struct opts *o, struct state_store *real,
+               bool *out_exit0)
+{
+    *out_exit0 = false;
+    if (o->reconfigure) {
+        if (state_size(real, "permall") < 0) {
+            log_err("there is no TPM 2 state to reconfigure in '%s'",
+                    real->path);
+            return -ENOENT;
+        }
+        return 0;
+    }
+    if (state_size(real, "permall") >= 0) {
+        if (o->not_overwrite) {
+            say("Not overwriting existing state file.");
+            *out_exit0 = true;
+            return 0;
+        }
+        if (!o->overwrite) {
+            log_err("Found existing TPM state 'permall'. Use --overwrite to "
+                    "replace it or --not-overwrite to keep it.");
+            return -EEXIST;
+        }
+    }
+    return 0;
+}
+
+/* Steps 4-6: open and check the state directory. */
+int
+statedir_open(const struct opts *o, struct state_store *real, bool *out_exit0)
+{
+    const char *path = o->state_path;
+    char err[600];
+    int r;
+
+    *out_exit0 = false;
+    if (strncmp(path, "file://", 7) == 0) {
+        log_err("the file:// state backend is not supported; use a "
+                "directory");
+        return -ENOTSUP;
+    }
+    if (strncmp(path, "dir://", 6) == 0) {
+        path += 6;
+    }
+    r = check_dir_access("TPM state directory", path);
+    if (r == 0 && o->ek_cert_dir) {
+        r = check_dir_access("EK certificate directory", o->ek_cert_dir);
+    }
+    if (r < 0) {
+        return r;
+    }
+    r = state_open(real, path, o->tpm2, 0640, false, false, err,
+                   sizeof(err));
+    if (r < 0) {
+        log_err("%s", err);
+        return r;
+    }
+    return check_existing(o, real, out_exit0);
+}
+
+int
+statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
+{
+    pid_t holder = 0;
+
+    if (state_lock(real, 0, &holder) < 0) {
+        log_err("TPM state directory '%s' is in use by process %d; stop "
+                "that TPM emulator first", real->path, (int)holder);
+        return -EBUSY;
+    }
+    return check_existing(o, real, out_exit0);
+}
