@@ -431,6 +431,8 @@ fail:
 
 /* Readiness pipe: the child writes one byte: 0 = ready, else exit code. */
 static int ready_fd = -1;
+/* /dev/null, opened at fork time: a later chroot may not have one. */
+static int null_fd = -1;
 
 int
 daemon_fork(void)
@@ -452,6 +454,7 @@ daemon_fork(void)
     if (pid == 0) {
         close(p[0]);
         ready_fd = p[1];
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         return 0;
     }
     close(p[1]);
@@ -499,7 +502,7 @@ daemon_detach(void)
     detached = true;
     log_set_tee_stderr(false);
     setsid();
-    fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    fd = null_fd;
     if (fd < 0) {
         return;
     }
@@ -510,9 +513,8 @@ daemon_detach(void)
         log_use_syslog("swtpm");
     }
     dup2(fd, STDERR_FILENO);
-    if (fd > STDERR_FILENO) {
-        close(fd);
-    }
+    close(fd);
+    null_fd = -1;
 }
 
 void

@@ -41,18 +41,45 @@ static const char *const allowed[] = {
     NULL,
 };
 
+/* Append the decimal digits of v to buf at *n (async-signal-safe). */
+static void
+put_uint(char *buf, size_t *n, unsigned int v)
+{
+    char tmp[12];
+    size_t k = 0;
+
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k) {
+        buf[(*n)++] = tmp[--k];
+    }
+}
+
+static void
+put_str(char *buf, size_t *n, const char *s)
+{
+    while (*s) {
+        buf[(*n)++] = *s++;
+    }
+}
+
+/* Runs in signal context: only async-signal-safe calls. */
 static void
 sigsys_handler(int sig, siginfo_t *info, void *uctx)
 {
-    char msg[96];
-    int n, fd = log_get_fd();
+    char msg[128];
+    size_t n = 0;
+    int fd = log_get_fd();
 
     (void)uctx;
-    n = snprintf(msg, sizeof(msg),
-                 "seccomp: syscall %d is not allowed; terminating\n",
-                 info->si_syscall);
-    if (fd >= 0 && n > 0) {
-        if (write(fd, msg, (size_t)n) < 0) {
+    put_str(msg, &n, log_get_prefix());
+    put_str(msg, &n, "seccomp: syscall ");
+    put_uint(msg, &n, (unsigned int)info->si_syscall);
+    put_str(msg, &n, " is not allowed; terminating\n");
+    if (fd >= 0) {
+        if (write(fd, msg, n) < 0) {
             /* nothing left to report to */
         }
     }

@@ -204,3 +204,38 @@ def test_print_states(tmp_path):
     states = json.loads(p.stdout)["states"]
     assert [s["name"] for s in states] == ["permall"]
     assert states[0]["size"] == os.path.getsize(state / "tpm2-00.permall")
+
+
+def test_chroot_confines_the_daemon(tmp_path):
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    with cuse_tpm(tmp_path, extra=["-R", str(jail), "-r", "0"]) as t:
+        assert os.readlink("/proc/%d/root" % t.pid) == str(jail)
+        with t.open() as d:
+            assert d.init() == 0        # state via the pre-opened dir fd
+        tpm2_ok(["tpm2_startup", "-c"], t.dev)
+        tpm2_ok(["tpm2_getrandom", "8"], t.dev)
+    p = run(["-n", "vtpm-badjail", "--tpmstate", "dir=%s" % tmp_path,
+             "-R", str(tmp_path / "missing")])
+    assert p.returncode != 0 and "chroot" in p.stderr
+    assert not os.path.exists("/dev/vtpm-badjail")
+
+
+def test_foreground_mode(tmp_path):
+    import time
+    t = CuseTPM(tmp_path, extra=["-f"])
+    proc = subprocess.Popen(t.args, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(250):
+            if os.path.exists(t.dev) and os.path.exists(t.pidfile):
+                break
+            time.sleep(0.02)
+        with open(t.pidfile) as f:
+            assert int(f.read()) == proc.pid     # no fork
+        with t.open() as d:
+            assert d.init() == 0
+            assert d.res("SHUTDOWN") == 0
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
