@@ -18,10 +18,15 @@ from conftest import tool
 pytestmark = pytest.mark.cuse
 
 
-def tpm2(dev, *args):
+def tpm2(dev, *args, log=None, tries=1):
     argv = [args[0], "-T", "device:%s" % dev] + [str(a) for a in args[1:]]
-    p = subprocess.run(argv, capture_output=True, timeout=120)
-    assert p.returncode == 0, "%s\n%s" % (argv, p.stderr.decode())
+    for _ in range(tries):
+        p = subprocess.run(argv, capture_output=True, timeout=120)
+        if p.returncode == 0:
+            break
+        time.sleep(0.5)
+    assert p.returncode == 0, "%s\n%s\nswtpm log:\n%s" % (
+        argv, p.stderr.decode(), log.read_text() if log else "")
     return p.stdout
 
 
@@ -32,9 +37,10 @@ def tpm2(dev, *args):
 def test_vtpm_proxy_tpm2_device(tmp_path):
     state = tmp_path / "st"
     state.mkdir()
-    err = open(tmp_path / "swtpm.err", "wb")
+    log = tmp_path / "swtpm.err"
+    err = open(log, "wb")
     argv = [tool("swtpm"), "chardev", "--vtpm-proxy", "--tpm2",
-            "--tpmstate", "dir=%s" % state]
+            "--tpmstate", "dir=%s" % state, "--log", "fd=2,level=2"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
     try:
         line = proc.stdout.readline().decode()
@@ -47,10 +53,12 @@ def test_vtpm_proxy_tpm2_device(tmp_path):
                 break
             time.sleep(0.05)
         assert os.path.exists(dev), dev
-        rnd = tpm2(dev, "tpm2_getrandom", "--hex", "16")
+        # The kernel registers the chip asynchronously: the node may exist
+        # a moment before it answers.
+        rnd = tpm2(dev, "tpm2_getrandom", "--hex", "16", log=log, tries=10)
         assert len(rnd.strip()) == 32
-        tpm2(dev, "tpm2_pcrextend", "16:sha256=" + "22" * 32)
-        out = tpm2(dev, "tpm2_pcrread", "sha256:16")
+        tpm2(dev, "tpm2_pcrextend", "16:sha256=" + "22" * 32, log=log)
+        out = tpm2(dev, "tpm2_pcrread", "sha256:16", log=log)
         assert b"0x" in out and b"0x000000" not in out.split(b"16:")[-1]
         assert proc.poll() is None
     finally:
