@@ -211,3 +211,32 @@ def test_sigterm_is_orderly(tmp_path):
             time.sleep(0.02)
         assert not t.alive()
         assert os.path.exists(os.path.join(t.state, "tpm2-00.permall"))
+
+
+def test_interrupted_blob_transfer(started):
+    """A SET_STATEBLOB transfer opened for write() streaming is aborted by
+    a read() (EIO); the device then works normally again."""
+    import struct as st
+    t, d = started
+    assert d.res("STOP") == 0
+    # a first 0-length packet opens a write() transfer
+    assert d.res("SET_STATEBLOB", st.pack("=III", 0, 1, 0)) == 0
+    os.write(d.fd, b"partial blob bytes")
+    with pytest.raises(OSError) as e:
+        os.read(d.fd, 10)
+    assert e.value.errno == errno.EIO
+    assert d.init() == 0
+    assert rc_of(d.cmd(TPM2_STARTUP_CLEAR)) == 0
+    assert rc_of(d.cmd(TPM2_GETRANDOM_8)) == 0
+
+
+def test_write_during_blob_read_mode_is_eio(started):
+    t, d = started
+    r = d.ioctl("GET_STATEBLOB", struct.pack("=III", 1, 2, 0))
+    res, flags, tot, length = struct.unpack("=IIII", r[:16])
+    assert res == 0 and tot > length      # volatile state > 3072 bytes
+    with pytest.raises(OSError) as e:
+        os.write(d.fd, TPM2_GETRANDOM_8)
+    assert e.value.errno == errno.EIO
+    # back in command mode
+    assert rc_of(d.cmd(TPM2_GETRANDOM_8)) == 0

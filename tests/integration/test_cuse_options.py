@@ -239,3 +239,59 @@ def test_foreground_mode(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_pid_and_log_by_fd_and_key_by_fd(tmp_path):
+    """--pid fd=, --log fd= and --key fd=: descriptors handed over by the
+    caller (as libvirt does)."""
+    state = tmp_path / "st"
+    state.mkdir()
+    name = "vtpm-fd%d" % os.getpid()
+    pidf = open(tmp_path / "pid", "w+")
+    logf = open(tmp_path / "log", "w+")
+    kr, kw = os.pipe()
+    os.write(kw, b"66" * 16)
+    os.close(kw)
+    args = [tool("swtpm_cuse"), "-n", name, "--tpm2",
+            "--tpmstate", "dir=%s" % state,
+            "--pid", "fd=%d" % pidf.fileno(),
+            "--log", "fd=%d,level=2" % logf.fileno(),
+            "--key", "fd=%d" % kr, "--flags", "startup-clear"]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=30,
+                       pass_fds=(pidf.fileno(), logf.fileno(), kr))
+    os.close(kr)
+    assert p.returncode == 0, p.stderr
+    from cuse_helpers import Dev
+    try:
+        pid = int((tmp_path / "pid").read_text())
+        assert os.path.exists("/proc/%d" % pid)
+        with Dev("/dev/" + name) as d:
+            assert d.get_config() == (0, 1)     # the key from the fd
+    finally:
+        with Dev("/dev/" + name) as d:
+            d.res("SHUTDOWN")
+    assert "is ready" in (tmp_path / "log").read_text()
+
+
+def test_key_remove_deletes_the_key_file(tmp_path):
+    key = tmp_path / "once.key"
+    key.write_text("77" * 16)
+    with cuse_tpm(tmp_path, extra=["--key", "file=%s,remove" % key]) as t:
+        assert not key.exists()
+        with t.open() as d:
+            assert d.get_config() == (0, 1)
+
+
+def test_explicit_major_minor_and_backend_uri(tmp_path):
+    state = tmp_path / "st"
+    t = CuseTPM(tmp_path, state=state, extra=["-M", "241", "-m", "7"])
+    t.args[t.args.index("--tpmstate") + 1] = "backend-uri=dir://%s" % state
+    t.start()
+    try:
+        st = os.stat(t.dev)
+        assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (241, 7)
+        with t.open() as d:
+            assert d.init() == 0
+    finally:
+        t.stop()
+    assert (state / "tpm2-00.permall").exists()
