@@ -207,3 +207,25 @@ def test_signal_orderly_stop_with_auto_shutdown(swtpm_factory, sig):
                          extra=["--tpmstate", "dir=%s" % srv.statedir])
     assert rc_of(srv2.tpm_cmd(bytes.fromhex("80010000000c000001440001"))) \
         == 0
+
+
+def test_chardev_fd_serves_until_close(tmp_path):
+    ours, theirs = socket.socketpair()
+    state = tmp_path / "st"
+    state.mkdir()
+    proc = subprocess.Popen(
+        [tool("swtpm"), "chardev", "--tpm2", "--tpmstate", "dir=%s" % state,
+         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
+        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        ours.settimeout(10)
+        ours.sendall(TPM2_GETRANDOM8)
+        assert rc_of(recv_exact(ours, 20)) == 0
+        ours.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read() == b""
