@@ -61,7 +61,8 @@ usage(const char *prog)
 "  --create-config-files [overwrite][,root][,skip-if-exist]\n"
 "                     write the per-user config files and exit\n"
 "  --runas <user>     run as this user (root only)\n"
-"  --tpm <prog>       external emulator (not supported; ignored check)\n"
+"  --tpm <prog>       drive this emulator (e.g. 'swtpm socket') instead\n"
+"                     of running libtpms in-process\n"
 "  --display          accepted, no effect\n"
 "  --print-capabilities\n"
 "                     print the supported features as JSON and exit\n"
@@ -313,11 +314,6 @@ opts_validate(struct opts *o)
     if (o->unsupported) {
         fprintf(stderr, "option '--%s' is not supported with libtpms 0.9\n",
                 o->unsupported);
-        return -1;
-    }
-    if (o->tpm_prog) {
-        fprintf(stderr, "--tpm is not supported: this swtpm_setup runs "
-                "libtpms in-process\n");
         return -1;
     }
     if (o->print_caps || o->create_config_files) {

@@ -25,6 +25,7 @@
 #include "certs.h"
 #include "conf.h"
 #include "daemon.h"
+#include "ext.h"
 #include "key.h"
 #include "log.h"
 #include "state.h"
@@ -67,8 +68,14 @@ setup_tpm_cmd(struct setup_ctx *ctx, struct buf *cmd, const char *what,
         log_err("%s command does not fit in %d bytes", what, BUF_MAX);
         return -E2BIG;
     }
-    if (tpm_process(ctx->tpm, cmd->data, (uint32_t)cmd->len, &resp,
-                    &len) < 0) {
+    if (ctx->ext) {
+        if (ext_tpm_cmd(ctx->ext, cmd->data, (uint32_t)cmd->len, &resp,
+                        &len) < 0) {
+            log_err("%s failed: no response from the TPM emulator", what);
+            return -EIO;
+        }
+    } else if (tpm_process(ctx->tpm, cmd->data, (uint32_t)cmd->len, &resp,
+                           &len) < 0) {
         log_err("%s failed: the TPM could not process it", what);
         return -EIO;
     }
@@ -200,36 +207,45 @@ load_config(const struct opts *o, char **out_text)
     return *out_text ? 0 : -ENOMEM;
 }
 
-/* --keyfile... as a --key sub-option string (precedence: cli.md 10). */
+/*
+ * --keyfile... as a --key sub-option string (precedence: cli.md 10) in
+ * optstr (optlen >= SETUP_PATH_MAX + 64; "" without a key), loaded into
+ * key unless an external emulator (--tpm) will load it itself.
+ */
 static int
-load_state_key(const struct opts *o, struct state_key *key)
+load_state_key(const struct opts *o, struct state_key *key, char *optstr,
+               size_t optlen)
 {
     const char *mode = o->cipher ? o->cipher : "aes-128-cbc";
-    char optstr[SETUP_PATH_MAX + 64], err[600];
+    char err[600];
     int r;
 
     if (strcmp(mode, "aes-cbc") == 0) {
         mode = "aes-128-cbc";
     }
     if (o->keyfile) {
-        snprintf(optstr, sizeof(optstr), "file=%s,mode=%s", o->keyfile,
+        snprintf(optstr, optlen, "file=%s,mode=%s", o->keyfile,
                  mode);
     } else if (o->pwdfile) {
-        snprintf(optstr, sizeof(optstr), "pwdfile=%s,mode=%s", o->pwdfile,
+        snprintf(optstr, optlen, "pwdfile=%s,mode=%s", o->pwdfile,
                  mode);
     } else if (o->keyfile_fd >= 0) {
-        snprintf(optstr, sizeof(optstr), "fd=%d,mode=%s", o->keyfile_fd,
+        snprintf(optstr, optlen, "fd=%d,mode=%s", o->keyfile_fd,
                  mode);
     } else if (o->pwdfile_fd >= 0) {
-        snprintf(optstr, sizeof(optstr), "pwdfd=%d,mode=%s", o->pwdfile_fd,
+        snprintf(optstr, optlen, "pwdfd=%d,mode=%s", o->pwdfile_fd,
                  mode);
     } else {
+        optstr[0] = '\0';
         return 0;
     }
     if ((o->keyfile && strchr(o->keyfile, ',')) ||
         (o->pwdfile && strchr(o->pwdfile, ','))) {
         log_err("key file names must not contain ','");
         return -EINVAL;
+    }
+    if (o->tpm_prog) {
+        return 0;
     }
     r = key_load_from_opts(optstr, key, err, sizeof(err));
     if (r < 0) {
@@ -291,12 +307,32 @@ get_ident(struct tpm_ident *id)
  * Remove the state files of dir_fd (state.md 9) except `keep`; with
  * move_to >= 0 rename them into that directory instead.
  */
+/* The same with an external emulator (--tpm) on state_dir. */
 static int
-tpm_run(struct setup_ctx *ctx)
+ext_run(struct setup_ctx *ctx, const char *state_dir)
+{
+    int r;
+
+    r = ext_start(ctx->o, state_dir, ctx->keyopt[0] ? ctx->keyopt : NULL,
+                  &ctx->ident, &ctx->ext);
+    if (r < 0) {
+        return r;
+    }
+    r = ctx->o->tpm2 ? tpm2_manufacture(ctx) : tpm12_manufacture(ctx);
+    ext_stop(ctx->ext);
+    ctx->ext = NULL;
+    return r;
+}
+
+static int
+tpm_run(struct setup_ctx *ctx, const char *state_dir)
 {
     uint32_t rc = 0;
     int r;
 
+    if (ctx->o->tpm_prog) {
+        return ext_run(ctx, state_dir);
+    }
     if (tpm_setup(ctx->tpm) < 0) {
         log_err("libtpms cannot emulate a TPM %s",
                 ctx->o->tpm2 ? "2" : "1.2");
@@ -332,8 +368,11 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     int r;
 
     if (ctx->o->reconfigure) {
+        if (ctx->o->tpm_prog) {
+            state_unlock(real);     /* the emulator locks it itself */
+        }
         tpm->store = *real;
-        return tpm_run(ctx);
+        return tpm_run(ctx, real->path);
     }
     snprintf(tmpl, sizeof(tmpl), "%s/.swtpm_setup.XXXXXX", real->path);
     if (!mkdtemp(tmpl)) {
@@ -350,7 +389,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         goto out;
     }
     tpm->store.filekey = real->filekey;
-    r = tpm_run(ctx);
+    r = tpm_run(ctx, tmpl);
     if (r == 0) {
         r = statedir_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
         if (r < 0) {
@@ -448,7 +487,8 @@ run_setup(struct setup_ctx *ctx, struct state_store *real)
 
     r = resolve_defaults(ctx, &pcr_owned);
     if (r == 0) {
-        r = load_state_key(o, &real->filekey);
+        r = load_state_key(o, &real->filekey, ctx->keyopt,
+                           sizeof(ctx->keyopt));
     }
     if (r == 0) {
         r = statedir_lock(o, real, &exit0);

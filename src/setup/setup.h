@@ -72,6 +72,7 @@ struct tpm_ident {
 };
 
 struct certs;
+struct ext_tpm;
 
 /* Everything one manufacturing run needs. */
 struct setup_ctx {
@@ -82,6 +83,8 @@ struct setup_ctx {
     unsigned int rsa_bits;          /* EK1 RSA size */
     struct tpm_ident ident;
     struct certs *certs;            /* NULL: no certificates requested */
+    struct ext_tpm *ext;            /* --tpm: the running emulator */
+    char keyopt[SETUP_PATH_MAX + 64];   /* --key string ("" for none) */
 };
 
 /* Informational output: stdout, or the --logfile. */
