@@ -103,10 +103,24 @@ class SwtpmServer:
         self.statedir = workdir / "state"
         self.statedir.mkdir(parents=True, exist_ok=True)
         self.errfile = workdir / "swtpm.stderr"
+        # A TCP port pair can be taken by someone else between our probe
+        # and swtpm's bind(): then swtpm exits and we retry with new ports.
+        for _ in range(5):
+            self._start(tpm2, workdir, running, extra)
+            if self._wait_ready():
+                return
+            if transport != "tcp" or self.proc.poll() is None:
+                break
+            self.stop()
+        self.stop()
+        raise RuntimeError("swtpm did not come up: %s\n%s"
+                           % (shlex.join(self.argv), self.stderr()))
+
+    def _start(self, tpm2, workdir, running, extra):
         argv = [SWTPM, "socket", "--tpmstate", "dir=%s" % self.statedir]
         if tpm2:
             argv.append("--tpm2")
-        if transport == "tcp":
+        if self.transport == "tcp":
             self.port = free_port_pair()
             argv += ["--server", "type=tcp,port=%d" % self.port,
                      "--ctrl", "type=tcp,port=%d" % (self.port + 1)]
@@ -122,30 +136,38 @@ class SwtpmServer:
         self.errfh = open(self.errfile, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self.errfh, stderr=self.errfh)
-        self._wait_ready()
 
-    def _connect_ctrl(self):
+    def _connect(self, ctrl):
         if self.transport == "tcp":
-            return socket.create_connection(("127.0.0.1", self.port + 1),
-                                            timeout=1)
+            port = self.port + 1 if ctrl else self.port
+            return socket.create_connection(("127.0.0.1", port), timeout=1)
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(1)
-        s.connect(self.ctrl_path)
+        s.connect(self.ctrl_path if ctrl else self.data_path)
         return s
 
     def _wait_ready(self):
+        """True once both listeners accept connections from our process.
+
+        A Unix socket file appears at bind(), before listen(), so its mere
+        existence is not enough; a TCP connect could reach another
+        process's listener, so our process must still be alive after it.
+        """
         deadline = time.monotonic() + START_TIMEOUT
+        pending = [True, False]
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                break
+                return False
             try:
-                self._connect_ctrl().close()
-                return
+                self._connect(pending[0]).close()
             except OSError:
                 time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("swtpm did not come up: %s\n%s"
-                           % (shlex.join(self.argv), self.stderr()))
+                continue
+            pending.pop(0)
+            if not pending:
+                time.sleep(0.05)
+                return self.proc.poll() is None
+        return False
 
     # Arguments for our tools.
     def ctrl_args(self):
