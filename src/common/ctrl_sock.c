@@ -409,7 +409,7 @@ serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
             return -EPIPE;
         }
         if (r < 0) {
-            return -ECONNRESET;
+            return r == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
         }
         req.u.hash.data = chunk;
         ctrl_dispatch(eng, CMD_HASH_DATA, &req, resp);
@@ -432,8 +432,8 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
     int r;
 
     if (len > PTM_SET_BLOB_MAX) {
-        log_err("control client sent a %u-byte state blob; the limit is "
-                "%u bytes", len, (unsigned int)PTM_SET_BLOB_MAX);
+        log_debug("control client sent a %u-byte state blob; the limit "
+                  "is %u bytes", len, (unsigned int)PTM_SET_BLOB_MAX);
         memset(resp, 0, sizeof(*resp));
         resp->result = TPM_FAIL;
         return -EPIPE;
@@ -460,7 +460,7 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
         resp->result = TPM_BAD_PARAMETER;
         r = -EPIPE;
     } else {
-        r = -ECONNRESET;
+        r = r == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
     }
     explicit_bzero(body, 12 + (size_t)len);
     free(body);
@@ -515,11 +515,8 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
         n = recv_some(fd, buf + have, sizeof(buf) - have, deadline,
                       io->unix_socket ? &passed_fd : NULL);
         if (n <= 0) {
-            if (n == -ETIMEDOUT && have > 0) {
-                log_warn("control client stalled in the middle of a "
-                         "request; closing its connection");
-            }
-            r = -ECONNRESET;
+            /* Nothing at all within the deadline is a stall too. */
+            r = n == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
             goto out;
         }
         have += (size_t)n;
@@ -540,8 +537,8 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
         ctrl_dispatch(eng, cmd, sr < 0 ? NULL : &req, &resp);
         break;
     }
-    if (r == -ECONNRESET) {
-        goto out;       /* cut short: no reply (7.10) */
+    if (r == -ECONNRESET || r == -ETIMEDOUT) {
+        goto out;       /* cut short or stalled: no reply (7.10) */
     }
     if (send_reply(eng, fd, cmd, &resp) < 0) {
         r = -EPIPE;

@@ -71,10 +71,11 @@ struct ctrl_sock_io {
 /*
  * Read one request from the connected control socket fd (non-blocking),
  * run it on eng, send the reply and call ctrl_after_reply().  Returns 0
- * when the connection can carry the next request, -ECONNRESET when the
- * peer closed or a request was cut short or timed out (no reply; close
- * it), -EPIPE when the reply could not be sent or the connection is out
- * of step after a rejected streamed body (close it).
+ * when the connection can carry the next request; otherwise close it:
+ * -ECONNRESET when the peer closed or cut a request short (no reply),
+ * -ETIMEDOUT when the request did not arrive in time (no reply), -EPIPE
+ * when the reply could not be sent or the connection is out of step after
+ * a rejected streamed body.
  */
 int ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io);
 

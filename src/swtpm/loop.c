@@ -292,6 +292,10 @@ ctrl_readable(struct loop *l)
     } else if (l->eng.exit_requested) {
         finish(l, EXIT_OK);
     }
+    if (r == -ETIMEDOUT) {
+        log_warn("control client sent no complete request in time; "
+                 "closing its connection");
+    }
     if (r < 0) {
         close(l->ctrl_fd);
         l->ctrl_fd = -1;

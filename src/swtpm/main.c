@@ -390,9 +390,13 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     if (tpm_start(inst, false, &rc) < 0) {
         return EXIT_ERR;
     }
-    if (tpm_send_startup(inst, c->startup, &rc) < 0 || rc != 0) {
-        log_err("the TPM answered its startup command with 0x%x", rc);
+    if (tpm_send_startup(inst, c->startup, &rc) < 0) {
+        log_err("libtpms could not run the startup command");
         return EXIT_ERR;
+    }
+    if (rc != 0) {
+        /* The response is discarded (8.6); a TPM error is not fatal. */
+        log_warn("the TPM answered its startup command with 0x%x", rc);
     }
     return -1;
 }
