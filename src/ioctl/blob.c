@@ -171,7 +171,7 @@ write_fd_all(int fd, const uint8_t *p, size_t len)
 /*
  * Write the blob to path (mode 0600): via a temp file and rename when the
  * directory allows it, so a failure leaves an existing file intact;
- * otherwise in place, refusing to follow a symlink.
+ * otherwise in place.  An existing path must be a regular file.
  */
 static int
 write_file(const char *path, const struct buf *b)
@@ -212,12 +212,34 @@ write_file(const char *path, const struct buf *b)
     return 0;
 }
 
+/*
+ * Like an O_NOFOLLOW open, never replace a symlink or a device.  Checked
+ * before fetching, because fetching the volatile blob deletes it on the
+ * emulator's side.
+ */
+static int
+check_out_path(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        log_err("cannot write '%s': it exists and is not a regular file",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
 int
 save_blob(struct client *c, const struct opts *o)
 {
     struct buf b = { 0 };
     uint32_t rc = 0;
     int r;
+
+    if (check_out_path(o->file) < 0) {
+        return -1;
+    }
 
     if (c->kind == CLIENT_DEVICE) {
         r = cuse_get(c, o->blob_type, &b, &rc);

@@ -155,7 +155,8 @@ do_info(struct client *c, uint64_t flags)
             goto out;
         }
         total = gi.u.resp.totlength;
-        if (total > INFO_MAX || gi.u.resp.length > PTM_GETINFO_SIZE ||
+        if (total > INFO_MAX || total < have ||
+            gi.u.resp.length > PTM_GETINFO_SIZE ||
             gi.u.resp.length > total - have ||
             (gi.u.resp.length == 0 && have < total)) {
             log_err("PTM_GET_INFO on %s: inconsistent reply lengths",

@@ -157,7 +157,17 @@ def test_save_missing_blob_gives_empty_file(srv, tmp_path):
     assert out.stat().st_size == 0
 
 
-def test_save_does_not_follow_symlink_target_mode(srv, tmp_path):
+def test_save_refuses_symlink(srv, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    link = tmp_path / "link"
+    link.symlink_to(victim)
+    expect_fail(srv.ioctl("--save", "permanent", link),
+                "not a regular file")
+    assert link.is_symlink() and victim.read_bytes() == b"keep"
+
+
+def test_save_replaces_regular_file_with_mode_0600(srv, tmp_path):
     target = tmp_path / "old"
     target.write_bytes(b"old contents")
     expect_ok(srv.ioctl("--save", "permanent", target))
