@@ -229,3 +229,35 @@ def test_chardev_fd_serves_until_close(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.stderr.read() == b""
+
+
+def test_swtpm_setup_style_socketpairs(tmp_path):
+    # swtpm_setup's way: --ctrl clientfd= and --server type=tcp,fd= are
+    # both ends of socketpairs; no listening socket at all.
+    cmine, ctheirs = socket.socketpair()
+    dmine, dtheirs = socket.socketpair()
+    state = tmp_path / "st"
+    state.mkdir()
+    proc = subprocess.Popen(
+        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
+         "--ctrl", "type=unixio,clientfd=%d" % ctheirs.fileno(),
+         "--server", "type=tcp,fd=%d" % dtheirs.fileno()],
+        pass_fds=[ctheirs.fileno(), dtheirs.fileno()],
+        stderr=subprocess.PIPE)
+    ctheirs.close()
+    dtheirs.close()
+    try:
+        cmine.settimeout(10)
+        cmine.sendall(struct.pack(">II", 2, 0))             # INIT
+        assert recv_exact(cmine, 4) == bytes(4)
+        dmine.settimeout(10)
+        dmine.sendall(TPM2_STARTUP)
+        assert recv_exact(dmine, 10) == bytes.fromhex("80010000000a00000000")
+        cmine.sendall(struct.pack(">I", 3))                 # SHUTDOWN
+        assert recv_exact(cmine, 4) == bytes(4)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read() == b""
