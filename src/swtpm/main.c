@@ -291,6 +291,16 @@ opts_validate(struct opts *o)
     if (o->print_caps || o->print_states) {
         return -1;
     }
+    if (o->iface == IFACE_SOCKET && (o->vtpm_proxy || o->chardev)) {
+        fprintf(stderr, "swtpm: --vtpm-proxy and --chardev belong to "
+                "'swtpm chardev'\n");
+        return EXIT_ERR;
+    }
+    if (o->iface == IFACE_CHARDEV && (o->server_opt || o->terminate)) {
+        fprintf(stderr, "swtpm: --server, --port and --terminate belong to "
+                "'swtpm socket'\n");
+        return EXIT_ERR;
+    }
     if (o->iface == IFACE_SOCKET) {
         if (o->data_fd >= 0 && o->server.given) {
             fprintf(stderr, "swtpm: --fd cannot be combined with --server "

@@ -74,6 +74,14 @@ def test_usage_errors_exit_1(args, needle):
     assert needle in p.stderr, p.stderr
 
 
+def test_iface_specific_options_rejected():
+    p = swtpm("socket", "--tpmstate", "dir=/tmp", "--vtpm-proxy")
+    assert p.returncode == 1 and "swtpm chardev" in p.stderr
+    p = swtpm("chardev", "--tpmstate", "dir=/tmp", "--vtpm-proxy",
+              "--server", "type=tcp,port=1")
+    assert p.returncode == 1 and "swtpm socket" in p.stderr
+
+
 def test_chardev_needs_one_source():
     p = swtpm("chardev", "--tpmstate", "dir=/tmp")
     assert p.returncode == 1 and "exactly one" in p.stderr
