@@ -374,7 +374,8 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         tpm->store = *real;
         return tpm_run(ctx, real->path);
     }
-    snprintf(tmpl, sizeof(tmpl), "%s/.swtpm_setup.XXXXXX", real->path);
+    snprintf(tmpl, sizeof(tmpl), "%s/" STATEDIR_TEMP_PREFIX "XXXXXX",
+             real->path);
     if (!mkdtemp(tmpl)) {
         r = errno;
         log_errno(r, "cannot create a temporary directory in '%s'",

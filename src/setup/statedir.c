@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,6 +143,38 @@ statedir_remove_temp(int parent_fd, const char *name)
     unlinkat(parent_fd, name, AT_REMOVEDIR);
 }
 
+/*
+ * Temporary directories of runs that were killed: whoever made them held
+ * the lock we hold now, so nobody uses them any more.
+ */
+static void
+remove_stale_temps(int dir_fd)
+{
+    char names[16][NAME_MAX + 1];
+    size_t n = 0;
+    struct dirent *e;
+    DIR *d;
+    int fd = dup(dir_fd);
+
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL && n < 16) {
+        if (strncmp(e->d_name, STATEDIR_TEMP_PREFIX,
+                    strlen(STATEDIR_TEMP_PREFIX)) == 0) {
+            snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        statedir_remove_temp(dir_fd, names[i]);
+    }
+}
+
 /* Step 6: what to do about an existing state. */
 static int
 check_existing(const struct opts *o, struct state_store *real,
@@ -214,5 +247,6 @@ statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
                 "that TPM emulator first", real->path, (int)holder);
         return -EBUSY;
     }
+    remove_stale_temps(real->dir_fd);
     return check_existing(o, real, out_exit0);
 }

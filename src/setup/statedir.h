@@ -8,6 +8,9 @@
 #include "setup.h"
 #include "state.h"
 
+/* Name prefix of the private directories new state is built in. */
+#define STATEDIR_TEMP_PREFIX ".swtpm_setup."
+
 /*
  * Check the --tpm-state directory (and --write-ek-cert-files) and open
  * it into real without locking; decide about an existing state:

@@ -259,3 +259,11 @@ def test_failed_overwrite_keeps_old_state(work):
     assert (work / "state" / "tpm2-00.permall").read_bytes() == before
     assert sorted(os.listdir(work / "state")) == [".lock",
                                                   "tpm2-00.permall"]
+
+
+def test_stale_temp_dir_of_killed_run_removed(work):
+    stale = work / "state" / ".swtpm_setup.AbC123"
+    stale.mkdir()
+    (stale / "tpm2-00.permall").write_bytes(b"half")
+    ok(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"))
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall"]
