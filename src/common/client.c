@@ -312,15 +312,38 @@ client_ctrl_struct_size(uint32_t cmd)
     }
 }
 
+/* Body of HASH_DATA / SET_STATEBLOB: header fields + data; -EINVAL. */
+static int
+encode_data(uint32_t cmd, const void *st, uint8_t *body)
+{
+    const struct ptm_hdata *hd = st;
+    const struct ptm_setstate *ss = st;
+
+    if (cmd == CMD_HASH_DATA) {
+        if (hd->u.req.length > PTM_HDATA_SIZE) {
+            return -EINVAL;
+        }
+        be32_put(body, hd->u.req.length);
+        memcpy(body + 4, hd->u.req.data, hd->u.req.length);
+        return (int)(4 + hd->u.req.length);
+    }
+    if (ss->u.req.length > PTM_STATE_BLOB_SIZE) {
+        return -EINVAL;
+    }
+    be32_put(body, ss->u.req.state_flags);
+    be32_put(body + 4, ss->u.req.type);
+    be32_put(body + 8, ss->u.req.length);
+    memcpy(body + 12, ss->u.req.data, ss->u.req.length);
+    return (int)(12 + ss->u.req.length);
+}
+
 int
 client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
 {
-    const struct ptm_hdata *hd = st;
     const struct ptm_getstate *gs = st;
-    const struct ptm_setstate *ss = st;
     const struct ptm_getinfo *gi = st;
     uint8_t body[REQ_BUF_MAX];
-    size_t n = 0;
+    int n = 0;
 
     switch (cmd) {
     case CMD_INIT:
@@ -338,28 +361,14 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
         n = 4;
         break;
     case CMD_HASH_DATA:
-        if (hd->u.req.length > PTM_HDATA_SIZE) {
-            return -EINVAL;
-        }
-        be32_put(body, hd->u.req.length);
-        memcpy(body + 4, hd->u.req.data, hd->u.req.length);
-        n = 4 + hd->u.req.length;
+    case CMD_SET_STATEBLOB:
+        n = encode_data(cmd, st, body);
         break;
     case CMD_GET_STATEBLOB:
         be32_put(body, gs->u.req.state_flags);
         be32_put(body + 4, gs->u.req.type);
         be32_put(body + 8, gs->u.req.offset);
         n = 12;
-        break;
-    case CMD_SET_STATEBLOB:
-        if (ss->u.req.length > PTM_STATE_BLOB_SIZE) {
-            return -EINVAL;
-        }
-        be32_put(body, ss->u.req.state_flags);
-        be32_put(body + 4, ss->u.req.type);
-        be32_put(body + 8, ss->u.req.length);
-        memcpy(body + 12, ss->u.req.data, ss->u.req.length);
-        n = 12 + ss->u.req.length;
         break;
     case CMD_GET_INFO:
         be64_put(body, gi->u.req.flags);
@@ -368,17 +377,18 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
         n = 16;
         break;
     default:
-        if (client_ctrl_struct_size(cmd) == 0) {
-            return -EINVAL;
-        }
+        n = client_ctrl_struct_size(cmd) ? 0 : -EINVAL;
         break;      /* no request body */
     }
-    if (outlen < 4 + n) {
+    if (n < 0) {
+        return n;
+    }
+    if (outlen < 4 + (size_t)n) {
         return -ENOSPC;
     }
     be32_put(out, cmd);
-    memcpy(out + 4, body, n);
-    return (int)(4 + n);
+    memcpy(out + 4, body, (size_t)n);
+    return 4 + n;
 }
 
 /* Size of the complete success reply of a fixed-size command. */
@@ -474,13 +484,40 @@ decode_var(uint32_t cmd, const uint8_t *buf, size_t len, void *st)
     return 0;
 }
 
+/* Fixed-size success replies; -EBADMSG unless exactly the right size. */
+static int
+decode_fixed(uint32_t cmd, const uint8_t *buf, size_t len, void *st)
+{
+    struct ptm_setbuffersize *sb = st;
+
+    if (len != fixed_resp_len(cmd)) {
+        return -EBADMSG;
+    }
+    switch (cmd) {
+    case CMD_GET_TPMESTABLISHED:
+        ((struct ptm_est *)st)->u.resp.bit = buf[4];
+        break;
+    case CMD_GET_CONFIG:
+        ((struct ptm_getconfig *)st)->u.resp.flags = be32_get(buf + 4);
+        break;
+    case CMD_SET_BUFFERSIZE:
+        sb->u.resp.buffersize = be32_get(buf + 4);
+        sb->u.resp.minsize = be32_get(buf + 8);
+        sb->u.resp.maxsize = be32_get(buf + 12);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
 int
 client_decode_resp(uint32_t cmd, const uint8_t *buf, size_t len,
                    void *st, uint32_t *out_tpm_rc)
 {
     size_t size = client_ctrl_struct_size(cmd);
     uint32_t rc;
-    int r = 0;
+    int r;
 
     if (size == 0 || len < 4) {
         return -EBADMSG;
@@ -498,40 +535,11 @@ client_decode_resp(uint32_t cmd, const uint8_t *buf, size_t len,
     }
     ((struct ptm_init *)st)->u.resp.tpm_result = rc;
     if (rc != 0 && len == 4) {
-        *out_tpm_rc = rc;       /* error replies may be the bare result */
-        return 0;
-    }
-    switch (cmd) {
-    case CMD_GET_STATEBLOB:
-    case CMD_GET_INFO:
+        r = 0;                  /* error replies may be the bare result */
+    } else if (cmd == CMD_GET_STATEBLOB || cmd == CMD_GET_INFO) {
         r = decode_var(cmd, buf, len, st);
-        break;
-    case CMD_GET_TPMESTABLISHED:
-        if (len != 8) {
-            return -EBADMSG;
-        }
-        ((struct ptm_est *)st)->u.resp.bit = buf[4];
-        break;
-    case CMD_GET_CONFIG:
-        if (len != 8) {
-            return -EBADMSG;
-        }
-        ((struct ptm_getconfig *)st)->u.resp.flags = be32_get(buf + 4);
-        break;
-    case CMD_SET_BUFFERSIZE:
-        if (len != 16) {
-            return -EBADMSG;
-        }
-        ((struct ptm_setbuffersize *)st)->u.resp.buffersize =
-            be32_get(buf + 4);
-        ((struct ptm_setbuffersize *)st)->u.resp.minsize = be32_get(buf + 8);
-        ((struct ptm_setbuffersize *)st)->u.resp.maxsize = be32_get(buf + 12);
-        break;
-    default:
-        if (len != 4) {
-            return -EBADMSG;
-        }
-        break;
+    } else {
+        r = decode_fixed(cmd, buf, len, st);
     }
     if (r == 0) {
         *out_tpm_rc = rc;
