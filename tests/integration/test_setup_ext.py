@@ -73,3 +73,20 @@ def test_ext_program_fails(work):
                    "--tpmstate", work / "state", xdg=work / "xdg"),
          "did not start")
     assert os.listdir(work / "state") in ([], [".lock"])
+
+
+def test_ext_our_swtpm(work):
+    from conftest import tool
+    ours = tool("swtpm")
+    if not os.access(ours, os.X_OK):
+        pytest.skip("our swtpm is not built")
+    ok(run_setup("--tpm", "%s socket" % ours, "--tpm2", "--create-ek-cert",
+                 "--lock-nvram", "--tpmstate", work / "state",
+                 xdg=work / "xdg"))
+    srv = debian_swtpm(work)
+    try:
+        tpm2(srv, "tpm2_nvread", "-C", "o", "0x1c00002", "-o",
+             work / "ek.der")
+    finally:
+        srv.stop()
+    ok(verify(ca_bundle(work / "xdg"), work / "ek.der"))
