@@ -445,6 +445,8 @@ next_serial(struct localca *ca, char *out, size_t outlen)
     }
     if (!bn || !BN_add_word(bn, 1) || BN_num_bytes(bn) > 20 ||
         !(dec = BN_bn2dec(bn)) || strlen(dec) >= outlen) {
+        log_err("local CA: cannot allocate a serial number from '%s'",
+                ca->certserial);
         goto out;
     }
     snprintf(tmp, sizeof(tmp), "%s.XXXXXX", ca->certserial);

@@ -560,6 +560,7 @@ run(struct opts *o)
         r = run_setup(&ctx, &real);
     }
     tpm_cleanup(&tpm);
+    key_wipe(&tpm.store.filekey);
     key_wipe(&real.filekey);
     state_close(&real);
     free(conf);
