@@ -90,6 +90,20 @@ vm-check: all
 asan-check:
 	$(MAKE) BUILD=build-asan SANITIZE=1 unit-check
 
+# Benchmarks (bench/README.md): side-by-side ratios, never a failure on a
+# number.  BENCH_ITERATIONS and friends scale them.
+BENCH_BINS := $(BUILD)/bench/tpmbench $(BUILD)/bench/startbench
+
+$(BUILD)/bench/tpmbench: $(BUILD)/bench/tpmbench.o $(BUILD)/bench/target.o \
+                         $(BUILD)/bench/tpmcmd.o $(LIBCOMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/startbench: $(BUILD)/bench/startbench.o $(BUILD)/bench/tpmcmd.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: all $(BENCH_BINS)
+	BUILD=$(BUILD) bench/run
+
 # The README's main job: a vTPM on a CUSE device, end to end.
 demo: all
 	tests/vm/run-in-vm -- tests/vm/demo.sh
@@ -106,3 +120,44 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Fuzzing (fuzz/README.md) --------------------------------------------
+# One libFuzzer harness per untrusted parser, linked against src/common
+# built with clang, ASan and UBSan in $(FUZZ_BUILD).  `make fuzz` runs each
+# for FUZZ_SECONDS; `make fuzz-check` replays fuzz/regress/ and runs each
+# for FUZZ_CHECK_SECONDS, failing on any crash (CI runs this one).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 15
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+                -Wno-missing-field-initializers \
+                -D_GNU_SOURCE -DSWTPM_VERSION='"$(VERSION)"' -Isrc/common \
+                $(PKG_CFLAGS) $(FUZZ_FLAGS)
+FUZZ_NAMES   := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+FUZZ_LIB     := $(FUZZ_BUILD)/libcommon.a
+
+.PHONY: fuzz fuzz-build fuzz-check
+$(FUZZ_BUILD)/obj/%.o: src/common/%.c $(wildcard src/common/*.h) VERSION
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(COMMON_SRC:src/common/%.c=$(FUZZ_BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) \
+	    $(PKG_LIBS) -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-check: fuzz-build
+	fuzz/run $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS)
