@@ -7,8 +7,18 @@
 
 #include "ctrl.h"
 
-/* Largest ioctl struct: the reply buffer size front ends must provide. */
-#define CTRL_IOCTL_MAX sizeof(struct ptm_getstate)
+/*
+ * Largest ioctl struct (PTM_HASH_DATA's 4100 bytes): the reply buffer size
+ * front ends must provide.  Every encoded reply fits in it, so a reply of
+ * the full struct size never reads past the buffer.
+ */
+union ctrl_ioctl_any {
+    struct ptm_hdata hdata;
+    struct ptm_getstate getstate;
+    struct ptm_setstate setstate;
+    struct ptm_getinfo getinfo;
+};
+#define CTRL_IOCTL_MAX sizeof(union ctrl_ioctl_any)
 
 /*
  * Callers: any process allowed to open the device.  Decode the input of

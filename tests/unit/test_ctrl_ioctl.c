@@ -211,6 +211,38 @@ test_ctrl_ioctl_encode_reply_sizes(void **state)
     assert_string_equal(gi->u.resp.buffer, "{}");
 }
 
+/*
+ * Every command's input and reply fit in CTRL_IOCTL_MAX, the buffer the
+ * CUSE front end replies from.  Found by fuzz_ctrl_ioctl: the buffer was
+ * sizeof(ptm_getstate) = 3088 while HASH_DATA replies 4100 bytes, so
+ * swtpm_cuse sent 1012 bytes of whatever followed the buffer.
+ */
+static void
+test_ctrl_ioctl_encode_fits_buffer(void **state)
+{
+    static uint8_t out[CTRL_IOCTL_MAX + 16];
+    struct ctrl_resp r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (uint32_t cmd = 0; cmd <= CMD_MAX + 1; cmd++) {
+        unsigned long nr = ctrl_cmd_to_ioctl(cmd);
+
+        memset(out, 0xee, sizeof(out));
+        assert_true(ctrl_ioctl_in_size(cmd) <= CTRL_IOCTL_MAX);
+        assert_true(ctrl_ioctl_encode(cmd, &r, out) <= CTRL_IOCTL_MAX);
+        assert_true(!nr || _IOC_SIZE(nr) <= CTRL_IOCTL_MAX);
+        /* The whole reply buffer is cleared; nothing beyond it is touched */
+        for (size_t i = 4; i < CTRL_IOCTL_MAX; i++) {
+            if (cmd != CMD_GET_CAPABILITY && out[i] != 0) {
+                fail_msg("cmd %u: byte %zu not cleared", cmd, i);
+            }
+        }
+        assert_int_equal(out[CTRL_IOCTL_MAX], 0xee);
+    }
+    assert_int_equal(ctrl_ioctl_encode(CMD_HASH_DATA, &r, out), 4100);
+}
+
 static void
 test_ctrl_result_str_names_codes(void **state)
 {
@@ -235,6 +267,7 @@ main(void)
         cmocka_unit_test(
             test_ctrl_ioctl_decode_read_only_commands_need_no_input),
         cmocka_unit_test(test_ctrl_ioctl_encode_reply_sizes),
+        cmocka_unit_test(test_ctrl_ioctl_encode_fits_buffer),
         cmocka_unit_test(test_ctrl_result_str_names_codes),
     };
 
