@@ -2,6 +2,7 @@
 /* The key=value,... sub-option syntax and number parsing for all tools. */
 #include "subopt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -158,7 +159,9 @@ parse_ul(const char *s, int base, unsigned long *out)
     char *end;
     unsigned long v;
 
-    if (!s || *s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+    /* strtoul() skips any leading white space and takes a sign (and
+     * negates "-1" to ULONG_MAX): only a digit may start a number. */
+    if (!s || !isdigit((unsigned char)*s)) {
         return -EINVAL;
     }
     errno = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Unit tests for subopt.c: the name[=value],... syntax and numbers. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,6 +134,30 @@ test_parse_uint_ranges(void **state)
     assert_int_equal(parse_ulong_base0("0x10", 15, &v), -ERANGE);
 }
 
+/*
+ * Found by fuzz_subopts: strtoul() skips tabs and newlines too, so
+ * "\t5" (and "\n-1", negated to ULONG_MAX) passed as numbers.
+ */
+static void
+test_parse_uint_rejects_white_space_and_signs(void **state)
+{
+    static const char *const bad[] = { "\t5", "\n5", "\v5", "\t-1", "\n+3",
+                                       "\r0x10" };
+    unsigned long v = 42;
+    mode_t m = 042;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse_uint(bad[i], 0, ULONG_MAX, &v), -EINVAL);
+        assert_int_equal(parse_ulong_base0(bad[i], ULONG_MAX, &v), -EINVAL);
+        assert_int_equal(parse_mode(bad[i], &m), -EINVAL);
+    }
+    assert_int_equal(v, 42);
+    assert_int_equal(m, 042);
+    assert_int_equal(parse_ulong_base0("010", 100, &v), 0);
+    assert_int_equal(v, 8);
+}
+
 static void
 test_parse_mode_and_ids(void **state)
 {
@@ -165,6 +190,7 @@ main(void)
         cmocka_unit_test(test_subopts_parse_json_value_with_commas),
         cmocka_unit_test(test_subopts_parse_empty_and_max),
         cmocka_unit_test(test_parse_uint_ranges),
+        cmocka_unit_test(test_parse_uint_rejects_white_space_and_signs),
         cmocka_unit_test(test_parse_mode_and_ids),
     };
 
