@@ -456,3 +456,22 @@ def test_encrypted_debian_state_reconfigure(work):
                    "--pcr-banks", "sha1", "--keyfile", other,
                    xdg=work / "xdg"))
     assert (work / "state" / "tpm2-00.permall").read_bytes() == before
+
+
+def test_ecc_ek_matches_cert(work):
+    full_setup(work)
+    srv = debian_swtpm(work)
+    try:
+        tpm2(srv, "tpm2_createek", "-c", work / "ek.ctx", "-G", "ecc384",
+             "-u", work / "eck.pem", "-f", "pem")
+    finally:
+        srv.stop()
+    cert_key = ok(run(["openssl", "x509", "-inform", "der", "-in",
+                       work / "certs" / "ek-secp384r1.crt", "-noout",
+                       "-pubkey"])).out
+    (work / "certkey.pem").write_text(cert_key)
+    a = ok(run(["openssl", "pkey", "-pubin", "-in", work / "eck.pem",
+                "-noout", "-text"])).out
+    b = ok(run(["openssl", "pkey", "-pubin", "-in", work / "certkey.pem",
+                "-noout", "-text"])).out
+    assert a == b and "P-384" in a
