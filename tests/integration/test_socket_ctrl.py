@@ -102,7 +102,7 @@ def test_stalled_request_is_dropped_and_others_served(swtpm_factory,
     t0 = time.monotonic()
     # The stalled client loses its connection after ~500 ms, no reply...
     assert closed_without_reply(stalled)
-    assert time.monotonic() - t0 < 2.5
+    assert time.monotonic() - t0 < 4     # 500 ms plus slack for load
     stalled.close()
     # ...and the next client is served.
     assert srv.ctrl(CMD_GET_CAPABILITY, resp_len=8)[:4] == bytes(4)

@@ -99,7 +99,7 @@ def test_stalled_data_client_blocks_nothing_and_is_dropped(swtpm_factory):
     stalled.sendall(TPM2_STARTUP[:5])
     t0 = time.monotonic()
     assert srv.ctrl(1, resp_len=8)[:4] == bytes(4)
-    assert time.monotonic() - t0 < 1
+    assert time.monotonic() - t0 < 3     # not held up by the stall
     stalled.settimeout(10)
     try:
         assert stalled.recv(10) == b""
