@@ -257,8 +257,13 @@ def test_rsa3072_and_spk(work):
         tpm2(srv, "tpm2_readpublic", "-c", "0x81000001")
         tpm2(srv, "tpm2_nvread", "-C", "o", "0x1c0001c", "-o",
              work / "ek.der")
+        tpm2(srv, "tpm2_createek", "-c", work / "ek.ctx", "-G", "rsa3072",
+             "-u", work / "ek.pem", "-f", "pem")
     finally:
         srv.stop()
+    mod = ok(run(["openssl", "rsa", "-pubin", "-in", work / "ek.pem",
+                  "-noout", "-modulus"])).out.strip()
+    assert cert_modulus(work / "ek.der") == mod
 
 
 def test_allow_signing_template_in_nv(work):
