@@ -20,8 +20,24 @@ from conftest import ROOT, tool
 pytestmark = pytest.mark.qemu
 
 QEMU = shutil.which("qemu-system-x86_64")
-KERNELS = sorted(glob.glob(str(ROOT / "tests/vm/cache/linux-image-*"
-                               "/boot/vmlinuz-*")))
+
+
+def cached_kernels():
+    return sorted(glob.glob(str(ROOT / "tests/vm/cache/linux-image-*"
+                                "/boot/vmlinuz-*")))
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    """Debian's bzImage from the tests/vm cache, fetched on first use (a
+    fresh CI machine runs the host tests before any VM test)."""
+    if not cached_kernels():
+        subprocess.run([str(ROOT / "tests/vm/run-in-vm"), "--", "true"],
+                       check=True, timeout=600)
+    kernels = cached_kernels()
+    assert QEMU, "qemu-system-x86_64 is missing (ci/install-deps)"
+    assert kernels, "tests/vm/run-in-vm did not cache a kernel"
+    return kernels[-1]
 
 GUEST_INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -54,10 +70,7 @@ def newc(entries):
     return out.getvalue()
 
 
-@pytest.mark.skipif(not QEMU or not KERNELS,
-                    reason="needs qemu-system-x86_64 and the tests/vm "
-                    "kernel cache (run tests/vm/run-in-vm once)")
-def test_qemu_guest_sees_tpm_and_pcr0(tmp_path):
+def test_qemu_guest_sees_tpm_and_pcr0(tmp_path, kernel):
     with open("/bin/busybox", "rb") as f:
         bb = f.read()
     initrd = tmp_path / "initrd.cpio"
@@ -84,7 +97,7 @@ def test_qemu_guest_sees_tpm_and_pcr0(tmp_path):
         argv = [QEMU, "-M", "pc", "-accel", "tcg", "-m", "256",
                 "-nographic", "-no-reboot", "-nodefaults",
                 "-serial", "stdio",
-                "-kernel", KERNELS[-1], "-initrd", str(initrd),
+                "-kernel", kernel, "-initrd", str(initrd),
                 "-append", "console=ttyS0 panic=-1 quiet loglevel=3",
                 "-chardev", "socket,id=chrtpm,path=%s" % ctrl,
                 "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
