@@ -306,7 +306,7 @@ out:
 }
 
 int
-daemon_load_keys(struct daemon_cfg *c, struct tpm_instance *inst,
+daemon_load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
                  char *err, size_t errlen)
 {
     char msg[300];

@@ -71,7 +71,7 @@ int daemon_setup_log(const char *s, const char *default_prefix,
                      char *err, size_t errlen);
 
 /* Load --key and --migration-key into the instance. */
-int daemon_load_keys(struct daemon_cfg *c, struct tpm_instance *inst,
+int daemon_load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
                      char *err, size_t errlen);
 
 /* Write the pid file (O_NOFOLLOW, 0644, no newline). */

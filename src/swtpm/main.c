@@ -18,6 +18,7 @@
 #include "caps.h"
 #include "log.h"
 #include "subopt.h"
+#include "daemon_setup.h"
 #include "swtpm.h"
 
 enum iface {
@@ -29,6 +30,7 @@ struct opts {
     enum iface iface;
     const char *prg;
     struct daemon_cfg cfg;
+    struct daemon_user user;    /* --runas, resolved before chroot */
     struct chan_opts server, ctrl;
     const char *server_opt, *ctrl_opt, *tpmstate, *locality, *flags;
     const char *pid, *seccomp, *migration, *chardev;
@@ -234,40 +236,23 @@ parse_args(int argc, char **argv, struct opts *o)
 static int
 validate_groups(struct opts *o, char *err, size_t errlen)
 {
-    struct daemon_cfg *c = &o->cfg;
-    const char *tpm_path = getenv("TPM_PATH");
-    char buf[4200];
-    int r = 0;
+    const struct daemon_opt_strings strs = {
+        .tpmstate = o->tpmstate, .locality = o->locality,
+        .flags = o->flags, .pid = o->pid, .seccomp = o->seccomp,
+        .migration = o->migration,
+    };
+    int r;
 
-    if (o->tpmstate) {
-        r = daemon_parse_tpmstate(c, o->tpmstate, err, errlen);
-    } else if (tpm_path && *tpm_path) {
-        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
-        r = daemon_parse_tpmstate(c, buf, err, errlen);
-    }
-    if (r == 0 && o->locality) {
-        r = daemon_parse_locality(c, o->locality, err, errlen);
-    }
-    if (r == 0 && o->flags) {
-        r = daemon_parse_flags(c, o->flags, err, errlen);
-    }
-    if (r == 0 && o->pid) {
-        r = daemon_parse_pid(c, o->pid, err, errlen);
-    }
-    if (r == 0 && o->seccomp) {
-        r = daemon_parse_seccomp(c, o->seccomp, err, errlen);
-    }
-    if (r == 0 && o->migration) {
-        r = daemon_parse_migration(c, o->migration, err, errlen);
-    }
-    if (r == 0 && c->log_opt) {
-        r = daemon_check_log(c->log_opt, err, errlen);
-    }
+    r = daemon_apply_opts(&o->cfg, &strs, err, errlen);
     if (r == 0 && o->server_opt) {
         r = chan_parse(o->server_opt, false, &o->server, err, errlen);
     }
     if (r == 0 && o->ctrl_opt) {
         r = chan_parse(o->ctrl_opt, true, &o->ctrl, err, errlen);
+    }
+    if (r == 0) {
+        /* Before any chroot hides /etc/passwd. */
+        r = daemon_resolve_user(o->cfg.runas, &o->user, err, errlen);
     }
     return r < 0 ? -1 : 0;
 }
@@ -281,11 +266,6 @@ opts_validate(struct opts *o)
 
     if (validate_groups(o, err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_ERR;
-    }
-    if (o->cfg.startup == TPM_STARTUP_DEACTIVATED && o->cfg.tpm2) {
-        fprintf(stderr, "swtpm: --flags startup-deactivated is only valid "
-                "for a TPM 1.2\n");
         return EXIT_ERR;
     }
     if (o->print_caps || o->print_states) {
@@ -333,80 +313,20 @@ opts_validate(struct opts *o)
     return -1;
 }
 
-static int
-print_states(struct opts *o)
-{
-    static const char *const names[] = {
-        "permall", "volatilestate", "savestate" };
-    struct state_store st;
-    const char *sep = "";
-    char err[600];
-    long sz;
-
-    if (!o->cfg.state_path[0]) {
-        fprintf(stderr, "swtpm: --print-states needs --tpmstate or "
-                "TPM_PATH\n");
-        return EXIT_ERR;
-    }
-    if (state_open(&st, o->cfg.state_path, o->cfg.tpm2, 0640, false,
-                   /* create= */ false, err, sizeof(err)) < 0) {
-        fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_ERR;
-    }
-    printf("{ \"type\": \"swtpm\", \"states\": [");
-    for (size_t i = 0; i < 3; i++) {
-        sz = state_size(&st, names[i]);
-        if (sz >= 0) {
-            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep, names[i], sz);
-            sep = ",";
-        }
-    }
-    printf(" ] }");
-    state_close(&st);
-    return EXIT_OK;
-}
-
 /* Open the state, load keys, start the TPM if asked to: exit code or -1 */
 static int
 prepare_tpm(struct opts *o, struct tpm_instance *inst)
 {
-    struct daemon_cfg *c = &o->cfg;
     char err[600];
-    uint32_t rc = 0;
 
-    inst->reject_locality4 = c->reject_locality4;
-    inst->allow_set_locality = c->allow_set_locality;
-    inst->disable_auto_shutdown = c->disable_auto_shutdown;
-    inst->incoming_migration = c->incoming;
-    /* The socket variant never creates the state directory (cli.md). */
-    if (state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
-                   c->state_mode_explicit, /* create= */ false, err,
-                   sizeof(err)) < 0) {
+    /* The socket variant never creates the state directory (cli.md); the
+     * lock is taken when the TPM starts, as upstream does. */
+    if (daemon_open_tpm(&o->cfg, inst, /* create_dir= */ false,
+                        /* lock_now= */ false, err, sizeof(err)) < 0 ||
+        daemon_write_pid(&o->cfg, err, sizeof(err)) < 0 ||
+        daemon_autostart_tpm(&o->cfg, inst, err, sizeof(err)) < 0) {
         log_err("%s", err);
         return EXIT_ERR;
-    }
-    if (daemon_load_keys(c, inst, err, sizeof(err)) < 0) {
-        log_err("%s", err);
-        return EXIT_ERR;
-    }
-    tpm_debug_setup(log_get_level(), log_get_fd(), log_get_prefix());
-    if (daemon_write_pid(c, err, sizeof(err)) < 0) {
-        log_err("%s", err);
-        return EXIT_ERR;
-    }
-    if (!c->not_need_init) {
-        return -1;
-    }
-    if (tpm_start(inst, false, &rc) < 0) {
-        return EXIT_ERR;
-    }
-    if (tpm_send_startup(inst, c->startup, &rc) < 0) {
-        log_err("libtpms could not run the startup command");
-        return EXIT_ERR;
-    }
-    if (rc != 0) {
-        /* The response is discarded (8.6); a TPM error is not fatal. */
-        log_warn("the TPM answered its startup command with 0x%x", rc);
     }
     return -1;
 }
@@ -448,7 +368,7 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
     int code, fd;
 
     if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0 ||
-        daemon_drop_privileges(o->cfg.runas, err, sizeof(err)) < 0 ||
+        daemon_become_user(&o->user, err, sizeof(err)) < 0 ||
         daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
@@ -468,7 +388,7 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         return code;
     }
     if (o->print_states) {
-        return print_states(o);
+        return daemon_print_states(&o->cfg, "swtpm");
     }
     code = prepare_tpm(o, inst);
     if (code >= 0) {
