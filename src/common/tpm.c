@@ -157,7 +157,10 @@ tpm_ensure_locked(struct tpm_instance *inst)
         return 0;
     }
     r = state_lock(&inst->store, inst->lock_retries, &holder);
-    if (r < 0) {
+    if (r < 0 && r != -EAGAIN) {
+        log_err("cannot create or open the lock file in TPM state "
+                "directory '%s': %s", inst->store.path, strerror(-r));
+    } else if (r < 0) {
         log_err("cannot lock TPM state directory '%s': it is in use by "
                 "process %d; stop that process first", inst->store.path,
                 (int)holder);

@@ -251,6 +251,7 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     char err[600];
     uint32_t rc = 0;
     pid_t holder = 0;
+    int r;
 
     inst->tpm2 = c->tpm2;
     inst->reject_locality4 = c->reject_locality4;
@@ -263,8 +264,18 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         log_err("%s", err);
         return EXIT_GENERIC;
     }
-    if (c->state_lock && !c->incoming &&
-        state_lock(&inst->store, 0, &holder) < 0) {
+    r = 0;
+    if (c->state_lock && !c->incoming) {
+        r = state_lock(&inst->store, 0, &holder);
+    }
+    if (r < 0 && r != -EAGAIN) {
+        /* No lock file (read-only file system, no permission): say so
+         * rather than blame another process. */
+        log_err("cannot create or open the lock file in TPM state "
+                "directory '%s': %s", c->state_path, strerror(-r));
+        return EXIT_GENERIC;
+    }
+    if (r < 0) {
         if (holder > 0) {
             log_err("TPM state directory '%s' is locked by process %d; "
                     "stop that emulator or use another directory",

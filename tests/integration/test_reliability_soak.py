@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Crash consistency of the state directory (docs/robustness.md).
+
+swtpm_cuse writes state with temp file + fsync + rename, and libtpms
+stores NV before it answers a command, so every NV write the client saw
+acknowledged must survive a SIGKILL at any moment.  The loop count is
+SWTPM_SOAK_ITERATIONS (default 15).  A full or read-only state directory
+makes the NV write fail with a TPM error while the daemon keeps serving
+and the last good state still loads.
+"""
+import os
+import random
+import shutil
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+import reliability_helpers as rh
+from cuse_helpers import CuseTPM, cuse_tpm, rc_of
+
+pytestmark = pytest.mark.cuse
+
+NV_INDEX = 0x01500100
+NV_SIZE = 8
+STATE_FILES = {".lock", "tpm2-00.permall", "tpm2-00.volatilestate",
+               "TMP2-00.permall", "TMP2-00.volatilestate"}
+ITERATIONS = int(os.environ.get("SWTPM_SOAK_ITERATIONS", "15"))
+
+
+def start_and_init(tmp_path, state, define=False, extra=()):
+    """Daemon on state, INIT, Startup(CLEAR); optionally define the index."""
+    t = CuseTPM(tmp_path, state=state, extra=list(extra))
+    t.start()
+    d = t.open()
+    assert d.init() == 0, "INIT failed: state did not load\n" + t.read_log()
+    assert rc_of(d.cmd(rh.startup_clear())) == 0
+    if define:
+        rc = rc_of(d.cmd(rh.nv_define(NV_INDEX, NV_SIZE)))
+        assert rc == 0, "NV_DefineSpace rc 0x%x" % rc
+    return t, d
+
+
+def read_counter(d):
+    r = d.cmd(rh.nv_read(NV_INDEX, NV_SIZE))
+    assert rc_of(r) == 0, "NV_Read rc 0x%x" % rc_of(r)
+    return struct.unpack(">Q", rh.nv_read_data(r))[0]
+
+
+def write_counter(d, v):
+    return rc_of(d.cmd(rh.nv_write(NV_INDEX, struct.pack(">Q", v))))
+
+
+def test_sigkill_during_nv_writes_keeps_acknowledged_writes(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    rng = random.Random(os.environ.get("SWTPM_SOAK_SEED", "7"))
+    t, d = start_and_init(tmp_path, state, define=True)
+    assert write_counter(d, 0) == 0
+    acked, inflight = 0, None
+    value = 0
+    writes = 0
+    try:
+        for it in range(ITERATIONS):
+            delay = rng.uniform(0.02, 0.4)
+            timer = threading.Timer(delay, t.kill)
+            timer.start()
+            inflight = None
+            try:
+                while True:
+                    value += 1
+                    inflight = value
+                    if write_counter(d, value) != 0:
+                        break
+                    acked, inflight = value, None
+                    writes += 1
+            except OSError:
+                pass        # the daemon died under us
+            timer.join()
+            t.kill()
+            d.close()
+            t.check_log_clean()
+            t, d = start_and_init(tmp_path, state)
+            got = read_counter(d)
+            assert got == acked or got == inflight, (
+                "iteration %d: NV holds %d, last acknowledged %d, in flight"
+                " %s" % (it, got, acked, inflight))
+            acked = got
+            # Only state, lock and at most a stale temp file (rewritten
+            # from scratch by the next save, never read).
+            assert set(os.listdir(state)) <= STATE_FILES, os.listdir(state)
+        print("soak: %d iterations, %d acknowledged NV writes" % (
+            ITERATIONS, writes))
+    finally:
+        d.close()
+        t.stop()
+        t.kill()
+    t.check_log_clean()
+
+
+def _mount_tmpfs(path, size):
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size,
+                    "tmpfs", str(path)], check=True)
+
+
+def _umount(path):
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def _fail_write_then_recover(tmp_path, state, break_fs, extra=()):
+    """Write 1 (acknowledged), break the file system, write 2 (must fail
+    with a TPM error, daemon serving), restart: NV holds 1."""
+    t, d = start_and_init(tmp_path, state, define=True, extra=extra)
+    try:
+        assert write_counter(d, 1) == 0
+        break_fs()
+        rc = write_counter(d, 2)
+        assert rc != 0, "NV_Write succeeded\n" + t.read_log()
+        # The daemon still answers commands and control requests (libtpms
+        # is in failure mode after a failed NV commit: TPM_RC_FAILURE).
+        assert t.alive(), t.read_log()
+        d.caps()
+        r = d.cmd(rh.get_random(8))
+        assert len(r) >= 10, r
+    finally:
+        d.close()
+        t.stop()
+        t.kill()
+    t.check_log_clean()
+    assert "cannot store TPM state" in t.read_log(), t.read_log()
+    return rc
+
+
+def _reload_and_check(tmp_path, state, extra=()):
+    with cuse_tpm(tmp_path, state=state, extra=list(extra)) as t2:
+        with t2.open() as d:
+            assert d.init() == 0, t2.read_log()
+            assert rc_of(d.cmd(rh.startup_clear())) == 0
+            assert read_counter(d) == 1
+
+
+def test_disk_full_nv_write_fails_and_old_state_survives(tmp_path):
+    mnt = tmp_path / "small"
+    _mount_tmpfs(mnt, "512k")
+    try:
+        state = mnt / "state"
+        state.mkdir()
+
+        def fill():
+            fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while True:
+                    os.write(fd, b"\0" * 4096)
+            except OSError:
+                pass        # ENOSPC: full
+            finally:
+                os.close(fd)
+
+        rc = _fail_write_then_recover(tmp_path, state, fill)
+        print("disk full: NV_Write rc 0x%x" % rc)
+        os.unlink(mnt / "filler")
+        _reload_and_check(tmp_path, state)
+    finally:
+        _umount(mnt)
+
+
+def test_state_dir_made_read_only_while_running(tmp_path):
+    """A read-only remount is refused while the daemon holds its lock file
+    open for writing (EBUSY), so take write permission away instead; the
+    daemon runs as nobody so that root's override does not apply."""
+    os.chmod(tmp_path, 0o777)
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    extra = ["-r", "65534"]
+    try:
+        rc = _fail_write_then_recover(
+            tmp_path, state, lambda: os.chmod(state, 0o555), extra)
+        print("read-only dir: NV_Write rc 0x%x" % rc)
+        # Startup itself stores state, so give write access back first.
+        os.chmod(state, 0o755)
+        _reload_and_check(tmp_path, state, extra)
+    finally:
+        os.chmod(state, 0o755)
+
+
+def test_read_only_file_system_refused_clearly(tmp_path):
+    """A state dir on a read-only file system: no lock file can be made.
+    The start fails naming the directory and the reason (it used to say
+    'locked by another process')."""
+    mnt = tmp_path / "ro"
+    _mount_tmpfs(mnt, "4m")
+    try:
+        state = mnt / "state"
+        state.mkdir()
+        t, d = start_and_init(tmp_path, state, define=True)
+        assert write_counter(d, 1) == 0
+        busy = subprocess.run(["mount", "-o", "remount,ro", str(mnt)],
+                              capture_output=True)
+        assert busy.returncode != 0      # lock file open for writing
+        d.close()
+        t.stop()
+        os.unlink(state / ".lock")
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        t2 = CuseTPM(tmp_path, state=state)
+        p = t2.start(check=False)
+        assert p.returncode != 0
+        assert "Read-only file system" in p.stderr, p.stderr
+        assert str(state) in p.stderr and "locked" not in p.stderr
+        assert not os.path.exists(t2.dev)
+        # Copied somewhere writable, the state loads with its NV data.
+        copy = tmp_path / "copy"
+        shutil.copytree(state, copy)
+        _reload_and_check(tmp_path, copy)
+    finally:
+        _umount(mnt)
