@@ -40,6 +40,12 @@ write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void
+remove_path(void)
+{
+    unlink(path);
+}
+
 /* A file (or memfd) holding data; returns the fd for fd sources. */
 static int
 put_data(unsigned src, const uint8_t *p, size_t n)
@@ -55,6 +61,7 @@ put_data(unsigned src, const uint8_t *p, size_t n)
     }
     if (!path[0]) {
         snprintf(path, sizeof(path), "/tmp/fuzz_key.%d", (int)getpid());
+        atexit(remove_path);
     }
     FILE *f = fopen(path, "wb");
     assert(f);
