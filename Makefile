@@ -133,7 +133,9 @@ FUZZ_CHECK_SECONDS ?= 15
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+# No -Werror: gcc's -Werror build is the gate; a clang-only warning in
+# src/common must not stop the fuzzers.
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
                 -Wno-missing-field-initializers \
                 -D_GNU_SOURCE -DSWTPM_VERSION='"$(VERSION)"' -Isrc/common \
                 $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -161,3 +163,26 @@ fuzz: fuzz-build
 
 fuzz-check: fuzz-build
 	fuzz/run $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS)
+
+# ---- Sanitized daemons in the VM (docs/robustness.md) --------------------
+# The CUSE integration tests (ASAN_VM_TESTS: pytest arguments; quote with
+# double quotes, they land in a single-quoted sh -c) with every tool and
+# daemon built with ASan and UBSan in build-asan.  Nothing recovers: a finding aborts the
+# process, which fails its test.  The daemons' stderr is /dev/null, so
+# reports also go to files in the guest's /tmp/asan, and any file there
+# fails the run.  Leak checking is off: LeakSanitizer's stop-the-world
+# thread uses ptrace, which the seccomp allowlist refuses.  CI runs a
+# subset (.ci/run); the whole CUSE suite takes about 6 minutes.
+ASAN_VM_TESTS ?= -m cuse
+ASAN_VM_OPTIONS := detect_leaks=0:log_path=/tmp/asan/report
+.PHONY: asan-vm-check
+asan-vm-check:
+	$(MAKE) BUILD=build-asan SANITIZE=1 all
+	BUILD=build-asan tests/vm/run-in-vm --mem 2048 -- sh -c '\
+	    mkdir -m 1777 /tmp/asan && \
+	    export ASAN_OPTIONS=$(ASAN_VM_OPTIONS) \
+	        UBSAN_OPTIONS=print_stacktrace=1:log_path=/tmp/asan/report && \
+	    { tests/integration/run $(ASAN_VM_TESTS); rc=$$?; } ; \
+	    if ls /tmp/asan/report* >/dev/null 2>&1; then \
+	        cat /tmp/asan/report*; echo "sanitizer reports above" >&2; \
+	        exit 1; fi; exit $$rc'
