@@ -186,6 +186,7 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     inst->allow_set_locality = c->allow_set_locality;
     inst->disable_auto_shutdown = c->disable_auto_shutdown;
     inst->incoming_migration = c->incoming;
+    inst->no_lock = !c->state_lock;
     r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);
     if (r < 0) {

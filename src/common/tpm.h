@@ -36,6 +36,7 @@ struct tpm_instance {
     bool allow_set_locality;        /* --locality allow-set-locality */
     bool disable_auto_shutdown;     /* --flags disable-auto-shutdown */
     bool incoming_migration;        /* --migration incoming: lock lazily */
+    bool no_lock;                   /* --tpmstate lock=false */
     uint32_t last_ordinal;          /* of the last command given libtpms */
     unsigned int lock_retries;      /* for lazy (re)locking, 10 ms each */
     struct state_store store;

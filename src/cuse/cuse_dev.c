@@ -379,7 +379,7 @@ dev_init_done(void *userdata)
         code = 243;     /* upstream's -13 */
     } else if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0) {
         code = 1;
-    } else if (daemon_drop_privileges(o->cfg.runas, err, sizeof(err)) < 0) {
+    } else if (daemon_become_user(&o->user, err, sizeof(err)) < 0) {
         code = 246;     /* upstream's -10 */
     } else if (pthread_create(&dev.worker, NULL, worker_main, NULL) != 0) {
         snprintf(err, sizeof(err), "cannot start the worker thread");

@@ -8,12 +8,14 @@
 
 #include "ctrl.h"
 #include "daemon.h"
+#include "daemon_setup.h"
 
 struct cuse_opts {
     const char *name;
     unsigned int major, minor;
     bool foreground;
     struct daemon_cfg cfg;
+    struct daemon_user user;    /* --runas, resolved before the fork */
 };
 
 /*

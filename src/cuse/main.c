@@ -12,6 +12,7 @@
 
 #include "caps.h"
 #include "cuse_dev.h"
+#include "daemon_setup.h"
 #include "log.h"
 #include "subopt.h"
 
@@ -175,43 +176,22 @@ parse_args(int argc, char **argv, struct opts *o)
 static int
 opts_validate(struct opts *o)
 {
-    struct daemon_cfg *c = &o->cuse.cfg;
-    const char *tpm_path = getenv("TPM_PATH");
-    char err[512], buf[4200];
-    int r = 0;
+    const struct daemon_opt_strings strs = {
+        .tpmstate = o->tpmstate, .locality = o->locality,
+        .flags = o->flags, .pid = o->pid, .seccomp = o->seccomp,
+        .migration = o->migration,
+    };
+    char err[512];
 
-    if (o->tpmstate) {
-        r = daemon_parse_tpmstate(c, o->tpmstate, err, sizeof(err));
-    } else if (tpm_path && *tpm_path) {
-        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
-        r = daemon_parse_tpmstate(c, buf, err, sizeof(err));
-    }
-    if (r == 0 && o->locality) {
-        r = daemon_parse_locality(c, o->locality, err, sizeof(err));
-    }
-    if (r == 0 && o->flags) {
-        r = daemon_parse_flags(c, o->flags, err, sizeof(err));
-    }
-    if (r == 0 && o->pid) {
-        r = daemon_parse_pid(c, o->pid, err, sizeof(err));
-    }
-    if (r == 0 && o->seccomp) {
-        r = daemon_parse_seccomp(c, o->seccomp, err, sizeof(err));
-    }
-    if (r == 0 && o->migration) {
-        r = daemon_parse_migration(c, o->migration, err, sizeof(err));
-    }
-    if (r == 0 && c->log_opt) {
-        r = daemon_check_log(c->log_opt, err, sizeof(err));
-    }
-    if (r < 0) {
+    if (daemon_apply_opts(&o->cuse.cfg, &strs, err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_BAD_SUBOPT;
     }
-    if (c->startup == TPM_STARTUP_DEACTIVATED && c->tpm2) {
-        fprintf(stderr, "swtpm_cuse: --flags startup-deactivated is only "
-                "valid for a TPM 1.2\n");
-        return EXIT_BAD_SUBOPT;
+    /* Before the fork and any chroot hide /etc/passwd. */
+    if (daemon_resolve_user(o->cuse.cfg.runas, &o->cuse.user, err,
+                            sizeof(err)) < 0) {
+        fprintf(stderr, "swtpm_cuse: %s\n", err);
+        return EXIT_NO_USER;
     }
     return -1;
 }
@@ -247,106 +227,27 @@ check_device(const char *name)
 static int
 prepare_tpm(struct opts *o, struct tpm_instance *inst)
 {
-    struct daemon_cfg *c = &o->cuse.cfg;
     char err[600];
-    uint32_t rc = 0;
-    pid_t holder = 0;
     int r;
 
-    inst->tpm2 = c->tpm2;
-    inst->reject_locality4 = c->reject_locality4;
-    inst->allow_set_locality = c->allow_set_locality;
-    inst->disable_auto_shutdown = c->disable_auto_shutdown;
-    inst->incoming_migration = c->incoming;
-    if (state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
-                   c->state_mode_explicit, /* create= */ true, err,
-                   sizeof(err)) < 0) {
-        log_err("%s", err);
-        return EXIT_GENERIC;
-    }
-    r = 0;
-    if (c->state_lock && !c->incoming) {
-        r = state_lock(&inst->store, 0, &holder);
-    }
-    if (r < 0 && r != -EAGAIN) {
-        /* No lock file (read-only file system, no permission): say so
-         * rather than blame another process. */
-        log_err("cannot create or open the lock file in TPM state "
-                "directory '%s': %s", c->state_path, strerror(-r));
-        return EXIT_GENERIC;
+    r = daemon_open_tpm(&o->cuse.cfg, inst, /* create_dir= */ true,
+                        /* lock_now= */ true, err, sizeof(err));
+    if (r == 0) {
+        r = daemon_autostart_tpm(&o->cuse.cfg, inst, err, sizeof(err));
     }
     if (r < 0) {
-        if (holder > 0) {
-            log_err("TPM state directory '%s' is locked by process %d; "
-                    "stop that emulator or use another directory",
-                    c->state_path, (int)holder);
-        } else {
-            log_err("TPM state directory '%s' is locked by another "
-                    "process; stop that emulator or use another directory",
-                    c->state_path);
-        }
-        return EXIT_GENERIC;
-    }
-    if (daemon_load_keys(c, inst, err, sizeof(err)) < 0) {
         log_err("%s", err);
-        return EXIT_BAD_SUBOPT;
-    }
-    if (tpm_setup(inst) < 0) {
-        log_err("libtpms cannot emulate a TPM %s", c->tpm2 ? "2.0" : "1.2");
-        return EXIT_GENERIC;
-    }
-    tpm_debug_setup(log_get_level(), log_get_fd(), log_get_prefix());
-    if (!c->not_need_init) {
-        return -1;
-    }
-    if (tpm_start(inst, false, &rc) < 0) {
-        return EXIT_GENERIC;
-    }
-    if (tpm_send_startup(inst, c->startup, &rc) < 0 || rc != 0) {
-        log_warn("TPM startup command answered 0x%x", rc);
+        return r == -EKEYREJECTED ? EXIT_BAD_SUBOPT : EXIT_GENERIC;
     }
     return -1;
 }
 
-static int
-print_states(struct opts *o)
-{
-    struct state_store st;
-    static const char *const names[] = {
-        "permall", "volatilestate", "savestate" };
-    char err[600];
-    const char *sep = "";
-    long sz;
-
-    if (!o->cuse.cfg.state_path[0]) {
-        fprintf(stderr, "swtpm_cuse: --print-states needs --tpmstate or "
-                "TPM_PATH\n");
-        return EXIT_USAGE;
-    }
-    if (state_open(&st, o->cuse.cfg.state_path, o->cuse.cfg.tpm2, 0640,
-                   false, false, err, sizeof(err)) < 0) {
-        fprintf(stderr, "swtpm_cuse: %s\n", err);
-        return EXIT_USAGE;
-    }
-    printf("{ \"type\": \"swtpm\", \"states\": [");
-    for (size_t i = 0; i < 3; i++) {
-        sz = state_size(&st, names[i]);
-        if (sz >= 0) {
-            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep, names[i], sz);
-            sep = ",";
-        }
-    }
-    printf(" ] }");
-    state_close(&st);
-    return EXIT_OK;
-}
 
 static int
 run(struct opts *o)
 {
     static struct tpm_instance inst;
     char err[600];
-    uid_t uid;
     int code;
 
     if (o->print_caps) {
@@ -354,7 +255,7 @@ run(struct opts *o)
                    ? EXIT_USAGE : EXIT_OK;
     }
     if (o->print_states) {
-        return print_states(o);
+        return daemon_print_states(&o->cuse.cfg, "swtpm_cuse");
     }
     if (geteuid() != 0 || setuid(0) < 0) {
         fprintf(stderr, "swtpm_cuse: must run as root to create a CUSE "
@@ -369,11 +270,6 @@ run(struct opts *o)
         fprintf(stderr, "swtpm_cuse: no TPM state directory is defined: "
                 "use --tpmstate dir=DIR or set TPM_PATH\n");
         return EXIT_GENERIC;
-    }
-    if (o->cuse.cfg.runas && parse_uid(o->cuse.cfg.runas, &uid) < 0) {
-        fprintf(stderr, "swtpm_cuse: user '%s' for --runas does not exist\n",
-                o->cuse.cfg.runas);
-        return EXIT_NO_USER;
     }
     if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm: ", err,
                          sizeof(err)) < 0) {

@@ -295,3 +295,21 @@ def test_explicit_major_minor_and_backend_uri(tmp_path):
     finally:
         t.stop()
     assert (state / "tpm2-00.permall").exists()
+
+
+def test_chroot_with_named_runas_user(tmp_path):
+    """-R and -r NAME together: the user is looked up before the chroot
+    (the jail has no /etc/passwd)."""
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    os.chmod(tmp_path, 0o777)
+    state = tmp_path / "st"
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    with cuse_tpm(tmp_path, state=state,
+                  extra=["-R", str(jail), "-r", "nobody"]) as t:
+        st = proc_status(t.pid)
+        assert st["Uid"].split() == ["65534"] * 4
+        assert os.readlink("/proc/%d/root" % t.pid) == str(jail)
+        with t.open() as d:
+            assert d.init() == 0

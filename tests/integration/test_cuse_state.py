@@ -242,3 +242,22 @@ def test_unwritable_state_dir_fails_cleanly(tmp_path):
     after = digest_dir(state)
     assert after == before
     assert not [f for f in os.listdir(state) if f.startswith("TMP")]
+
+
+def test_lock_false_allows_a_second_reader(tmp_path):
+    """--tpmstate lock=false: no lock is taken (upstream's option), so a
+    second daemon may start on the directory; the default locks."""
+    state = tmp_path / "st"
+    with cuse_tpm(tmp_path, state=state) as t:
+        init_and_start(t)
+    t = CuseTPM(tmp_path, state=state)
+    t.args[t.args.index("--tpmstate") + 1] = "dir=%s,lock=false" % state
+    t.start()
+    try:
+        init_and_start(t)
+        t2 = CuseTPM(tmp_path, state=state)
+        t2.args[t2.args.index("--tpmstate") + 1] = "dir=%s,lock=false" % state
+        t2.start()
+        t2.stop()
+    finally:
+        t.stop()
