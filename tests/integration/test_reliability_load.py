@@ -5,8 +5,8 @@ SWTPM_LOAD_COMMANDS (default 100) mixed commands: GetRandom, PCR_Extend,
 PCR_Read (checked against the locally computed PCR value) and NV_Read.
 No command may fail.  Prints each instance's Pss and Rss.
 
-For the full run: SWTPM_LOAD_DEVICES=64 tests/vm/run-in-vm --mem 2048
--- tests/integration/run -m cuse -k load -s
+For the full run: SWTPM_LOAD_DEVICES=64 tests/vm/run-in-vm --
+tests/integration/run -m cuse -k many_devices -s
 """
 import hashlib
 import os
