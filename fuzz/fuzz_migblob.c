@@ -5,7 +5,9 @@
  *
  * Input: byte 0 bits 0-2 pick the state file key, bits 3-5 the migration
  * key (fuzz_keys.h), bit 6 is the request's ENCRYPTED flag; the rest is
- * the blob in an exact-size buffer.  A parsed blob must survive a
+ * the blob in an exact-size buffer.  With bit 7 set and a migration key,
+ * the rest is an IV and ciphertext that the harness wraps with a valid
+ * HMAC, so the inner stream after decryption is arbitrary.  A parsed blob must survive a
  * migblob_build()/migblob_parse() round trip with the same keys.
  */
 #include <assert.h>
@@ -52,12 +54,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fk = fuzz_key(data[0]);
     mk = fuzz_key(data[0] >> 3);
     req_enc = data[0] & 0x40;
-    len = (uint32_t)(size - 1);
-    blob = malloc(len ? len : 1);
-    if (!blob) {
-        return 0;
+    if ((data[0] & 0x80) && mk) {
+        if (size - 1 < mk->len || size - 1 > 1024 * 1024) {
+            return 0;
+        }
+        /* MIG_DATA | MIG_ENCRYPTED (| MIG_256), and the file key flags
+         * the request asked for. */
+        blob = fuzz_wrap_with_hmac(mk, data + 1, size - 1,
+                                   (uint16_t)(0x06 |
+                                   (mk->len == 32 ? 0x10 : 0) |
+                                   (fk ? (fk->len == 32 ? 0x09 : 0x01) : 0)),
+                                   5, 7, &len);
+    } else {
+        len = (uint32_t)(size - 1);
+        blob = malloc(len ? len : 1);
+        if (!blob) {
+            return 0;
+        }
+        memcpy(blob, data + 1, len);
     }
-    memcpy(blob, data + 1, len);
     r = migblob_parse(blob, len, req_enc, fk, mk, &raw, &rawlen, &rc);
     if (r == 0) {
         assert(raw ? rawlen <= len : rawlen == 0);

@@ -34,43 +34,6 @@ round_trip(const uint8_t *raw, uint32_t len, const struct state_key *k)
     free(raw2);
 }
 
-static void
-put_tlv(uint8_t *p, uint16_t tag, uint32_t len)
-{
-    be16_put(p, tag);
-    be32_put(p + 2, len);
-}
-
-/* [2: ct][3: HMAC(ct || iv)][6: iv] under a valid header; malloc'd. */
-static uint8_t *
-wrap_with_hmac(const struct state_key *k, const uint8_t *p, size_t n,
-               uint32_t *out_len)
-{
-    const uint8_t *iv = p, *ct = p + k->len;
-    uint32_t ctlen = (uint32_t)(n - k->len);
-    uint32_t total = 10 + 6 + ctlen + 6 + 32 + 6 + (uint32_t)k->len;
-    uint8_t *obj = malloc(total), *q;
-
-    assert(obj);
-    obj[0] = 2;
-    obj[1] = 1;
-    be16_put(obj + 2, 10);
-    be16_put(obj + 4, k->len == 32 ? 0x09 : 0x01);
-    be32_put(obj + 6, total);
-    q = obj + 10;
-    put_tlv(q, 2, ctlen);
-    memcpy(q + 6, ct, ctlen);
-    q += 6 + ctlen;
-    put_tlv(q, 3, 32);
-    assert(crypto_hmac_sha256(k->data, k->len, ct, ctlen, iv, k->len,
-                              q + 6) == 0);
-    q += 6 + 32;
-    put_tlv(q, 6, (uint32_t)k->len);
-    memcpy(q + 6, iv, k->len);
-    *out_len = total;
-    return obj;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -88,7 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size - 1 < k->len || size - 1 > 1024 * 1024) {
             return 0;
         }
-        obj = wrap_with_hmac(k, data + 1, size - 1, &len);
+        obj = fuzz_wrap_with_hmac(k, data + 1, size - 1,
+                                  k->len == 32 ? 0x09 : 0x01, 2, 6, &len);
     } else {
         len = (uint32_t)(size - 1);
         obj = malloc(len ? len : 1);
