@@ -169,8 +169,9 @@ fuzz-check: fuzz-build
 # double quotes, they land in a single-quoted sh -c) with every tool and
 # daemon built with ASan and UBSan in build-asan.  Nothing recovers: a finding aborts the
 # process, which fails its test.  The daemons' stderr is /dev/null, so
-# reports also go to files in the guest's /tmp/asan, and any file there
-# fails the run.  Leak checking is off: LeakSanitizer's stop-the-world
+# log_path asks for report files in the guest's /tmp/asan, and any file
+# there fails the run (gcc's combined runtimes often print to stderr
+# regardless).  Leak checking is off: LeakSanitizer's stop-the-world
 # thread uses ptrace, which the seccomp allowlist refuses.  CI runs a
 # subset (.ci/run); the whole CUSE suite takes about 6 minutes.
 ASAN_VM_TESTS ?= -m cuse
