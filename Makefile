@@ -152,9 +152,10 @@ $(FUZZ_LIB): $(COMMON_SRC:src/common/%.c=$(FUZZ_BUILD)/obj/%.o)
 	rm -f $@
 	ar rcs $@ $^
 
+# A harness may list extra linker flags in fuzz/fuzz_<name>.ldflags.
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) \
-	    $(PKG_LIBS) -lpthread
+	    $(shell cat fuzz/fuzz_$*.ldflags 2>/dev/null) $(PKG_LIBS) -lpthread
 
 fuzz-build: $(FUZZ_BINS)
 
