@@ -17,8 +17,7 @@ address (tpm_tis.force=1).  The firmware is qboot when QEMU has it: it
 boots ~10 s sooner than SeaBIOS here and leaves the TPM alone.  (SeaBIOS's
 own TPM2_Startup fails on the started TPM with TPM_RC_INITIALIZE, so it
 measures nothing and tries to disable the owner and endorsement
-hierarchies.
-Without our TPM2_Startup it starts and measures the TPM itself, but QEMU
+hierarchies.  Without our TPM2_Startup it starts and measures the TPM itself, but QEMU
 then reports `tpm_util: Got unexpected response to TPM2_GetCapability;
 errcode: 0x100` while sizing its buffer and falls back to 4096 bytes.)"""
 import hashlib
