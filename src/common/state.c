@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ctrl_wire.h"
+#include "fdio.h"
 #include "log.h"
 #include "stateobj.h"
 
@@ -254,7 +255,6 @@ read_file(const struct state_store *st, const char *fname,
 {
     struct stat sb;
     uint8_t *buf = NULL;
-    size_t off = 0;
     ssize_t n;
     int fd, r;
 
@@ -280,22 +280,13 @@ read_file(const struct state_store *st, const char *fname,
     if (!buf) {
         goto out;
     }
-    while (off < (size_t)sb.st_size) {
-        n = read(fd, buf + off, (size_t)sb.st_size - off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        off += (size_t)n;
+    n = fd_read_full(fd, buf, (size_t)sb.st_size);
+    if (n < 0) {
+        r = (int)n;
+        goto out;
     }
     *out = buf;
-    *out_len = (uint32_t)off;
+    *out_len = (uint32_t)n;
     buf = NULL;
     r = 0;
 out:
@@ -339,28 +330,6 @@ state_load(struct state_store *st, const char *name,
     return r;
 }
 
-static int
-write_all(int fd, const uint8_t *buf, size_t len)
-{
-    ssize_t n;
-
-    while (len > 0) {
-        n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return -errno;
-        }
-        if (n == 0) {
-            return -EIO;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Write obj to tmp, make it durable, and rename it over fname. */
 static int
 write_atomic(const struct state_store *st, const char *tmp,
@@ -380,7 +349,7 @@ write_atomic(const struct state_store *st, const char *tmp,
         r = -errno;
     }
     if (r == 0) {
-        r = write_all(fd, obj, len);
+        r = fd_write_full(fd, obj, len);
     }
     if (r == 0 && fsync(fd) < 0) {
         r = -errno;

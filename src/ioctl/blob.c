@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ioctl.h"
+#include "fdio.h"
 #include "log.h"
 #include "subopt.h"
 
@@ -149,25 +150,6 @@ out:
     return r;
 }
 
-static int
-write_fd_all(int fd, const uint8_t *p, size_t len)
-{
-    ssize_t n;
-
-    while (len > 0) {
-        n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /*
  * Write the blob to path (mode 0600): via a temp file and rename when the
  * directory allows it, so a failure leaves an existing file intact;
@@ -192,7 +174,7 @@ write_file(const char *path, const struct buf *b)
         log_errno(errno, "cannot create '%s'", path);
         return -1;
     }
-    r = write_fd_all(fd, b->data, b->len);
+    r = fd_write_full(fd, b->data, b->len);
     if (r == 0 && fsync(fd) < 0 && errno != EINVAL) {
         r = -errno;
     }
@@ -294,17 +276,12 @@ read_file(const char *path, struct buf *b)
         log_err("out of memory");
         goto fail;
     }
-    while (b->len < (size_t)st.st_size) {
-        n = read(fd, b->data + b->len, (size_t)st.st_size - b->len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            log_errno(n < 0 ? errno : EIO, "cannot read '%s'", path);
-            goto fail;
-        }
-        b->len += (size_t)n;
+    n = fd_read_full(fd, b->data, (size_t)st.st_size);
+    if (n != (ssize_t)st.st_size) {
+        log_errno(n < 0 ? (int)-n : EIO, "cannot read '%s'", path);
+        goto fail;
     }
+    b->len = (size_t)n;
     close(fd);
     return 0;
 fail:

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 int
 conf_read(const char *path, char **out_text)
 {
@@ -26,20 +28,12 @@ conf_read(const char *path, char **out_text)
         r = -ENOMEM;
         goto out;
     }
-    while (len < CONF_MAX_SIZE) {
-        n = read(fd, text + len, CONF_MAX_SIZE - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
+    n = fd_read_full(fd, text, CONF_MAX_SIZE);
+    if (n < 0) {
+        r = (int)n;
+        goto out;
     }
+    len = (size_t)n;
     text[len] = '\0';
     *out_text = text;
     text = NULL;

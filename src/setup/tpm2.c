@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "certs.h"
+#include "fdio.h"
 #include "log.h"
 #include "setup.h"
 
@@ -337,7 +338,6 @@ write_cert_file(const char *dir, const char *keydesc, const uint8_t *der,
                 size_t len)
 {
     char path[SETUP_PATH_MAX];
-    size_t off = 0;
     int fd, r = 0;
 
     snprintf(path, sizeof(path), "%s/ek-%s.crt", dir, keydesc);
@@ -348,18 +348,9 @@ write_cert_file(const char *dir, const char *keydesc, const uint8_t *der,
         log_errno(r, "cannot write EK certificate file '%s'", path);
         return -r;
     }
-    while (off < len) {
-        ssize_t n = write(fd, der + off, len - off);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            r = n < 0 ? errno : ENOSPC;
-            log_errno(r, "cannot write EK certificate file '%s'", path);
-            break;
-        }
-        off += (size_t)n;
+    r = -fd_write_full(fd, der, len);
+    if (r) {
+        log_errno(r, "cannot write EK certificate file '%s'", path);
     }
     if (close(fd) < 0 && r == 0) {
         r = errno;
