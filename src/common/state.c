@@ -97,6 +97,7 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->tpm2 = tpm2;
     st->mode = mode & 0777;
     st->mode_explicit = mode_explicit;
+    st->defer_sync = false;
     st->path[0] = '\0';
     if (strlen(path) > STATE_PATH_MAX) {
         snprintf(err, errlen, "state directory path '%.64s...' is too long; "
@@ -351,7 +352,7 @@ write_atomic(const struct state_store *st, const char *tmp,
     if (r == 0) {
         r = fd_write_full(fd, obj, len);
     }
-    if (r == 0 && fsync(fd) < 0) {
+    if (r == 0 && !st->defer_sync && fsync(fd) < 0) {
         r = -errno;
     }
     if (close(fd) < 0 && r == 0) {
@@ -364,10 +365,39 @@ write_atomic(const struct state_store *st, const char *tmp,
         unlinkat(st->dir_fd, tmp, 0);
         return r;
     }
-    if (fsync(st->dir_fd) < 0) {
+    if (!st->defer_sync && fsync(st->dir_fd) < 0) {
         return -errno;
     }
     return 0;
+}
+
+int
+state_sync(struct state_store *st)
+{
+    static const char *const names[] = {
+        "permall", "volatilestate", "savestate" };
+    char fname[OBJ_NAME_MAX];
+    int fd, r;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        r = obj_name(st, names[i], /* tmp= */ false, fname, sizeof(fname));
+        if (r < 0) {
+            return r;
+        }
+        fd = openat(st->dir_fd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            return -errno;
+        }
+        r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return fsync(st->dir_fd) < 0 ? -errno : 0;
 }
 
 int

@@ -23,6 +23,12 @@ struct state_store {
     mode_t mode;            /* mode of new files */
     bool mode_explicit;     /* mode= given: applied exactly */
     int lock_fd;            /* -1 when not locked */
+    /*
+     * Skip the per-write fsyncs; the owner calls state_sync() before the
+     * files matter.  Only for private scratch stores (swtpm_setup builds
+     * a new state in a temporary directory and renames it into place).
+     */
+    bool defer_sync;
     struct state_key filekey;   /* len 0: files are not encrypted */
 };
 
@@ -63,6 +69,12 @@ int state_load(struct state_store *st, const char *name,
  */
 int state_save(struct state_store *st, const char *name,
                const uint8_t *raw, uint32_t len, uint32_t *out_tpm_rc);
+
+/*
+ * Flush every state object and the directory itself: what a defer_sync
+ * store does once instead of at every write.  0 or a negative errno.
+ */
+int state_sync(struct state_store *st);
 
 /* Remove object name; -ENOENT only if must_exist. */
 int state_delete(struct state_store *st, const char *name, bool must_exist);

@@ -410,6 +410,32 @@ expect_save_fails(struct fixture *f, int *knob, int err)
     load_expect(f, "permall", "old");
 }
 
+/* defer_sync: writes make no fsync; state_sync flushes files and dir. */
+static void
+test_state_save_defer_sync(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t raw[] = "scratch state";
+    uint8_t *out = NULL;
+    uint32_t len = 0, rc = 0;
+
+    f->st.defer_sync = true;
+    fail_fsync = EIO;       /* any fsync would fail the save */
+    assert_int_equal(state_save(&f->st, "permall", raw, sizeof(raw), &rc),
+                     0);
+    assert_int_equal(state_sync(&f->st), -EIO);
+    fail_fsync = 0;
+    assert_int_equal(state_sync(&f->st), 0);
+    assert_int_equal(state_load(&f->st, "permall", &out, &len, &rc), 0);
+    assert_memory_equal(out, raw, sizeof(raw));
+    free(out);
+    /* a fresh open never defers */
+    state_close(&f->st);
+    assert_int_equal(state_open(&f->st, f->dir, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    assert_false(f->st.defer_sync);
+}
+
 static void
 test_state_save_fsync_failure(void **state)
 {
@@ -648,6 +674,7 @@ main(void)
         T(test_state_load_bad_object),
         T(test_state_load_fix_mode),
         T(test_state_save_modes),
+        T(test_state_save_defer_sync),
         T(test_state_save_fsync_failure),
         T(test_state_save_rename_failure),
         T(test_state_save_write_failure),
