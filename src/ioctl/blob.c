@@ -300,7 +300,9 @@ set_chunk(struct client *c, struct ptm_setstate *ss, uint32_t type,
     ss->u.req.state_flags = 0;
     ss->u.req.type = type;
     ss->u.req.length = (uint32_t)n;
-    memcpy(ss->u.req.data, p, n);
+    if (n) {
+        memcpy(ss->u.req.data, p, n);  /* p may be NULL for an empty chunk */
+    }
     r = client_ctrl(c, CMD_SET_STATEBLOB, ss, &rc);
     if (r < 0) {
         report_err(c, CMD_SET_STATEBLOB, r);

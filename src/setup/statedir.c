@@ -241,10 +241,20 @@ int
 statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
 {
     pid_t holder = 0;
+    int r;
 
-    if (state_lock(real, 0, &holder) < 0) {
+    r = state_lock(real, 0, &holder);
+    if (r == -EAGAIN && holder > 0) {
         log_err("TPM state directory '%s' is in use by process %d; stop "
                 "that TPM emulator first", real->path, (int)holder);
+    } else if (r == -EAGAIN) {
+        log_err("TPM state directory '%s' is in use by another process; "
+                "stop that TPM emulator first", real->path);
+    } else if (r < 0) {
+        log_errno(-r, "cannot create or open the lock file in TPM state "
+                  "directory '%s'", real->path);
+    }
+    if (r < 0) {
         return -EBUSY;
     }
     remove_stale_temps(real->dir_fd);

@@ -223,7 +223,10 @@ class CuseTPM:
             with self.open() as d:
                 d.res("SHUTDOWN")
         except OSError:
-            os.kill(self.pid, signal.SIGTERM)
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return          # it went away by itself meanwhile
         if not _wait_gone(self.pid):
             os.kill(self.pid, signal.SIGKILL)
             _wait_gone(self.pid)
@@ -231,7 +234,10 @@ class CuseTPM:
 
     def kill(self, sig=signal.SIGKILL):
         if self.alive():
-            os.kill(self.pid, sig)
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                return
             _wait_gone(self.pid)
 
     def check_log_clean(self):
