@@ -160,36 +160,11 @@ out:
     return r;
 }
 
-/* Pull "key":"value" / "key":number out of the GET_INFO JSON. */
-static void
-json_str(const char *json, const char *key, char *out, size_t outlen)
-{
-    char pat[40];
-    const char *p;
-    size_t n = 0;
-
-    out[0] = '\0';
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    p = strstr(json, pat);
-    if (!p) {
-        return;
-    }
-    p += strlen(pat);
-    p += *p == '"';
-    while (p[n] && p[n] != '"' && p[n] != ',' && p[n] != '}' &&
-           n + 1 < outlen) {
-        n++;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
 static int
 get_ident(struct ext_tpm *e, struct tpm_ident *id)
 {
     struct ptm_getinfo gi;
     uint32_t rc = 0;
-    char num[24];
     int r;
 
     memset(&gi, 0, sizeof(gi));
@@ -202,16 +177,7 @@ get_ident(struct ext_tpm *e, struct tpm_ident *id)
         return -EBADMSG;
     }
     gi.u.resp.buffer[gi.u.resp.length] = '\0';
-    memset(id, 0, sizeof(*id));
-    json_str(gi.u.resp.buffer, "family", id->family, sizeof(id->family));
-    json_str(gi.u.resp.buffer, "level", num, sizeof(num));
-    id->level = strtoul(num, NULL, 10);
-    json_str(gi.u.resp.buffer, "revision", num, sizeof(num));
-    id->revision = strtoul(num, NULL, 10);
-    json_str(gi.u.resp.buffer, "manufacturer", id->manufacturer,
-             sizeof(id->manufacturer));
-    json_str(gi.u.resp.buffer, "model", id->model, sizeof(id->model));
-    json_str(gi.u.resp.buffer, "version", id->version, sizeof(id->version));
+    tpm_ident_parse(gi.u.resp.buffer, id);
     return 0;
 }
 

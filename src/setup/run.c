@@ -280,17 +280,12 @@ json_field(const char *json, const char *key, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-static void
-get_ident(struct tpm_ident *id)
+void
+tpm_ident_parse(const char *json, struct tpm_ident *id)
 {
-    char *json = TPMLIB_GetInfo(TPMLIB_INFO_TPMSPECIFICATION |
-                                TPMLIB_INFO_TPMATTRIBUTES);
     char num[24];
 
     memset(id, 0, sizeof(*id));
-    if (!json) {
-        return;
-    }
     json_field(json, "family", id->family, sizeof(id->family));
     json_field(json, "level", num, sizeof(num));
     id->level = strtoul(num, NULL, 10);
@@ -300,7 +295,19 @@ get_ident(struct tpm_ident *id)
                sizeof(id->manufacturer));
     json_field(json, "model", id->model, sizeof(id->model));
     json_field(json, "version", id->version, sizeof(id->version));
-    free(json);
+}
+
+static void
+get_ident(struct tpm_ident *id)
+{
+    char *json = TPMLIB_GetInfo(TPMLIB_INFO_TPMSPECIFICATION |
+                                TPMLIB_INFO_TPMATTRIBUTES);
+
+    memset(id, 0, sizeof(*id));
+    if (json) {
+        tpm_ident_parse(json, id);
+        free(json);
+    }
 }
 
 /*

@@ -71,6 +71,9 @@ struct tpm_ident {
     char version[32];       /* "id:20191023" */
 };
 
+/* Fill id from libtpms' GET_INFO JSON (specification and attributes). */
+void tpm_ident_parse(const char *json, struct tpm_ident *id);
+
 struct certs;
 struct ext_tpm;
 
