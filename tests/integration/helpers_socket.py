@@ -92,7 +92,28 @@ def expect_fail(res, *needles, rc=1):
     return res
 
 
-class SwtpmServer:
+class ClientArgs:
+    """Connection arguments for swtpm_ioctl/swtpm_bios and the tpm2-tss
+    swtpm TCTI, for any server fixture with transport, port (data; the
+    control port is port + 1, as the TCTI expects), ctrl_path, data_path.
+    """
+
+    def ctrl_args(self):
+        if self.transport == "tcp":
+            return ["--tcp", "127.0.0.1:%d" % (self.port + 1)]
+        return ["--unix", self.ctrl_path]
+
+    def data_args(self):
+        if self.transport == "tcp":
+            return ["--tcp", "127.0.0.1:%d" % self.port]
+        return ["--unix", self.data_path]
+
+    def tcti(self):
+        assert self.transport == "tcp"
+        return "swtpm:host=127.0.0.1,port=%d" % self.port
+
+
+class SwtpmServer(ClientArgs):
     """One `swtpm socket` process with its data and control channels."""
 
     def __init__(self, workdir, tpm2, transport="tcp", running=True,
@@ -168,21 +189,6 @@ class SwtpmServer:
                 time.sleep(0.05)
                 return self.proc.poll() is None
         return False
-
-    # Arguments for our tools.
-    def ctrl_args(self):
-        if self.transport == "tcp":
-            return ["--tcp", "127.0.0.1:%d" % (self.port + 1)]
-        return ["--unix", self.ctrl_path]
-
-    def data_args(self):
-        if self.transport == "tcp":
-            return ["--tcp", "127.0.0.1:%d" % self.port]
-        return ["--unix", self.data_path]
-
-    def tcti(self):
-        assert self.transport == "tcp"
-        return "swtpm:host=127.0.0.1,port=%d" % self.port
 
     def ioctl(self, *args, **kw):
         return run_tool("swtpm_ioctl", *self.ctrl_args(), *args, **kw)

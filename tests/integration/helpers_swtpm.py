@@ -16,7 +16,8 @@ import time
 import pytest
 
 from conftest import tool
-from helpers_socket import BAD_STDERR, free_port_pair, rc_of, run_tool
+from helpers_socket import (BAD_STDERR, ClientArgs, free_port_pair,
+                            rc_of, run_tool)
 
 START_TIMEOUT = 10.0
 
@@ -45,7 +46,7 @@ def ctrl_cmd(s, code, body=b"", resp_len=4):
     return recv_exact(s, resp_len)
 
 
-class OurSwtpm:
+class OurSwtpm(ClientArgs):
     """One `build/bin/swtpm socket` with its data and control channels."""
 
     def __init__(self, workdir, tpm2=True, transport="tcp", running=True,
@@ -144,20 +145,6 @@ class OurSwtpm:
     def startup(self):
         return rc_of(self.tpm_cmd(TPM2_STARTUP if self.tpm2
                                   else TPM12_STARTUP))
-
-    # Arguments for swtpm_ioctl / swtpm_bios (ours and Debian's).
-    def ctrl_args(self):
-        if self.transport == "tcp":
-            return ["--tcp", "127.0.0.1:%d" % (self.port + 1)]
-        return ["--unix", self.ctrl_path]
-
-    def data_args(self):
-        if self.transport == "tcp":
-            return ["--tcp", "127.0.0.1:%d" % self.port]
-        return ["--unix", self.data_path]
-
-    def tcti(self):
-        return "swtpm:host=127.0.0.1,port=%d" % self.port
 
     def alive(self):
         return self.proc.poll() is None

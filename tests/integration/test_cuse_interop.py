@@ -2,7 +2,6 @@
 """Cross-compatibility with Debian's swtpm 0.7.1 (socket mode): a state
 directory written by it loads in swtpm_cuse with the same NV contents and
 EK public key, and the reverse; plain and with an encryption key."""
-import os
 import socket
 import subprocess
 import time
@@ -10,29 +9,13 @@ import time
 import pytest
 
 from cuse_helpers import TPM2_STARTUP_CLEAR, cuse_tpm, rc_of, tpm2_ok
+from helpers_socket import free_port_pair
 
 pytestmark = pytest.mark.cuse
 
 UPSTREAM = "/usr/bin/swtpm"
 NV = "0x1500030"
 DATA = b"written-by-one-read-by-other-32b"
-
-
-def free_port_pair():
-    """A port P with P+1 also free (the swtpm TCTI's control port)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise AssertionError("no free port pair")
 
 
 class Upstream:
