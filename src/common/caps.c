@@ -48,10 +48,9 @@ caps_print(const char *type, bool tpm2, bool cuse)
     if (!cuse) {
         printf(", \"tpm-send-command-header\"");
     }
-    printf(", \"flags-opt-startup\", \"flags-opt-disable-auto-shutdown\"");
-    if (!cuse) {
-        printf(", \"ctrl-opt-terminate\"");
-    }
+    /* Upstream lists ctrl-opt-terminate for CUSE too (cli.md 9.1). */
+    printf(", \"flags-opt-startup\", \"flags-opt-disable-auto-shutdown\", "
+           "\"ctrl-opt-terminate\"");
     printf(", \"cmdarg-seccomp\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
            "\"cmdarg-print-states\", \"cmdarg-chroot\", \"cmdarg-migration\", "
            "\"nvram-backend-dir\"");

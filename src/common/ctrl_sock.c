@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,19 +287,34 @@ recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd)
     }
 }
 
-/* Write everything before the reply deadline: 0 or -EPIPE. */
+/*
+ * Write both buffers before the reply deadline: 0 or -EPIPE.  They go out
+ * in one gathered send, so a client doing a single read (upstream's
+ * swtpm_setup, swtpm_ioctl) sees the whole reply; only a reply larger
+ * than the socket buffer takes more than one.
+ */
 static int
-send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+send_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline)
 {
+    struct msghdr mh;
     ssize_t n;
+    size_t k;
 
-    while (len > 0) {
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
         if (wait_fd(fd, POLLOUT, deadline) < 0) {
             return -EPIPE;
         }
-        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)iovcnt;
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == ENOTSOCK) {
-            n = write(fd, buf, len);
+            n = writev(fd, iov, iovcnt);
         }
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
@@ -306,8 +322,14 @@ send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
             }
             return -EPIPE;
         }
-        buf += n;
-        len -= (size_t)n;
+        for (k = (size_t)n; iovcnt > 0 && k >= iov->iov_len; iovcnt--) {
+            k -= iov->iov_len;
+            iov++;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + k;
+            iov->iov_len -= k;
+        }
     }
     return 0;
 }
@@ -320,14 +342,16 @@ send_reply(struct ctrl_engine *eng, int fd, uint32_t cmd,
     const uint8_t *data;
     uint32_t dlen;
     int64_t deadline = now_ms() + CTRL_SOCK_WRITE_TIMEOUT_MS;
+    struct iovec iov[2];
     size_t hlen;
     int r;
 
     hlen = ctrl_sock_encode(cmd, resp, hdr, &data, &dlen);
-    r = send_all(fd, hdr, hlen, deadline);
-    if (r == 0 && dlen) {
-        r = send_all(fd, data, dlen, deadline);
-    }
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = hlen;
+    iov[1].iov_base = (void *)data;
+    iov[1].iov_len = dlen;
+    r = send_all(fd, iov, 2, deadline);
     ctrl_after_reply(eng);
     if (r < 0) {
         log_debug("control reply to %s not sent", ctrl_cmd_name(cmd));

@@ -24,6 +24,7 @@ daemon_cfg_init(struct daemon_cfg *c)
     c->state_mode = 0640;
     c->state_lock = true;
     c->pid_fd = -1;
+    c->pid_dir_fd = -1;
     c->seccomp = SECCOMP_ACTION_KILL;
 }
 
@@ -241,10 +242,6 @@ daemon_check_log(const char *s, char *err, size_t errlen)
                  lvl);
         r = -EINVAL;
     }
-    if (!subopts_has(&so, "file") && !subopts_has(&so, "fd")) {
-        snprintf(err, errlen, "--log needs file=<path> or fd=<n>");
-        r = -EINVAL;
-    }
     subopts_free(&so);
     return r;
 }
@@ -288,14 +285,18 @@ daemon_setup_log(const char *s, const char *default_prefix,
                      strerror(errno));
             goto out;
         }
-    } else {
+    } else if (fdstr) {
         if (parse_uint(fdstr, 0, 65535, &v) < 0 ||
-            (fcntl((int)v, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+            (flags = fcntl((int)v, F_GETFL)) < 0 ||
+            (flags & O_ACCMODE) == O_RDONLY) {
             snprintf(err, errlen, "log fd '%s' is not a writable file "
                      "descriptor", fdstr);
             goto out;
         }
         fd = (int)v;
+    } else {
+        /* Like upstream: without file= or fd=, lines go to stderr. */
+        fd = STDERR_FILENO;
     }
     log_set_fd(fd);
     log_set_tee_stderr(true);
@@ -326,24 +327,60 @@ daemon_load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
     return 0;
 }
 
+/* Open the directory of path (O_PATH) and point *out_base into path. */
+static int
+open_parent_dir(const char *path, const char **out_base)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (!slash) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
+    fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    *out_base = slash ? slash + 1 : path;
+    return fd;
+}
+
 int
 daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
 {
     char buf[32];
-    int fd = c->pid_fd, n;
+    const char *base = NULL;
+    int fd = c->pid_fd, dir_fd = -1, n, r;
     struct stat stbuf;
 
     if (!c->pid_path[0] && fd < 0) {
         return 0;
     }
     if (c->pid_path[0]) {
-        fd = open(c->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                  O_CLOEXEC, 0644);
-        if (fd < 0) {
+        dir_fd = open_parent_dir(c->pid_path, &base);
+        fd = dir_fd < 0 ? dir_fd
+                        : openat(dir_fd, base, O_WRONLY | O_CREAT | O_TRUNC |
+                                 O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || fstat(fd, &stbuf) < 0) {
+            r = fd < 0 && dir_fd < 0 ? dir_fd : -errno;
             snprintf(err, errlen, "cannot write pid file '%s': %s",
-                     c->pid_path, strerror(errno));
-            return -errno;
+                     c->pid_path, strerror(-r));
+            if (fd >= 0) {
+                close(fd);
+            }
+            if (dir_fd >= 0) {
+                close(dir_fd);
+            }
+            return r;
         }
+        c->pid_dir_fd = dir_fd;
+        c->pid_dev = stbuf.st_dev;
+        c->pid_ino = stbuf.st_ino;
     } else if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
         snprintf(err, errlen, "pid fd %d is not a regular file", fd);
         return -EINVAL;
@@ -351,7 +388,9 @@ daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
     n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
     if (write(fd, buf, (size_t)n) != n) {
         snprintf(err, errlen, "cannot write pid file: %s", strerror(errno));
-        close(fd);
+        if (c->pid_path[0]) {
+            close(fd);
+        }
         return -EIO;
     }
     if (c->pid_path[0]) {
@@ -363,9 +402,30 @@ daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
 void
 daemon_remove_pid(struct daemon_cfg *c)
 {
-    if (c->pid_path[0]) {
-        unlink(c->pid_path);
+    char buf[32], want[32];
+    const char *base;
+    struct stat stbuf;
+    ssize_t n;
+    int fd;
+
+    if (c->pid_dir_fd < 0) {
+        return;
     }
+    base = strrchr(c->pid_path, '/');
+    base = base ? base + 1 : c->pid_path;
+    fd = openat(c->pid_dir_fd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        snprintf(want, sizeof(want), "%d", (int)getpid());
+        if (fstat(fd, &stbuf) == 0 && stbuf.st_dev == c->pid_dev &&
+            stbuf.st_ino == c->pid_ino && strcmp(buf, want) == 0) {
+            unlinkat(c->pid_dir_fd, base, 0);
+        }
+        close(fd);
+    }
+    close(c->pid_dir_fd);
+    c->pid_dir_fd = -1;
 }
 
 int

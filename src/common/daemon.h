@@ -38,6 +38,11 @@ struct daemon_cfg {
     /* --pid */
     char pid_path[4096];
     int pid_fd;                 /* -1 if none */
+    /* The pid file this process wrote: its directory (kept open so the
+     * file can be removed after --chroot) and inode; dir_fd -1 if none. */
+    int pid_dir_fd;
+    dev_t pid_dev;
+    ino_t pid_ino;
     /* --seccomp */
     enum seccomp_action seccomp;
     /* raw strings, applied later */
@@ -76,6 +81,8 @@ int daemon_load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
 
 /* Write the pid file (O_NOFOLLOW, 0644, no newline). */
 int daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen);
+/* Remove the pid file only if this process wrote it and it still holds
+ * our pid; never touches a file another run created. */
 void daemon_remove_pid(struct daemon_cfg *c);
 
 /* chroot (if set) then switch to user runas (if set); verified. */

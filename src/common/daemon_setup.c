@@ -82,7 +82,8 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
             sep = ",";
         }
     }
-    printf(" ] }");
+    /* Upstream prints an empty list as "[]". */
+    printf("%s }", *sep ? " ]" : "]");
     state_close(&st);
     return 0;
 }

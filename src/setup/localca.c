@@ -29,7 +29,6 @@
 #include "log.h"
 #include "run.h"
 
-#define SYSCONF_LOCALCA "/etc/swtpm-localca.conf"
 #define SYSCONF_OPTIONS "/etc/swtpm-localca.options"
 #define ROOT_KEY_NAME   "swtpm-localca-rootca-privkey.pem"
 #define ROOT_CERT_NAME  "swtpm-localca-rootca-cert.pem"
@@ -166,9 +165,11 @@ localca_open(const char *conf_path, const char *opts_path,
     }
     snprintf(user_conf, sizeof(user_conf), "%s/swtpm-localca.conf", cfg);
     snprintf(user_opts, sizeof(user_opts), "%s/swtpm-localca.options", cfg);
-    /* The system-wide config names a shared root-owned directory: the
-     * built-in CA never uses it, it keeps one CA per user. */
-    if (conf_path && strcmp(conf_path, SYSCONF_LOCALCA) != 0) {
+    /* A configured create_certs_tool_config is used as swtpm_localca
+     * would use it (/etc/swtpm-localca.conf included: its CA is the one
+     * the host trusts); without one, the user's swtpm-localca.conf, else
+     * the built-in per-user CA. */
+    if (conf_path) {
         r = read_ca_conf(ca, conf_path);
     } else if (access(user_conf, R_OK) == 0) {
         r = read_ca_conf(ca, user_conf);
@@ -417,6 +418,28 @@ random_serial(char *out)
     out[20] = '\0';
 }
 
+/* All of buf to fd; a short write that makes no progress is -EIO. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* Read, increment and store the serial (under the CA lock). */
 static int
 next_serial(struct localca *ca, char *out, size_t outlen)
@@ -457,11 +480,20 @@ next_serial(struct localca *ca, char *out, size_t outlen)
         goto out;
     }
     fchmod(fd, 0644);
-    if (write(fd, dec, strlen(dec)) != (ssize_t)strlen(dec) ||
-        fsync(fd) < 0 || close(fd) < 0 || rename(tmp, ca->certserial) < 0) {
+    r = write_all(fd, dec, strlen(dec));
+    if (r == 0 && fsync(fd) < 0) {
         r = -errno;
+    }
+    /* close even after a failed write: the fd must not leak */
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, ca->certserial) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
         unlink(tmp);
-        log_access(ca->certserial, "write", -r ? -r : EIO);
+        log_access(ca->certserial, "write", -r);
         goto out;
     }
     snprintf(out, outlen, "%s", dec);
@@ -476,7 +508,19 @@ out:
 static int
 prepare_ca(struct localca *ca)
 {
+    char keydir[SETUP_PATH_MAX], *slash;
     int r, fd;
+
+    /* swtpm_localca keeps the root CA beside the signing key */
+    snprintf(keydir, sizeof(keydir), "%s", ca->signkey);
+    slash = strrchr(keydir, '/');
+    if (!slash) {
+        snprintf(keydir, sizeof(keydir), ".");
+    } else if (slash == keydir) {
+        keydir[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
 
     if (ca->default_layout) {
         r = create_default_dir(ca);
@@ -489,6 +533,11 @@ prepare_ca(struct localca *ca)
             log_access(ca->statedir, "write to", r < 0 ? -r : errno);
             return r < 0 ? r : -EACCES;
         }
+        r = mkdir_parents(keydir, 0770);
+        if (r < 0) {
+            log_access(keydir, "create", -r);
+            return r;
+        }
     }
     fd = lock_ca(ca);
     if (fd < 0) {
@@ -497,7 +546,7 @@ prepare_ca(struct localca *ca)
     if (access(ca->signkey, F_OK) < 0 || access(ca->issuercert, F_OK) < 0) {
         say("Creating root CA and a local CA's signing key and issuer "
             "cert in '%s'.", ca->statedir);
-        r = create_ca_files(ca, ca->statedir, ca->signkey, ca->issuercert);
+        r = create_ca_files(ca, keydir, ca->signkey, ca->issuercert);
         if (r < 0) {
             close(fd);
             return r;

@@ -70,8 +70,9 @@ usage(const char *prog)
 "  --help, -h         print this help and exit\n"
 "\n"
 "Certificates are made by the create_certs_tool of the config file, or\n"
-"by a built-in local CA kept in $XDG_CONFIG_HOME/swtpm-localca (or\n"
-"~/.config/swtpm-localca) that is created on first use.\n"
+"by a built-in local CA: the one create_certs_tool_config names, else\n"
+"$XDG_CONFIG_HOME/swtpm-localca (or ~/.config/swtpm-localca), created on\n"
+"first use.\n"
 "\n"
 "Exit status: 0 on success (also with --not-overwrite and an existing\n"
 "state), 1 on any error.\n", prog);

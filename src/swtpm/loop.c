@@ -30,7 +30,8 @@
 enum data_kind {
     DATA_ACCEPTED,      /* from the --server listener */
     DATA_PERSISTENT,    /* --fd, tcp fd=, chardev: exit when it closes */
-    DATA_PASSED,        /* CMD_SET_DATAFD: close and wait for another */
+    DATA_PASSED,        /* CMD_SET_DATAFD: exit with -t, else wait for
+                           another */
 };
 
 struct loop {
@@ -127,8 +128,9 @@ data_gone(struct loop *l)
     enum data_kind kind = l->data_kind;
 
     data_close(l);
-    if (kind == DATA_PERSISTENT ||
-        (kind == DATA_ACCEPTED && l->cfg->terminate)) {
+    /* -t means any data client, also one QEMU or libvirt passed by
+     * CMD_SET_DATAFD: the emulator must not outlive its VM. */
+    if (kind == DATA_PERSISTENT || l->cfg->terminate) {
         log_info("data connection closed; terminating");
         finish(l, EXIT_OK);
     }

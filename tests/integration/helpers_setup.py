@@ -48,7 +48,19 @@ def run(argv, env=None, check_stderr=True, timeout=TIMEOUT, **kw):
 
 
 def run_setup(*args, xdg, env=None, **kw):
-    """Run our swtpm_setup with XDG_CONFIG_HOME=xdg (per-user CA there)."""
+    """Run our swtpm_setup with XDG_CONFIG_HOME=xdg (per-user CA there).
+
+    Without --config the host's /etc/swtpm_setup.conf would name the
+    system CA in /var/lib/swtpm-localca, which tests must not change: an
+    empty user swtpm_setup.conf in xdg (found first) keeps the CA per
+    user unless the test wrote its own."""
+    names = [str(a) for a in args]
+    user_conf = pathlib.Path(xdg) / "swtpm_setup.conf"
+    if ("--config" not in names and "--create-config-files" not in names
+            and "--print-capabilities" not in names
+            and not user_conf.exists()):
+        os.makedirs(xdg, exist_ok=True)
+        user_conf.write_text("# tests: no create_certs_tool, per-user CA\n")
     e = {"XDG_CONFIG_HOME": str(xdg)}
     e.update(env or {})
     return run([SETUP] + list(args), env=e, **kw)

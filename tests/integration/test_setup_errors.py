@@ -2,13 +2,16 @@
 """swtpm_setup bad input: each refused with a clear message and exit 1
 (cli.md 10), leaving no half-written state behind."""
 import os
+import pathlib
 import pwd
 import shutil
 import tempfile
 
 import pytest
 
-from helpers_setup import fail, ok, run_setup, tree
+from helpers_setup import (DEBIAN_SETUP, SETUP, fail, ok, run, run_setup,
+                           tpm2, tree)
+from helpers_socket import SwtpmServer
 
 NOBODY = pwd.getpwnam("nobody")
 
@@ -187,7 +190,7 @@ def test_unwritable_ca_dir_runas(work, shared):
                "Authoring the TPM state failed")
     assert xdg in res.err and "uid %d" % NOBODY.pw_uid in res.err
     assert os.listdir(st) in ([], [".lock"]), os.listdir(st)
-    assert os.listdir(xdg) == []
+    assert os.listdir(xdg) == ["swtpm_setup.conf"]     # the helper's
 
 
 def test_runas_success_per_user_ca(work, shared):
@@ -267,3 +270,53 @@ def test_stale_temp_dir_of_killed_run_removed(work):
     (stale / "tpm2-00.permall").write_bytes(b"half")
     ok(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"))
     assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall"]
+
+
+def setup_both(state, *args):
+    """Our and Debian's swtpm_setup, each on its own copy of state."""
+    conf = os.path.join(os.path.dirname(state), "empty.conf")
+    with open(conf, "w") as f:
+        f.write("# no certificates\n")
+    res = []
+    for tool, d in ((SETUP, state), (DEBIAN_SETUP, state + "-deb")):
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, NOBODY.pw_uid, NOBODY.pw_gid)
+        res.append(run([tool, "--tpm2", "--tpmstate", d, "--config", conf]
+                       + list(args), env={"PATH": "/usr/bin:/bin"}))
+    return res
+
+
+def test_runas_overwrite_of_runas_state_like_upstream(shared):
+    """Issue 11 item 3: root makes the state for nobody (--runas nobody),
+    then --runas nobody --overwrite and swtpm socket --runas nobody work,
+    as with Debian's swtpm_setup."""
+    st = os.path.join(shared, "state")
+    for r in setup_both(st, "--runas", "nobody"):
+        ok(r)
+    for r in setup_both(st, "--runas", "nobody", "--overwrite",
+                        "--createek"):
+        ok(r)
+    for d in (st, st + "-deb"):
+        for name in (".lock", "tpm2-00.permall"):
+            assert os.stat(os.path.join(d, name)).st_uid == NOBODY.pw_uid
+    srv = SwtpmServer(pathlib.Path(shared), True, running=False,
+                      extra=["--flags", "not-need-init,startup-clear",
+                             "--runas", "nobody"])
+    try:
+        tpm2(srv, "tpm2_readpublic", "-c", "0x81010001")
+    finally:
+        srv.stop()
+
+
+def test_runas_overwrite_of_root_state_fails_like_upstream(shared):
+    """State made by root without --runas: its .lock is root's 0640, so
+    nobody cannot take it; Debian's swtpm_setup refuses too (exit 1) and
+    both leave the state as it was."""
+    st = os.path.join(shared, "state")
+    for r in setup_both(st):
+        ok(r)
+    before = [tree(d) for d in (st, st + "-deb")]
+    ours, deb = setup_both(st, "--runas", "nobody", "--overwrite")
+    assert ours.rc == deb.rc == 1, str(ours) + str(deb)
+    assert ".lock" in ours.err + ours.out and "nobody" in ours.err + ours.out
+    assert [tree(d) for d in (st, st + "-deb")] == before

@@ -357,9 +357,12 @@ def test_overwrite_replaces_state(work):
         srv.stop()
 
 
-def test_system_config_is_not_used_for_ca(work):
-    """Without --config, /etc/swtpm_setup.conf may name swtpm_localca with
-    the shared /var/lib CA: the built-in per-user CA is used instead."""
+def test_no_cert_tool_uses_per_user_ca(work):
+    """A config without create_certs_tool: the built-in per-user CA.
+    (A configured swtpm_localca config is always honoured: see
+    test_setup_sysca.py.)"""
+    (work / "xdg" / "swtpm_setup.conf").write_text("active_pcr_banks = "
+                                                   "sha256\n")
     ok(run_setup("--tpm2", "--create-ek-cert", "--tpmstate", work / "state",
              xdg=work / "xdg"))
     assert (work / "xdg" / "swtpm-localca" / "issuercert.pem").exists()
