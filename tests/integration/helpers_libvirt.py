@@ -48,7 +48,7 @@ DEBIAN_CA_FILES = {
         "issuercert = /var/lib/swtpm-localca/issuercert.pem\n"
         "certserial = /var/lib/swtpm-localca/certserial\n",
     "swtpm-localca.options":
-        "--platform-manufacturer Debian\n"
+        "--platform-manufacturer Fedora\n"
         "--platform-version 2.1\n"
         "--platform-model QEMU\n",
 }
