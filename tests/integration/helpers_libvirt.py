@@ -147,7 +147,9 @@ class Libvirtd:
                 if self.virsh("version", check=False).returncode == 0:
                     return
             time.sleep(0.2)
-        raise AssertionError("libvirtd did not come up\n" + self.diag())
+        diag = self.diag()
+        self.stop()
+        raise AssertionError("libvirtd did not come up\n" + diag)
 
     def uri(self):
         return "qemu:///system?socket=%s/libvirt-sock" % self.sockdir
