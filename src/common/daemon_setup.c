@@ -186,13 +186,17 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     inst->allow_set_locality = c->allow_set_locality;
     inst->disable_auto_shutdown = c->disable_auto_shutdown;
     inst->incoming_migration = c->incoming;
+    inst->release_lock_outgoing = c->release_lock_outgoing;
     inst->no_lock = !c->state_lock;
     r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);
     if (r < 0) {
         return r;
     }
-    if (lock_now && c->state_lock && !c->incoming) {
+    /* With --migration the lock waits for the first state access, as
+     * upstream documents: shared storage hands it over then. */
+    if (lock_now && c->state_lock && !c->incoming &&
+        !c->release_lock_outgoing) {
         r = lock_state(c, inst, err, errlen);
         if (r < 0) {
             return r;
