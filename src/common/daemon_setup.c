@@ -19,14 +19,18 @@ daemon_apply_opts(struct daemon_cfg *c, const struct daemon_opt_strings *s,
                   char *err, size_t errlen)
 {
     const char *tpm_path = getenv("TPM_PATH");
-    char buf[4200];
     int r = 0;
 
     if (s->tpmstate) {
         r = daemon_parse_tpmstate(c, s->tpmstate, err, errlen);
     } else if (tpm_path && *tpm_path) {
-        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
-        r = daemon_parse_tpmstate(c, buf, err, errlen);
+        /* Taken verbatim, as upstream does: commas are no sub-options. */
+        if (strlen(tpm_path) + 20 >= sizeof(c->state_path)) {
+            snprintf(err, errlen, "TPM_PATH is too long");
+            r = -EINVAL;
+        } else {
+            snprintf(c->state_path, sizeof(c->state_path), "%s", tpm_path);
+        }
     }
     if (r == 0 && s->locality) {
         r = daemon_parse_locality(c, s->locality, err, errlen);

@@ -37,8 +37,13 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
         return TPM_RETRY;       /* object missing: fresh TPM */
     }
     if (r < 0) {
-        log_err("cannot load TPM state '%s' from '%s': TPM result 0x%x",
-                name, cur->store.path, rc);
+        /* libtpms starts without a volatile state it could not read:
+         * tpm_start() fails instead and keeps the file. */
+        cur->load_failed = true;
+        /* The reason (ELOOP, EACCES, EINVAL for a non-file, EBADMSG...)
+         * at the default level: the TPM result alone says nothing. */
+        log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
+                "0x%x)", name, cur->store.path, strerror(-r), rc);
         return rc ? rc : TPM_FAIL;
     }
     /* libtpms releases the buffer with TPM_Free. */
@@ -218,7 +223,13 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         *out_tpm_rc = TPM_FAIL;
         return -EIO;
     }
+    inst->load_failed = false;
     rc = TPMLIB_MainInit();
+    if (rc == 0 && inst->load_failed) {
+        /* Never run on (and later delete) state that did not load. */
+        TPMLIB_Terminate();
+        rc = inst->tpm2 ? 0x101 : TPM_FAIL;
+    }
     if (rc != 0) {
         log_err("TPM start failed with TPM result 0x%x; the state in '%s' "
                 "may be damaged or need a different --key", rc,

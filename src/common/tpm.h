@@ -51,6 +51,7 @@ struct tpm_instance {
      */
     bool lock_given_up;
     bool no_lock;                   /* --tpmstate lock=false */
+    bool load_failed;               /* a state object could not be read */
     uint32_t last_ordinal;          /* of the last command given libtpms */
     unsigned int lock_retries;      /* for lazy (re)locking, 10 ms each */
     struct state_store store;
