@@ -156,3 +156,20 @@ def test_migration_options_take_the_lock_at_init(swtpm_factory, tmp_path):
         assert read_nv(a) == b"BBBBBBBB"
         assert (a.statedir / ".lock").read_text() == str(a.proc.pid)
         a.stop()
+
+
+def test_lock_storage_huge_retry_count_is_bounded(swtpm_factory, tmp_path):
+    a = swtpm_factory(running=False)
+    assert init(a) == 0
+    b = sharing(tmp_path, "b", a, running=False)
+    try:
+        # 0xffffffff x 10 ms would be 16 months; the wait is cut to 3 s.
+        with b.connect_ctrl(timeout=60) as s:
+            s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
+            s.settimeout(60)
+            assert res(s.recv(4)) == TPM_FAIL
+        assert "in use by process %d" % a.proc.pid in b.stderr()
+        assert len(b.ctrl(1, resp_len=8)) == 8      # still serving
+        assert b.terminate() == 0
+    finally:
+        b.stop()
