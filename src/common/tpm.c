@@ -22,6 +22,20 @@ cb_nvram_init(void)
     return 0;
 }
 
+/* Why a state object did not load, in words a user can act on. */
+static const char *
+load_reason(int r, uint32_t rc)
+{
+    switch (rc) {
+    case TPM_DECRYPT_ERROR:
+        return "integrity check failed: wrong --key or damaged file";
+    case TPM_BAD_KEY_PROPERTY:
+        return "the --key has the wrong size for this file";
+    default:
+        return strerror(-r);
+    }
+}
+
 static TPM_RESULT
 cb_nvram_loaddata(unsigned char **data, uint32_t *length,
                   uint32_t tpm_number, const char *name)
@@ -43,7 +57,7 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
         /* The reason (ELOOP, EACCES, EINVAL for a non-file, EBADMSG...)
          * at the default level: the TPM result alone says nothing. */
         log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
-                "0x%x)", name, cur->store.path, strerror(-r), rc);
+                "0x%x)", name, cur->store.path, load_reason(r, rc), rc);
         return rc ? rc : TPM_FAIL;
     }
     /* libtpms releases the buffer with TPM_Free. */

@@ -95,3 +95,19 @@ def test_tpm_path_with_comma_is_taken_verbatim(tmp_path):
                        text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert p.stdout == '{ "type": "swtpm", "states": [ ] }'
+
+
+def test_wrong_key_is_named(swtpm_factory, tmp_path):
+    k1, k2 = tmp_path / "k1", tmp_path / "k2"
+    k1.write_text("00112233445566778899aabbccddeeff\n")
+    k2.write_text("ffeeddccbbaa99887766554433221100\n")
+    first = swtpm_factory(running=False, extra=["--key", "file=%s" % k1])
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False,
+                   extra=["--key", "file=%s" % k2])
+    try:
+        assert init(srv) != 0
+        assert "wrong --key" in srv.stderr(), str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
