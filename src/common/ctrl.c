@@ -143,7 +143,7 @@ getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
         return rc ? rc : TPM_FAIL;
     }
     r = state_load(&t->store, name, &raw, &len, &rc);
-    if (type == PTM_BLOB_TYPE_VOLATILE) {
+    if (type == PTM_BLOB_TYPE_VOLATILE && tpm_may_write(t) == 0) {
         /* Never leave a volatile state behind that could be replayed. */
         state_delete(&t->store, name, false);
     }
@@ -175,10 +175,11 @@ do_get_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req,
     uint32_t off = req->u.getstate.offset;
     bool decrypted = req->u.getstate.flags & PTM_STATE_FLAG_DECRYPTED;
 
-    /* The outgoing side of a migration lets the destination lock the
-     * storage once the last blob (savestate, mostly absent) is asked for. */
+    /* With --migration release-lock-outgoing the source lets the
+     * destination lock shared storage once the last blob (savestate,
+     * mostly absent) is asked for; without it the lock stays. */
     if (req->u.getstate.type == PTM_BLOB_TYPE_SAVESTATE &&
-        eng->fe == CTRL_FE_SOCKET) {
+        eng->tpm->release_lock_outgoing) {
         eng->release_lock_pending = true;
     }
     /* A transfer starting at offset 0 always sees fresh state. */
@@ -434,7 +435,6 @@ ctrl_after_reply(struct ctrl_engine *eng)
 {
     if (eng->release_lock_pending) {
         eng->release_lock_pending = false;
-        state_unlock(&eng->tpm->store);
-        eng->tpm->lock_retries = 300;   /* 3 s for the next taker */
+        tpm_give_up_lock(eng->tpm);
     }
 }

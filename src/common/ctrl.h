@@ -57,7 +57,7 @@ struct ctrl_engine {
     enum ctrl_frontend fe;
     bool exit_requested;        /* SHUTDOWN ran: leave after replying */
     bool fatal;                 /* SET_STATEBLOB could not lock: exit */
-    bool release_lock_pending;  /* savestate fetched (socket) */
+    bool release_lock_pending;  /* savestate fetched, release-lock-outgoing */
     struct {
         bool valid;
         uint32_t type;

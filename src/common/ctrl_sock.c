@@ -193,12 +193,25 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
+/* Let the front end work while we wait; false: give the request up. */
+static bool
+serve_other(const struct ctrl_sock_io *io)
 {
-    struct pollfd p = { .fd = fd, .events = events };
+    return !io || !io->serve_other || io->serve_other(io->other_arg);
+}
+
+/*
+ * Wait for events on fd until deadline, serving io's other fd meanwhile:
+ * 0, -ETIMEDOUT, -ECANCELED or -errno.
+ */
+static int
+wait_fd(int fd, short events, int64_t deadline,
+        const struct ctrl_sock_io *io)
+{
+    struct pollfd p[2] = { { .fd = fd, .events = events } };
+    struct timespec ts;
     int64_t left;
+    nfds_t n;
     int r;
 
     for (;;) {
@@ -206,15 +219,27 @@ wait_fd(int fd, short events, int64_t deadline)
         if (left <= 0) {
             return -ETIMEDOUT;
         }
-        r = poll(&p, 1, (int)left);
-        if (r > 0) {
-            return 0;   /* readable, writable, hung up: the call tells */
+        n = 1;
+        p[0].revents = 0;
+        if (io && io->serve_other && io->other_fd >= 0) {
+            p[1].fd = io->other_fd;
+            p[1].events = POLLIN;
+            p[1].revents = 0;
+            n = 2;
         }
-        if (r == 0) {
-            return -ETIMEDOUT;
-        }
-        if (errno != EINTR) {
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000;
+        r = ppoll(p, n, &ts, io ? io->sigmask : NULL);
+        if (r < 0 && errno != EINTR) {
             return -errno;
+        }
+        if (r < 0 || (n == 2 && p[1].revents)) {
+            if (!serve_other(io)) {
+                return -ECANCELED;
+            }
+        }
+        if (r > 0 && p[0].revents) {
+            return 0;   /* readable, writable, hung up: the call tells */
         }
     }
 }
@@ -249,7 +274,8 @@ take_fds(struct msghdr *mh, int *io_fd)
  * > 0).  Returns the count, 0 at end of stream, -ETIMEDOUT or -errno.
  */
 static ssize_t
-recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd)
+recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd,
+          const struct ctrl_sock_io *io)
 {
     union {
         struct cmsghdr align;
@@ -261,7 +287,7 @@ recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd)
     int r;
 
     for (;;) {
-        r = wait_fd(fd, POLLIN, deadline);
+        r = wait_fd(fd, POLLIN, deadline, io);
         if (r < 0) {
             return r;
         }
@@ -294,7 +320,8 @@ recv_some(int fd, uint8_t *buf, size_t len, int64_t deadline, int *io_fd)
  * than the socket buffer takes more than one.
  */
 static int
-send_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline)
+send_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline,
+         const struct ctrl_sock_io *io)
 {
     struct msghdr mh;
     ssize_t n;
@@ -306,7 +333,7 @@ send_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline)
             iovcnt--;
             continue;
         }
-        if (wait_fd(fd, POLLOUT, deadline) < 0) {
+        if (wait_fd(fd, POLLOUT, deadline, io) < 0) {
             return -EPIPE;
         }
         memset(&mh, 0, sizeof(mh));
@@ -336,7 +363,7 @@ send_all(int fd, struct iovec *iov, int iovcnt, int64_t deadline)
 
 static int
 send_reply(struct ctrl_engine *eng, int fd, uint32_t cmd,
-           const struct ctrl_resp *resp)
+           const struct ctrl_resp *resp, const struct ctrl_sock_io *io)
 {
     uint8_t hdr[CTRL_SOCK_RESP_HDR_MAX];
     const uint8_t *data;
@@ -351,7 +378,7 @@ send_reply(struct ctrl_engine *eng, int fd, uint32_t cmd,
     iov[0].iov_len = hlen;
     iov[1].iov_base = (void *)data;
     iov[1].iov_len = dlen;
-    r = send_all(fd, iov, 2, deadline);
+    r = send_all(fd, iov, 2, deadline, io);
     ctrl_after_reply(eng);
     if (r < 0) {
         log_debug("control reply to %s not sent", ctrl_cmd_name(cmd));
@@ -385,7 +412,8 @@ first_need(const uint8_t *buf, size_t have)
 
 /* Read exactly len more bytes of a streamed body. */
 static int
-stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline)
+stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline,
+            const struct ctrl_sock_io *io)
 {
     int64_t deadline;
     ssize_t n;
@@ -395,7 +423,7 @@ stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline)
         if (deadline > total_deadline) {
             deadline = total_deadline;
         }
-        n = recv_some(fd, buf, len, deadline, NULL);
+        n = recv_some(fd, buf, len, deadline, NULL, io);
         if (n == 0) {
             return -ECONNRESET;
         }
@@ -411,7 +439,7 @@ stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline)
 /* 7.7: hash the data of the first read, then stream the rest in chunks. */
 static int
 serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
-           struct ctrl_resp *resp)
+           struct ctrl_resp *resp, const struct ctrl_sock_io *io)
 {
     uint8_t chunk[PTM_HDATA_SIZE];
     int64_t total = now_ms() + CTRL_SOCK_STREAM_TOTAL_MS;
@@ -427,7 +455,7 @@ serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
     left = be32_get(buf + 4) - req.u.hash.len;
     while (left > 0 && resp->result == 0) {
         req.u.hash.len = left < sizeof(chunk) ? left : sizeof(chunk);
-        r = stream_read(fd, chunk, req.u.hash.len, total);
+        r = stream_read(fd, chunk, req.u.hash.len, total, io);
         if (r == -ECONNRESET) {
             resp->result = TPM_IOERROR;
             return -EPIPE;
@@ -447,7 +475,8 @@ serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
 /* 7.4: collect the whole blob (<= PTM_SET_BLOB_MAX), then run it. */
 static int
 serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
-              size_t have, struct ctrl_resp *resp)
+              size_t have, struct ctrl_resp *resp,
+              const struct ctrl_sock_io *io)
 {
     uint32_t len = be32_get(buf + 12);
     size_t inbuf = have - 16;
@@ -473,7 +502,7 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
     }
     memcpy(body, buf + 4, 12 + inbuf);
     r = stream_read(fd, body + 12 + inbuf, len - inbuf,
-                    now_ms() + CTRL_SOCK_STREAM_TOTAL_MS);
+                    now_ms() + CTRL_SOCK_STREAM_TOTAL_MS, io);
     if (r == 0) {
         r = ctrl_sock_decode(CMD_SET_STATEBLOB, body, 12 + (size_t)len,
                              &req);
@@ -497,13 +526,13 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
  * closing does not reset the connection before it has read the reply.
  */
 static void
-drain_for_close(int fd)
+drain_for_close(int fd, const struct ctrl_sock_io *io)
 {
     uint8_t sink[4096];
     int64_t deadline = now_ms() + 200;
 
     shutdown(fd, SHUT_WR);
-    while (recv_some(fd, sink, sizeof(sink), deadline, NULL) > 0) {
+    while (recv_some(fd, sink, sizeof(sink), deadline, NULL, io) > 0) {
     }
 }
 
@@ -537,10 +566,10 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
     io->new_datafd = -1;
     while (have < 4 || have < first_need(buf, have)) {
         n = recv_some(fd, buf + have, sizeof(buf) - have, deadline,
-                      io->unix_socket ? &passed_fd : NULL);
+                      io->unix_socket ? &passed_fd : NULL, io);
         if (n <= 0) {
             /* Nothing at all within the deadline is a stall too. */
-            r = n == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
+            r = n == -ETIMEDOUT || n == -ECANCELED ? (int)n : -ECONNRESET;
             goto out;
         }
         have += (size_t)n;
@@ -551,10 +580,10 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
         serve_datafd(io, &passed_fd, &resp);
         break;
     case CMD_HASH_DATA:
-        r = serve_hash(eng, fd, buf, have, &resp);
+        r = serve_hash(eng, fd, buf, have, &resp, io);
         break;
     case CMD_SET_STATEBLOB:
-        r = serve_setblob(eng, fd, buf, have, &resp);
+        r = serve_setblob(eng, fd, buf, have, &resp, io);
         break;
     default:
         sr = ctrl_sock_decode(cmd, buf + 4, have - 4, &req);
@@ -564,10 +593,10 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
     if (r == -ECONNRESET || r == -ETIMEDOUT) {
         goto out;       /* cut short or stalled: no reply (7.10) */
     }
-    if (send_reply(eng, fd, cmd, &resp) < 0) {
+    if (send_reply(eng, fd, cmd, &resp, io) < 0) {
         r = -EPIPE;
     } else if (r == -EPIPE) {
-        drain_for_close(fd);
+        drain_for_close(fd, io);
     }
 out:
     if (passed_fd >= 0) {

@@ -9,6 +9,7 @@
 #ifndef SWTPM_CTRL_SOCK_H
 #define SWTPM_CTRL_SOCK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,18 @@ struct ctrl_sock_io {
     bool unix_socket;       /* SCM_RIGHTS possible (SET_DATAFD) */
     bool has_data_channel;  /* SET_DATAFD answers TPM_IOERROR */
     int new_datafd;         /* out: fd passed by SET_DATAFD, else -1 */
+    /*
+     * Optional: the front end's other work while this reader waits for a
+     * slow control client (so a trickled body never stalls TPM
+     * commands).  other_fd (-1: none) is polled with the control socket;
+     * when it is ready, or a signal arrives (sigmask: the mask for the
+     * wait, NULL: plain poll), serve_other(other_arg) runs and may change
+     * other_fd; false gives the request up without a reply.
+     */
+    int other_fd;
+    bool (*serve_other)(void *arg);
+    void *other_arg;
+    const sigset_t *sigmask;
 };
 
 /*
@@ -73,7 +86,8 @@ struct ctrl_sock_io {
  * run it on eng, send the reply and call ctrl_after_reply().  Returns 0
  * when the connection can carry the next request; otherwise close it:
  * -ECONNRESET when the peer closed or cut a request short (no reply),
- * -ETIMEDOUT when the request did not arrive in time (no reply), -EPIPE
+ * -ETIMEDOUT when the request did not arrive in time (no reply),
+ * -ECANCELED when serve_other gave it up (no reply), -EPIPE
  * when the reply could not be sent or the connection is out of step after
  * a rejected streamed body.
  */

@@ -218,6 +218,8 @@ daemon_parse_migration(struct daemon_cfg *c, const char *s,
         return -EINVAL;
     }
     c->incoming = subopts_bool(&so, "incoming", false);
+    c->release_lock_outgoing = subopts_bool(&so, "release-lock-outgoing",
+                                            false);
     subopts_free(&so);
     return 0;
 }

@@ -35,6 +35,7 @@ struct daemon_cfg {
     bool disable_auto_shutdown;
     /* --migration */
     bool incoming;
+    bool release_lock_outgoing;
     /* --pid */
     char pid_path[4096];
     int pid_fd;                 /* -1 if none */

@@ -19,14 +19,18 @@ daemon_apply_opts(struct daemon_cfg *c, const struct daemon_opt_strings *s,
                   char *err, size_t errlen)
 {
     const char *tpm_path = getenv("TPM_PATH");
-    char buf[4200];
     int r = 0;
 
     if (s->tpmstate) {
         r = daemon_parse_tpmstate(c, s->tpmstate, err, errlen);
     } else if (tpm_path && *tpm_path) {
-        snprintf(buf, sizeof(buf), "dir=%s", tpm_path);
-        r = daemon_parse_tpmstate(c, buf, err, errlen);
+        /* Taken verbatim, as upstream does: commas are no sub-options. */
+        if (strlen(tpm_path) + 20 >= sizeof(c->state_path)) {
+            snprintf(err, errlen, "TPM_PATH is too long");
+            r = -EINVAL;
+        } else {
+            snprintf(c->state_path, sizeof(c->state_path), "%s", tpm_path);
+        }
     }
     if (r == 0 && s->locality) {
         r = daemon_parse_locality(c, s->locality, err, errlen);
@@ -187,13 +191,17 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     inst->allow_set_locality = c->allow_set_locality;
     inst->disable_auto_shutdown = c->disable_auto_shutdown;
     inst->incoming_migration = c->incoming;
+    inst->release_lock_outgoing = c->release_lock_outgoing;
     inst->no_lock = !c->state_lock;
     r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);
     if (r < 0) {
         return r;
     }
-    if (lock_now && c->state_lock && !c->incoming) {
+    /* With --migration the lock waits for the first state access, as
+     * upstream documents: shared storage hands it over then. */
+    if (lock_now && c->state_lock && !c->incoming &&
+        !c->release_lock_outgoing) {
         r = lock_state(c, inst, err, errlen);
         if (r < 0) {
             return r;

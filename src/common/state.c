@@ -259,7 +259,10 @@ read_file(const struct state_store *st, const char *fname,
     ssize_t n;
     int fd, r;
 
-    fd = openat(st->dir_fd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted under a state name must not hang us in
+     * open(); only a regular file is read. */
+    fd = openat(st->dir_fd, fname,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         return -errno;
     }
@@ -338,8 +341,13 @@ write_atomic(const struct state_store *st, const char *tmp,
 {
     int fd, r;
 
+    /* Whatever sits under the temp name (a stale temp file, or a FIFO
+     * that would block open()) goes; O_EXCL then opens only a new file. */
+    if (unlinkat(st->dir_fd, tmp, 0) < 0 && errno != ENOENT) {
+        return -errno;
+    }
     fd = openat(st->dir_fd, tmp,
-                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 st->mode);
     if (fd < 0) {
         return -errno;
@@ -384,7 +392,8 @@ state_sync(struct state_store *st)
         if (r < 0) {
             return r;
         }
-        fd = openat(st->dir_fd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(st->dir_fd, fname,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT) {
                 continue;

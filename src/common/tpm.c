@@ -22,6 +22,20 @@ cb_nvram_init(void)
     return 0;
 }
 
+/* Why a state object did not load, in words a user can act on. */
+static const char *
+load_reason(int r, uint32_t rc)
+{
+    switch (rc) {
+    case TPM_DECRYPT_ERROR:
+        return "integrity check failed: wrong --key or damaged file";
+    case TPM_BAD_KEY_PROPERTY:
+        return "the --key has the wrong size for this file";
+    default:
+        return strerror(-r);
+    }
+}
+
 static TPM_RESULT
 cb_nvram_loaddata(unsigned char **data, uint32_t *length,
                   uint32_t tpm_number, const char *name)
@@ -37,8 +51,13 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
         return TPM_RETRY;       /* object missing: fresh TPM */
     }
     if (r < 0) {
-        log_err("cannot load TPM state '%s' from '%s': TPM result 0x%x",
-                name, cur->store.path, rc);
+        /* libtpms starts without a volatile state it could not read:
+         * tpm_start() fails instead and keeps the file. */
+        cur->load_failed = true;
+        /* The reason (ELOOP, EACCES, EINVAL for a non-file, EBADMSG...)
+         * at the default level: the TPM result alone says nothing. */
+        log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
+                "0x%x)", name, cur->store.path, load_reason(r, rc), rc);
         return rc ? rc : TPM_FAIL;
     }
     /* libtpms releases the buffer with TPM_Free. */
@@ -62,6 +81,9 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
     uint32_t rc = TPM_FAIL;
 
     (void)tpm_number;
+    if (tpm_may_write(cur) < 0) {
+        return TPM_FAIL;
+    }
     if (state_save(&cur->store, name, data, length, &rc) < 0) {
         log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x); "
                 "the previous state is unchanged", name, cur->store.path,
@@ -78,6 +100,9 @@ cb_nvram_deletename(uint32_t tpm_number, const char *name,
     int r;
 
     (void)tpm_number;
+    if (tpm_may_write(cur) < 0) {
+        return TPM_FAIL;
+    }
     r = state_delete(&cur->store, name, must_exist);
     if (r == -ENOENT) {
         return TPM_RETRY;
@@ -156,8 +181,13 @@ tpm_ensure_locked(struct tpm_instance *inst)
     if (inst->no_lock || state_is_locked(&inst->store)) {
         return 0;
     }
+    if (inst->lock_retries > TPM_LOCK_RETRIES_MAX) {
+        inst->lock_retries = TPM_LOCK_RETRIES_MAX;
+    }
     r = state_lock(&inst->store, inst->lock_retries, &holder);
-    if (r < 0 && r != -EAGAIN) {
+    if (r == 0) {
+        inst->lock_given_up = false;
+    } else if (r != -EAGAIN) {
         log_err("cannot create or open the lock file in TPM state "
                 "directory '%s': %s", inst->store.path, strerror(-r));
     } else if (r < 0) {
@@ -166,6 +196,34 @@ tpm_ensure_locked(struct tpm_instance *inst)
                 (int)holder);
     }
     return r;
+}
+
+void
+tpm_give_up_lock(struct tpm_instance *inst)
+{
+    if (inst->no_lock || !state_is_locked(&inst->store)) {
+        return;
+    }
+    state_unlock(&inst->store);
+    inst->lock_given_up = true;
+    inst->lock_retries = TPM_LOCK_RETRIES_MAX;
+    log_info("released the lock on TPM state directory '%s' for the "
+             "outgoing migration", inst->store.path);
+}
+
+int
+tpm_may_write(struct tpm_instance *inst)
+{
+    if (inst->no_lock || state_is_locked(&inst->store)) {
+        return 0;
+    }
+    if (inst->lock_given_up) {
+        log_err("not writing TPM state to '%s': its lock was released for "
+                "an outgoing migration and not taken back",
+                inst->store.path);
+        return -ENOLCK;
+    }
+    return tpm_ensure_locked(inst);
 }
 
 int
@@ -179,7 +237,13 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         *out_tpm_rc = TPM_FAIL;
         return -EIO;
     }
+    inst->load_failed = false;
     rc = TPMLIB_MainInit();
+    if (rc == 0 && inst->load_failed) {
+        /* Never run on (and later delete) state that did not load. */
+        TPMLIB_Terminate();
+        rc = inst->tpm2 ? 0x101 : TPM_FAIL;
+    }
     if (rc != 0) {
         log_err("TPM start failed with TPM result 0x%x; the state in '%s' "
                 "may be damaged or need a different --key", rc,
@@ -189,7 +253,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
     }
     inst->running = true;
     inst->last_ordinal = 0;
-    if (delete_volatile) {
+    if (delete_volatile && tpm_may_write(inst) == 0) {
         state_delete(&inst->store, "volatilestate", false);
     }
     return 0;
@@ -229,11 +293,18 @@ tpm_stop(struct tpm_instance *inst)
     }
     if (inst->tpm2 && !inst->disable_auto_shutdown &&
         inst->last_ordinal != TPM2_CC_SHUTDOWN) {
+        if (inst->lock_given_up && !state_is_locked(&inst->store)) {
+            /* The state belongs to the migration's destination now. */
+            log_warn("not sending TPM2_Shutdown: the state lock was given "
+                     "up for an outgoing migration");
+            goto terminate;
+        }
         rc = tpm_internal_cmd(inst, sd_state, sizeof(sd_state));
         if (rc != 0 && rc != 0x100) {
             tpm_internal_cmd(inst, sd_clear, sizeof(sd_clear));
         }
     }
+terminate:
     TPMLIB_Terminate();
     inst->running = false;
 }
@@ -365,6 +436,10 @@ tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
     TPM_RESULT rc;
     int r = 0;
 
+    if (tpm_may_write(inst) < 0) {
+        *out_tpm_rc = TPM_FAIL;
+        return -EIO;
+    }
     rc = TPMLIB_VolatileAll_Store(&buf, &len);
     if (rc != 0) {
         *out_tpm_rc = rc;

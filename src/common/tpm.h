@@ -20,6 +20,13 @@
 #define TPM2_CC_SHUTDOWN 0x145u
 #define TPM2_CC_STARTUP  0x144u
 #define TPM_ORD_STARTUP  0x99u
+/*
+ * The longest lock wait, in 10 ms retries: 3 s, what QEMU asks for after
+ * a failed migration and what follows a lock hand-over.  A larger
+ * LOCK_STORAGE request is cut to this so that the daemon, which cannot
+ * serve anyone while it waits, stays responsive.
+ */
+#define TPM_LOCK_RETRIES_MAX 300u
 
 enum tpm_startup {
     TPM_STARTUP_NONE = 0,      /* send nothing */
@@ -36,7 +43,15 @@ struct tpm_instance {
     bool allow_set_locality;        /* --locality allow-set-locality */
     bool disable_auto_shutdown;     /* --flags disable-auto-shutdown */
     bool incoming_migration;        /* --migration incoming: lock lazily */
+    bool release_lock_outgoing;     /* --migration release-lock-outgoing */
+    /*
+     * The lock was given up after GET_STATEBLOB(savestate) for an
+     * outgoing migration: another process may own the state now, so
+     * nothing is written until a command or LOCK_STORAGE takes it back.
+     */
+    bool lock_given_up;
     bool no_lock;                   /* --tpmstate lock=false */
+    bool load_failed;               /* a state object could not be read */
     uint32_t last_ordinal;          /* of the last command given libtpms */
     unsigned int lock_retries;      /* for lazy (re)locking, 10 ms each */
     struct state_store store;
@@ -82,8 +97,26 @@ int tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc);
 /* Set the current locality honouring reject-locality-4; TPM result. */
 uint32_t tpm_set_locality(struct tpm_instance *inst, uint32_t loc);
 
-/* (Re)take the storage lock if not held, with inst->lock_retries. */
+/*
+ * (Re)take the storage lock if not held, with inst->lock_retries (at
+ * most TPM_LOCK_RETRIES_MAX).  0 or a negative errno (logged).
+ */
 int tpm_ensure_locked(struct tpm_instance *inst);
+
+/*
+ * Give the storage lock up for an outgoing migration (everything was
+ * written already: each store is synchronous).  From now on the state is
+ * not written until the lock is taken again; the next taker waits up to
+ * TPM_LOCK_RETRIES_MAX x 10 ms.
+ */
+void tpm_give_up_lock(struct tpm_instance *inst);
+
+/*
+ * May this process write state now?  0 if locking is off or the lock is
+ * held; a lock never taken yet (--migration incoming) is taken now.
+ * -ENOLCK after tpm_give_up_lock() until the lock is taken back.
+ */
+int tpm_may_write(struct tpm_instance *inst);
 
 /* Free the response buffer and keys. */
 void tpm_cleanup(struct tpm_instance *inst);

@@ -227,11 +227,24 @@ check_device(const char *name)
 static int
 prepare_tpm(struct opts *o, struct tpm_instance *inst)
 {
+    const struct daemon_user *u = &o->cuse.user;
+    struct stat sb;
     char err[600];
+    bool missing;
     int r;
 
+    missing = stat(o->cuse.cfg.state_path, &sb) < 0 && errno == ENOENT;
     r = daemon_open_tpm(&o->cuse.cfg, inst, /* create_dir= */ true,
                         /* lock_now= */ true, err, sizeof(err));
+    /* Upstream creates it at INIT, as the --runas user: a directory we
+     * made as root goes to that user, or it could not write its state. */
+    if (r == 0 && missing && u->set &&
+        fchown(inst->store.dir_fd, u->uid, u->gid) < 0) {
+        snprintf(err, sizeof(err), "cannot give the new state directory "
+                 "'%.256s' to uid %u: %s", o->cuse.cfg.state_path,
+                 (unsigned int)u->uid, strerror(errno));
+        r = -errno;
+    }
     if (r == 0) {
         r = daemon_autostart_tpm(&o->cuse.cfg, inst, err, sizeof(err));
     }

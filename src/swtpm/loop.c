@@ -272,15 +272,69 @@ data_readable(struct loop *l)
     data_process(l);
 }
 
+static int accept_client(int lfd);
+
+/* The fd of the data side to watch: the client, else the listener. */
+static int
+data_watch_fd(const struct loop *l)
+{
+    return l->data_fd >= 0 ? l->data_fd : l->cfg->data.listen_fd;
+}
+
+/* The loop and reader state while a control request is being served. */
+struct ctrl_wait {
+    struct loop *l;
+    struct ctrl_sock_io *io;
+};
+
+/*
+ * Called by the control reader while it waits for a slow control client:
+ * serve the data channel (a trickled control body never stalls TPM
+ * commands) and notice signals.  false: give the control request up.
+ */
+static bool
+serve_data_meanwhile(void *arg)
+{
+    struct ctrl_wait *w = arg;
+    struct loop *l = w->l;
+    struct pollfd p = { .fd = data_watch_fd(l), .events = POLLIN };
+    int fd;
+
+    if (stop_signal || l->done) {
+        return false;
+    }
+    if (p.fd >= 0 && poll(&p, 1, 0) > 0) {
+        if (l->data_fd >= 0) {
+            data_readable(l);
+        } else {
+            fd = accept_client(l->cfg->data.listen_fd);
+            if (fd >= 0) {
+                l->data_fd = fd;
+                l->data_kind = DATA_ACCEPTED;
+            }
+        }
+    }
+    w->io->other_fd = data_watch_fd(l);
+    return !l->done && !stop_signal;
+}
+
 static void
 ctrl_readable(struct loop *l)
 {
+    sigset_t none;
     struct ctrl_sock_io io = {
         .unix_socket = l->ctrl_is_unix,
         .has_data_channel = has_data_channel(l),
+        .serve_other = serve_data_meanwhile,
+        .sigmask = &none,
     };
+    struct ctrl_wait w = { .l = l, .io = &io };
     int r;
 
+    /* Signals arrive while the reader waits, as in the main ppoll(). */
+    sigemptyset(&none);
+    io.other_fd = data_watch_fd(l);
+    io.other_arg = &w;
     r = ctrl_sock_serve(&l->eng, l->ctrl_fd, &io);
     if (io.new_datafd >= 0) {
         set_nonblock(io.new_datafd);
@@ -298,10 +352,13 @@ ctrl_readable(struct loop *l)
         log_warn("control client sent no complete request in time; "
                  "closing its connection");
     }
+    if (r == -ECANCELED) {
+        log_info("control request abandoned");
+    }
     if (r < 0) {
         close(l->ctrl_fd);
         l->ctrl_fd = -1;
-        if (l->cfg->ctrl_terminate && !l->done) {
+        if (l->cfg->ctrl_terminate && !l->done && !stop_signal) {
             log_info("control connection closed; terminating");
             finish(l, EXIT_OK);
         }
@@ -365,7 +422,10 @@ loop_once(struct loop *l)
         return;
     }
     if (idx[P_C] >= 0 && p[idx[P_C]].revents) {
+        /* The data side may have been served meanwhile: the events
+         * polled above are stale now, so poll again. */
         ctrl_readable(l);
+        return;
     } else if (idx[P_CL] >= 0 && p[idx[P_CL]].revents) {
         fd = accept_client(l->cfg->ctrl.listen_fd);
         if (fd >= 0) {

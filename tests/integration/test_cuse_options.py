@@ -313,3 +313,19 @@ def test_chroot_with_named_runas_user(tmp_path):
         assert os.readlink("/proc/%d/root" % t.pid) == str(jail)
         with t.open() as d:
             assert d.init() == 0
+
+
+def test_runas_gets_the_state_dir_created_for_it(tmp_path):
+    # Upstream creates a missing state directory at INIT, as the --runas
+    # user; ours is created at start as root and must go to that user.
+    os.chmod(tmp_path, 0o777)
+    state = tmp_path / "new"
+    # The helper makes its own directory; the later --tpmstate wins.
+    with cuse_tpm(tmp_path, extra=["-r", "nobody", "--tpmstate",
+                                   "dir=%s" % state]) as t:
+        st = os.stat(state)
+        assert (st.st_uid, st.st_gid) == (65534, 65534)
+        with t.open() as d:
+            assert d.init() == 0
+        tpm2_ok(["tpm2_startup", "-c"], t.dev)
+        assert (state / "tpm2-00.permall").is_file()

@@ -284,22 +284,44 @@ test_ctrl_stateblob_bad_input(void **state)
 }
 
 static void
-test_ctrl_socket_savestate_releases_lock(void **state)
+test_ctrl_savestate_keeps_lock_without_release_option(void **state)
 {
     struct ctrl_req req = { .cmd = CMD_GET_STATEBLOB };
     struct ctrl_resp resp;
 
     (void)state;
     eng.fe = CTRL_FE_SOCKET;
+    inst.release_lock_outgoing = false;
+    assert_int_equal(do_init(), 0);
+    req.u.getstate.type = PTM_BLOB_TYPE_SAVESTATE;
+    run(CMD_GET_STATEBLOB, &req, &resp);
+    ctrl_after_reply(&eng);
+    assert_true(state_is_locked(&inst.store));
+    assert_int_equal(tpm_may_write(&inst), 0);
+}
+
+static void
+test_ctrl_savestate_releases_lock_with_option(void **state)
+{
+    struct ctrl_req req = { .cmd = CMD_GET_STATEBLOB };
+    struct ctrl_resp resp;
+
+    (void)state;
+    eng.fe = CTRL_FE_CUSE;
+    inst.release_lock_outgoing = true;
     assert_int_equal(do_init(), 0);
     assert_true(state_is_locked(&inst.store));
     req.u.getstate.type = PTM_BLOB_TYPE_SAVESTATE;
     run(CMD_GET_STATEBLOB, &req, &resp);
     ctrl_after_reply(&eng);
     assert_false(state_is_locked(&inst.store));
-    req.u.retries = 0;
+    /* Given up: nothing is written until the lock is taken back. */
+    assert_int_equal(tpm_may_write(&inst), -ENOLCK);
+    req.u.retries = 0xffffffffu;    /* cut to TPM_LOCK_RETRIES_MAX */
     assert_int_equal(run(CMD_LOCK_STORAGE, &req, &resp), 0);
     assert_true(state_is_locked(&inst.store));
+    assert_int_equal(tpm_may_write(&inst), 0);
+    inst.release_lock_outgoing = false;
 }
 
 static void
@@ -358,7 +380,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ctrl_stateblob_bad_input,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_ctrl_socket_savestate_releases_lock, setup, teardown),
+            test_ctrl_savestate_keeps_lock_without_release_option, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ctrl_savestate_releases_lock_with_option, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctrl_get_info_paging,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctrl_config_flags,

@@ -475,10 +475,44 @@ test_state_save_tmp_symlink(void **state)
     save_ok(f, "volatilestate", "victim");
     assert_int_equal(symlink("tpm2-00.volatilestate",
                              path_in(f, "TMP2-00.permall")), 0);
+    /* The link is removed, not followed: the save goes to a new file. */
     assert_int_equal(state_save(&f->st, "permall", (const uint8_t *)"x", 1,
-                                &rc), -ELOOP);
-    assert_int_equal(rc, TPM_FAIL);
+                                &rc), 0);
+    load_expect(f, "permall", "x");
     load_expect(f, "volatilestate", "victim");
+    assert_false(exists(f, "TMP2-00.permall"));
+}
+
+/* A FIFO under a state name must not block open() (it would hang the
+ * daemon and its control channel for good). */
+static void
+test_state_load_fifo(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+
+    assert_int_equal(mkfifo(path_in(f, "tpm2-00.permall"), 0600), 0);
+    assert_int_equal(state_load(&f->st, "permall", &raw, &len, &rc),
+                     -EINVAL);
+    assert_int_equal(rc, TPM_FAIL);
+    assert_int_equal(mkfifo(path_in(f, "tpm2-00.volatilestate"), 0600), 0);
+    assert_int_equal(state_load(&f->st, "volatilestate", &raw, &len, &rc),
+                     -EINVAL);
+    assert_int_equal(state_sync(&f->st), -EINVAL);   /* and no hang */
+}
+
+static void
+test_state_save_tmp_fifo(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+
+    assert_int_equal(mkfifo(path_in(f, "TMP2-00.permall"), 0600), 0);
+    save_ok(f, "permall", "data");
+    load_expect(f, "permall", "data");
+    assert_int_equal(lstat(path_in(f, "tpm2-00.permall"), &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
 }
 
 static void
@@ -680,6 +714,8 @@ main(void)
         T(test_state_save_write_failure),
         T(test_state_save_short_writes),
         T(test_state_save_tmp_symlink),
+        T(test_state_load_fifo),
+        T(test_state_save_tmp_fifo),
         T(test_state_delete_cases),
         T(test_state_lock_basic),
         T(test_state_lock_second_store),

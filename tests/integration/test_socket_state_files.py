@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Odd things in the state directory of `swtpm socket`: a FIFO under a
+state name never hangs the daemon, a volatile state that cannot be read
+fails INIT and is kept, the log says why a state file could not be read,
+and TPM_PATH is a path, not sub-options."""
+import os
+import struct
+import subprocess
+
+from conftest import tool
+from helpers_swtpm import (OurSwtpm, rc_of,  # noqa: F401
+                           swtpm_factory)
+import reliability_helpers as rh
+
+CMD_GET_CAPABILITY = 1
+CMD_INIT = 2
+CMD_STORE_VOLATILE = 10
+PTM_INIT_FLAG_DELETE_VOLATILE = 1
+
+
+def res(b):
+    assert len(b) >= 4, b.hex()
+    return struct.unpack(">I", b[:4])[0]
+
+
+def init(srv, flags=0):
+    return res(srv.ctrl(CMD_INIT, struct.pack(">I", flags)))
+
+
+def make_state(srv):
+    """A TPM 2 state with permall and volatilestate, then stopped."""
+    assert init(srv) == 0
+    assert srv.startup() == 0
+    assert res(srv.ctrl(CMD_STORE_VOLATILE)) == 0
+    assert srv.terminate() == 0
+
+
+def test_fifo_state_files_do_not_hang(swtpm_factory):
+    for name in ("tpm2-00.permall", "tpm2-00.volatilestate"):
+        srv = swtpm_factory(running=False)
+        if name.endswith("volatilestate"):
+            make_state(srv)
+            (srv.statedir / name).unlink()
+            srv = OurSwtpm(srv.dir, running=False)
+        os.mkfifo(srv.statedir / name)
+        assert init(srv) != 0, str(srv)
+        assert "%s" % name.split(".")[1] in srv.stderr()
+        # The control channel still answers and SIGTERM still works.
+        assert len(srv.ctrl(CMD_GET_CAPABILITY, resp_len=8)) == 8
+        assert srv.terminate() == 0, str(srv)
+        assert (srv.statedir / name).exists()
+        srv.stop()
+
+
+def test_fifo_at_temp_name_is_replaced(swtpm_factory):
+    srv = swtpm_factory(running=False)
+    os.mkfifo(srv.statedir / "TMP2-00.permall")
+    assert init(srv) == 0, str(srv)
+    assert srv.startup() == 0
+    assert (srv.statedir / "tpm2-00.permall").is_file()
+    assert srv.terminate() == 0
+
+
+def test_damaged_volatile_state_fails_init_and_is_kept(swtpm_factory):
+    first = swtpm_factory(running=False)
+    make_state(first)
+    vol = first.statedir / "tpm2-00.volatilestate"
+    vol.write_bytes(b"garbage")
+    srv = OurSwtpm(first.dir, running=False)
+    try:
+        # swtpm_ioctl -i asks to delete the volatile state after start.
+        assert init(srv, PTM_INIT_FLAG_DELETE_VOLATILE) == 0x101, str(srv)
+        assert vol.read_bytes() == b"garbage"
+        assert "cannot load TPM state 'volatilestate'" in srv.stderr()
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+
+
+def test_unreadable_state_names_the_reason(swtpm_factory, tmp_path):
+    srv = swtpm_factory(running=False)
+    (tmp_path / "elsewhere").write_bytes(b"x")
+    os.symlink(tmp_path / "elsewhere", srv.statedir / "tpm2-00.permall")
+    assert init(srv) != 0
+    assert "Too many levels of symbolic links" in srv.stderr(), str(srv)
+    assert srv.terminate() == 0
+
+
+def test_tpm_path_with_comma_is_taken_verbatim(tmp_path):
+    d = tmp_path / "dir,with,comma"
+    d.mkdir()
+    env = dict(os.environ, TPM_PATH=str(d))
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2",
+                        "--print-states"], env=env, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == '{ "type": "swtpm", "states": [ ] }'
+
+
+def test_wrong_key_is_named(swtpm_factory, tmp_path):
+    k1, k2 = tmp_path / "k1", tmp_path / "k2"
+    k1.write_text("00112233445566778899aabbccddeeff\n")
+    k2.write_text("ffeeddccbbaa99887766554433221100\n")
+    first = swtpm_factory(running=False, extra=["--key", "file=%s" % k1])
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False,
+                   extra=["--key", "file=%s" % k2])
+    try:
+        assert init(srv) != 0
+        assert "wrong --key" in srv.stderr(), str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
