@@ -34,6 +34,7 @@ struct journal {
     /* Bookkeeping of state.c for the object this journal extends. */
     bool attached;          /* main file and journal looked at */
     bool base_valid;        /* the main file exists; base is its hash */
+    bool main_damaged;      /* main file unusable: kept as .damaged */
     uint8_t base[CRYPTO_SHA256_LEN];
     bool last_valid;        /* last is the hash of the durable raw blob */
     uint8_t last[CRYPTO_SHA256_LEN];

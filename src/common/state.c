@@ -648,6 +648,7 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
     log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
              "generation '%s/%s' instead", st->path, fname,
              strerror(-why), st->path, bak);
+    st->jnl.main_damaged = true;
     *out_tpm_rc = 0;
     return 0;
 }
@@ -708,8 +709,10 @@ jnl_write_main(struct state_store *st, const char *fname,
     char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
     int r;
 
+    /* A damaged main file must not replace the good previous one. */
     jnl_name(st, fname, true, "", tmp, sizeof(tmp));
-    jnl_name(st, fname, false, ".bak", bak, sizeof(bak));
+    jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
+             sizeof(bak));
     jnl_name(st, fname, true, ".bak", bak_tmp, sizeof(bak_tmp));
     if (j->base_valid) {
         /* Keep the previous generation; the main file never vanishes. */
@@ -725,6 +728,7 @@ jnl_write_main(struct state_store *st, const char *fname,
     }
     r = crypto_sha256(obj, len, j->base);
     j->base_valid = r == 0;
+    j->main_damaged = false;
     j->writes = 0;
     return r;
 }
