@@ -92,13 +92,16 @@ asan-check:
 
 # Benchmarks (bench/README.md): side-by-side ratios, never a failure on a
 # number.  BENCH_ITERATIONS and friends scale them.
-BENCH_BINS := $(BUILD)/bench/tpmbench $(BUILD)/bench/startbench
+BENCH_BINS := $(BUILD)/bench/tpmbench $(BUILD)/bench/startbench $(BUILD)/bench/nowork
 
 $(BUILD)/bench/tpmbench: $(BUILD)/bench/tpmbench.o $(BUILD)/bench/target.o \
                          $(BUILD)/bench/tpmcmd.o $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/startbench: $(BUILD)/bench/startbench.o $(BUILD)/bench/tpmcmd.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/bench/nowork: $(BUILD)/bench/nowork.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 bench: all $(BENCH_BINS)
