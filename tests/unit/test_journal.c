@@ -196,7 +196,7 @@ test_journal_one_flush_per_write(void **state)
     assert_int_equal(save(f, "second"), 0);    /* creates the journal */
     n_fdatasync = n_fsync = 0;
     for (int i = 0; i < 10; i++) {
-        char v[16];
+        char v[32];
 
         snprintf(v, sizeof(v), "value-%d", i);
         assert_int_equal(save(f, v), 0);
