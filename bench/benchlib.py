@@ -20,6 +20,7 @@ OURS = os.path.join(BUILD, "bin", "swtpm")
 UPSTREAM = "/usr/bin/swtpm"
 TPMBENCH = os.path.join(BUILD, "bench", "tpmbench")
 STARTBENCH = os.path.join(BUILD, "bench", "startbench")
+NOWORK = os.path.join(BUILD, "bench", "nowork")
 
 GETRANDOM32 = bytes.fromhex("80010000000c0000017b0020")
 TPM12_GETRANDOM32 = bytes.fromhex("00c10000000e0000004600000020")
@@ -163,6 +164,37 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stderr.close()
+
+
+class NoWork:
+    """bench/nowork: the transport floor, a server answering a canned
+    response without any work, on a Unix or TCP socket."""
+
+    def __init__(self, kind, workdir, cpu=None):
+        self.kind = kind
+        if kind == "unix":
+            self.addr = os.path.join(workdir, "nowork.sock")
+            spec = "unix:" + self.addr
+        else:
+            self.addr = str(free_port())
+            spec = "tcp:" + self.addr
+        args = [NOWORK, spec]
+        if cpu is not None:
+            args = ["taskset", "-c", str(cpu)] + args
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        ok = wait_socket(self.addr) if kind == "unix" else \
+            wait_port(int(self.addr))
+        if not ok:
+            self.stop()
+            raise RuntimeError("nowork did not come up")
+
+    def target(self, name):
+        return "%s=%s:%s" % (name, self.kind, self.addr)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def tpmbench(targets, cmds, tpm12=False, cpu=None, warmup=5):

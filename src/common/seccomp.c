@@ -23,7 +23,7 @@ static const char *const allowed[] = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "close",
     "openat", "open", "lseek", "fstat", "newfstatat", "stat", "lstat",
     "statx", "fsync", "fdatasync", "ftruncate", "fcntl", "flock",
-    "rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir",
+    "rename", "renameat", "renameat2", "unlink", "unlinkat", "linkat", "mkdir",
     "mkdirat", "fchmod", "getdents64", "dup", "dup2", "dup3",
     /* memory */
     "mmap", "munmap", "mprotect", "mremap", "brk", "madvise",

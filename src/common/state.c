@@ -52,6 +52,17 @@ obj_name(const struct state_store *st, const char *name, bool tmp,
     return 0;
 }
 
+/* permall's journal (definitions at the end of this file). */
+static bool is_journaled(const struct state_store *st, const char *name);
+static int jnl_load(struct state_store *st, const struct state_key *key,
+                    const char *fname, uint8_t **out, uint32_t *out_len,
+                    uint32_t *out_tpm_rc);
+static int jnl_save(struct state_store *st, const struct state_key *key,
+                    const char *fname, const uint8_t *raw, uint32_t len);
+static void jnl_delete(struct state_store *st, const char *fname);
+static int write_atomic(const struct state_store *st, const char *tmp,
+                        const char *fname, const uint8_t *obj, uint32_t len);
+
 /* A key left uninitialised by the caller must not reach the crypto. */
 static const struct state_key *
 store_key(const struct state_store *st, int *r)
@@ -98,6 +109,8 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->mode = mode & 0777;
     st->mode_explicit = mode_explicit;
     st->defer_sync = false;
+    memset(&st->jnl, 0, sizeof(st->jnl));
+    journal_init(&st->jnl);
     st->path[0] = '\0';
     if (strlen(path) > STATE_PATH_MAX) {
         snprintf(err, errlen, "state directory path '%.64s...' is too long; "
@@ -120,9 +133,16 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     return 0;
 }
 
+static void jnl_detach(struct state_store *st);
+
 void
 state_close(struct state_store *st)
 {
+    if (st->jnl.pending && state_checkpoint(st) < 0) {
+        log_warn("cannot write the journaled state into '%s'; it stays "
+                 "in the journal file there", st->path);
+    }
+    jnl_detach(st);
     state_unlock(st);
     if (st->dir_fd >= 0) {
         close(st->dir_fd);
@@ -317,6 +337,9 @@ state_load(struct state_store *st, const char *name,
         *out_tpm_rc = TPM_FAIL;
         return r;
     }
+    if (is_journaled(st, name)) {
+        return jnl_load(st, key, fname, out, out_len, out_tpm_rc);
+    }
     r = read_file(st, fname, &obj, &len);
     if (r < 0) {
         /* libtpms takes TPM_RETRY as "no such object: start fresh". */
@@ -426,6 +449,13 @@ state_save(struct state_store *st, const char *name,
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
     }
+    if (r == 0 && is_journaled(st, name)) {
+        r = jnl_save(st, key, fname, raw, len);
+        if (r < 0) {
+            *out_tpm_rc = TPM_FAIL;
+        }
+        return r;
+    }
     if (r == 0) {
         r = stateobj_encode(raw, len, key, &obj, &olen);
     }
@@ -456,6 +486,9 @@ state_delete(struct state_store *st, const char *name, bool must_exist)
     if (r < 0) {
         return r;
     }
+    if (is_journaled(st, name)) {
+        jnl_delete(st, fname);
+    }
     if (unlinkat(st->dir_fd, fname, 0) < 0) {
         if (errno == ENOENT && !must_exist) {
             return 0;
@@ -483,4 +516,343 @@ state_size(struct state_store *st, const char *name)
         return -EINVAL;
     }
     return (long)sb.st_size;
+}
+
+/*
+ * permall's journal (journal.h).  The main file stays in upstream's format
+ * and is rewritten only at checkpoints; in between, each new permall goes
+ * to a journal slot with one flush.  volatilestate and savestate are
+ * written rarely and keep the temp file + rename path.
+ */
+#define JNL_CHECKPOINT_WRITES 256
+#define JNL_NAME_MAX (OBJ_NAME_MAX + 16)
+
+static bool
+is_journaled(const struct state_store *st, const char *name)
+{
+    return !st->defer_sync && strcmp(name, "permall") == 0;
+}
+
+/* fname with a suffix; for tmp, upstream's TMP prefix instead of tpm. */
+static void
+jnl_name(const struct state_store *st, const char *fname, bool tmp,
+         const char *suffix, char *buf, size_t len)
+{
+    const char *rest = strchr(fname, '-');
+
+    if (tmp) {
+        snprintf(buf, len, "%s%s%s", st->tpm2 ? "TMP2" : "TMP", rest,
+                 suffix);
+    } else {
+        snprintf(buf, len, "%s%s", fname, suffix);
+    }
+}
+
+static void
+jnl_drop_pending(struct journal *j)
+{
+    if (j->pending) {
+        explicit_bzero(j->pending, j->pending_len);
+        free(j->pending);
+    }
+    j->pending = NULL;
+    j->pending_len = 0;
+}
+
+static void
+jnl_detach(struct state_store *st)
+{
+    jnl_drop_pending(&st->jnl);
+    journal_close(&st->jnl);
+    memset(&st->jnl, 0, sizeof(st->jnl));
+    journal_init(&st->jnl);
+}
+
+/*
+ * Open the journal of main file fname whose current bytes are main (NULL:
+ * no main file).  *out_obj is the newest slot's object if it extends this
+ * main file, else NULL.
+ */
+static int
+jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
+           uint32_t main_len, uint8_t **out_obj, uint32_t *out_len)
+{
+    struct journal *j = &st->jnl;
+    struct journal_slot slot;
+    char jname[JNL_NAME_MAX];
+    uint8_t *buf = NULL;
+    bool found;
+    int r;
+
+    *out_obj = NULL;
+    jnl_detach(st);
+    j->attached = true;
+    if (main) {
+        r = crypto_sha256(main, main_len, j->base);
+        if (r < 0) {
+            return r;
+        }
+        j->base_valid = true;
+    }
+    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+    r = journal_open(j, st->dir_fd, jname, &slot, &found, &buf);
+    if (r < 0 || !found) {
+        return r;
+    }
+    /* Without a main file a journal is stale: the state was deleted. */
+    if (j->base_valid &&
+        memcmp(slot.base, j->base, CRYPTO_SHA256_LEN) == 0) {
+        j->pending = malloc(slot.len ? slot.len : 1);
+        if (!j->pending) {
+            free(buf);
+            return -ENOMEM;
+        }
+        memcpy(j->pending, slot.payload, slot.len);
+        j->pending_len = slot.len;
+        *out_obj = j->pending;
+        *out_len = slot.len;
+    }
+    explicit_bzero(buf, 2 * ((size_t)JOURNAL_HDR_LEN + j->cap));
+    free(buf);
+    return 0;
+}
+
+/* Decode obj; record the raw blob's hash as the durable content. */
+static int
+jnl_decode(struct state_store *st, const struct state_key *key,
+           const uint8_t *obj, uint32_t len, uint8_t **out,
+           uint32_t *out_len, uint32_t *out_tpm_rc)
+{
+    int r;
+
+    r = stateobj_decode(obj, len, key, out, out_len, out_tpm_rc);
+    if (r == 0) {
+        st->jnl.last_valid =
+            crypto_sha256(*out, *out_len, st->jnl.last) == 0;
+    }
+    return r;
+}
+
+/* Main file fname cannot be used: try the previous generation. */
+static int
+jnl_fallback(struct state_store *st, const struct state_key *key,
+             const char *fname, int why, uint8_t **out, uint32_t *out_len,
+             uint32_t *out_tpm_rc)
+{
+    char bak[JNL_NAME_MAX];
+    uint8_t *obj = NULL;
+    uint32_t len = 0, rc = 0;
+    int r;
+
+    jnl_name(st, fname, false, ".bak", bak, sizeof(bak));
+    r = read_file(st, bak, &obj, &len);
+    if (r == 0) {
+        r = jnl_decode(st, key, obj, len, out, out_len, &rc);
+        explicit_bzero(obj, len);
+        free(obj);
+    }
+    if (r < 0) {
+        return why;
+    }
+    log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
+             "generation '%s/%s' instead", st->path, fname,
+             strerror(-why), st->path, bak);
+    st->jnl.main_damaged = true;
+    *out_tpm_rc = 0;
+    return 0;
+}
+
+static int
+jnl_load(struct state_store *st, const struct state_key *key,
+         const char *fname, uint8_t **out, uint32_t *out_len,
+         uint32_t *out_tpm_rc)
+{
+    uint8_t *main = NULL, *obj = NULL;
+    uint32_t main_len = 0, len = 0;
+    int r, rm;
+
+    rm = read_file(st, fname, &main, &main_len);
+    r = jnl_attach(st, fname, rm == 0 ? main : NULL, main_len, &obj, &len);
+    if (r < 0) {
+        *out_tpm_rc = TPM_FAIL;
+        goto out;
+    }
+    if (obj) {
+        log_debug("state '%s/%s': newest version is in the journal",
+                  st->path, fname);
+        r = jnl_decode(st, key, obj, len, out, out_len, out_tpm_rc);
+        goto out;
+    }
+    if (rm == -ENOENT) {
+        *out_tpm_rc = TPM_RETRY;    /* no such object: start fresh */
+        r = rm;
+        goto out;
+    }
+    r = rm;
+    *out_tpm_rc = TPM_FAIL;
+    if (r == 0) {
+        r = jnl_decode(st, key, main, main_len, out, out_len, out_tpm_rc);
+    }
+    if (r < 0) {
+        r = jnl_fallback(st, key, fname, r, out, out_len, out_tpm_rc);
+    }
+out:
+    if (main) {
+        explicit_bzero(main, main_len);
+        free(main);
+    }
+    return r;
+}
+
+/*
+ * Write obj as the new main file, the old one kept as .bak: the
+ * checkpoint.  The journal's newest slot must already hold obj (or there
+ * must be no main file yet), so a crash at any point leaves the newest
+ * state either in the main file or in a slot that extends it.
+ */
+static int
+jnl_write_main(struct state_store *st, const char *fname,
+               const uint8_t *obj, uint32_t len)
+{
+    struct journal *j = &st->jnl;
+    char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
+    int r;
+
+    /* A damaged main file must not replace the good previous one. */
+    jnl_name(st, fname, true, "", tmp, sizeof(tmp));
+    jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
+             sizeof(bak));
+    jnl_name(st, fname, true, ".bak", bak_tmp, sizeof(bak_tmp));
+    if (j->base_valid) {
+        /* Keep the previous generation; the main file never vanishes. */
+        unlinkat(st->dir_fd, bak_tmp, 0);
+        if (linkat(st->dir_fd, fname, st->dir_fd, bak_tmp, 0) == 0 &&
+            renameat(st->dir_fd, bak_tmp, st->dir_fd, bak) < 0) {
+            unlinkat(st->dir_fd, bak_tmp, 0);
+        }
+    }
+    r = write_atomic(st, tmp, fname, obj, len);
+    if (r < 0) {
+        return r;
+    }
+    r = crypto_sha256(obj, len, j->base);
+    j->base_valid = r == 0;
+    j->main_damaged = false;
+    j->writes = 0;
+    return r;
+}
+
+int
+state_checkpoint(struct state_store *st)
+{
+    struct journal *j = &st->jnl;
+    char fname[OBJ_NAME_MAX];
+    int r;
+
+    if (!j->pending) {
+        return 0;
+    }
+    r = obj_name(st, "permall", /* tmp= */ false, fname, sizeof(fname));
+    if (r == 0) {
+        r = jnl_write_main(st, fname, j->pending, j->pending_len);
+    }
+    if (r < 0) {
+        log_debug("cannot checkpoint '%s/%s': %s", st->path, fname,
+                  strerror(-r));
+        return r;
+    }
+    jnl_drop_pending(j);
+    return 0;
+}
+
+/* Put obj into a journal slot (creating or growing the journal). */
+static int
+jnl_append(struct state_store *st, const char *fname, const uint8_t *obj,
+           uint32_t len)
+{
+    struct journal *j = &st->jnl;
+    char jname[JNL_NAME_MAX], jtmp[JNL_NAME_MAX];
+    int r;
+
+    r = journal_append(j, j->base, obj, len);
+    if (r == -EFBIG || r == -EBADF) {
+        jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+        jnl_name(st, fname, true, ".journal", jtmp, sizeof(jtmp));
+        r = journal_create(j, st->dir_fd, jname, jtmp, st->mode,
+                           st->mode_explicit, j->base, obj, len);
+    }
+    return r;
+}
+
+static int
+jnl_save(struct state_store *st, const struct state_key *key,
+         const char *fname, const uint8_t *raw, uint32_t len)
+{
+    struct journal *j = &st->jnl;
+    uint8_t sum[CRYPTO_SHA256_LEN];
+    uint8_t *obj = NULL, *main = NULL;
+    uint32_t olen = 0, main_len = 0;
+    int r;
+
+    if (!j->attached) {
+        /* Written before any load: find out what is on disk. */
+        r = read_file(st, fname, &main, &main_len);
+        r = jnl_attach(st, fname, r == 0 ? main : NULL, main_len, &obj,
+                       &olen);
+        free(main);
+        obj = NULL;
+        if (r < 0) {
+            return r;
+        }
+    }
+    r = crypto_sha256(raw, len, sum);
+    if (r < 0) {
+        return r;
+    }
+    if (j->last_valid && memcmp(sum, j->last, sizeof(sum)) == 0) {
+        return 0;   /* unchanged: already durable */
+    }
+    r = stateobj_encode(raw, len, key, &obj, &olen);
+    if (r < 0) {
+        return r;
+    }
+    if (!j->base_valid) {
+        /* First permall: no older state to protect, write it directly. */
+        r = jnl_write_main(st, fname, obj, olen);
+    } else {
+        r = jnl_append(st, fname, obj, olen);
+        if (r == 0) {
+            jnl_drop_pending(j);
+            j->pending = obj;
+            j->pending_len = olen;
+            obj = NULL;
+            if (++j->writes >= JNL_CHECKPOINT_WRITES) {
+                state_checkpoint(st);
+            }
+        }
+    }
+    if (r == 0) {
+        memcpy(j->last, sum, sizeof(sum));
+        j->last_valid = true;
+    } else {
+        log_debug("cannot write state '%s/%s': %s", st->path, fname,
+                  strerror(-r));
+    }
+    if (obj) {
+        explicit_bzero(obj, olen);
+        free(obj);
+    }
+    return r;
+}
+
+/* permall is being deleted: its journal goes with it. */
+static void
+jnl_delete(struct state_store *st, const char *fname)
+{
+    char jname[JNL_NAME_MAX];
+
+    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+    unlinkat(st->dir_fd, jname, 0);
+    jnl_detach(st);
+    st->jnl.attached = true;    /* nothing on disk now */
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "journal.h"
 #include "key.h"
 
 struct state_store {
@@ -30,6 +31,8 @@ struct state_store {
      */
     bool defer_sync;
     struct state_key filekey;   /* len 0: files are not encrypted */
+    /* permall's write-ahead journal (journal.h); unused with defer_sync */
+    struct journal jnl;
 };
 
 /*
@@ -69,6 +72,14 @@ int state_load(struct state_store *st, const char *name,
  */
 int state_save(struct state_store *st, const char *name,
                const uint8_t *raw, uint32_t len, uint32_t *out_tpm_rc);
+
+/*
+ * Write the newest permall from the journal into the upstream-format main
+ * file (keeping the previous one as tpm[2]-00.permall.bak), so upstream
+ * swtpm sees it.  Called at stop and close; a no-op when nothing is
+ * pending.  0 or a negative errno (the journal still holds the state).
+ */
+int state_checkpoint(struct state_store *st);
 
 /*
  * Flush every state object and the directory itself: what a defer_sync

@@ -307,6 +307,11 @@ tpm_stop(struct tpm_instance *inst)
 terminate:
     TPMLIB_Terminate();
     inst->running = false;
+    /* Upstream-format files for whoever reads the state next. */
+    if (state_checkpoint(&inst->store) < 0) {
+        log_warn("cannot write the journaled state into '%s'; it stays "
+                 "in the journal file there", inst->store.path);
+    }
 }
 
 int

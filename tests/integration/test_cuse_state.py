@@ -195,19 +195,25 @@ def test_second_instance_on_same_dir_fails_at_once(tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty",
                                     "header"])
 def test_damaged_state_fails_clearly(tmp_path, damage):
+    """Every generation of permall damaged (the file and its .bak): INIT
+    fails, nothing is changed."""
     state = tmp_path / "st"
     with cuse_tpm(tmp_path, state=state) as t:
         init_and_start(t)
-    p = state / "tpm2-00.permall"
-    data = p.read_bytes()
-    if damage == "truncate":
-        p.write_bytes(data[:len(data) // 2])
-    elif damage == "garbage":
-        p.write_bytes(os.urandom(len(data)))
-    elif damage == "empty":
-        p.write_bytes(b"")
-    else:
-        p.write_bytes(b"\x02\x01\x00\x0a\x00\x00\xff\xff\xff\xff" + data[10:])
+    for name in ("tpm2-00.permall", "tpm2-00.permall.bak"):
+        p = state / name
+        if not p.exists():
+            continue
+        data = p.read_bytes()
+        if damage == "truncate":
+            p.write_bytes(data[:len(data) // 2])
+        elif damage == "garbage":
+            p.write_bytes(os.urandom(len(data)))
+        elif damage == "empty":
+            p.write_bytes(b"")
+        else:
+            p.write_bytes(b"\x02\x01\x00\x0a\x00\x00\xff\xff\xff\xff" +
+                          data[10:])
     before = digest_dir(state)
     with cuse_tpm(tmp_path, state=state) as t:
         with t.open() as d:
@@ -217,6 +223,23 @@ def test_damaged_state_fails_clearly(tmp_path, damage):
         assert "tpm2-00.permall" in t.read_log() or \
             "TPM start failed" in t.read_log()
     assert digest_dir(state) == before
+
+
+def test_damaged_state_falls_back_to_previous_generation(tmp_path):
+    """permall damaged, its previous generation (.bak) good: INIT loads
+    the .bak and one log line names both; nothing is deleted."""
+    state = tmp_path / "st"
+    with cuse_tpm(tmp_path, state=state) as t:
+        init_and_start(t)
+    assert (state / "tpm2-00.permall.bak").exists()
+    p = state / "tpm2-00.permall"
+    p.write_bytes(p.read_bytes()[:20])
+    with cuse_tpm(tmp_path, state=state) as t:
+        init_and_start(t)
+        log = t.read_log()
+    assert "state file '%s' is damaged" % p in log, log
+    assert "loaded the previous generation '%s.bak' instead" % p in log, log
+    assert (state / "tpm2-00.permall.bak").exists()
 
 
 def test_unwritable_state_dir_fails_cleanly(tmp_path):

@@ -382,16 +382,40 @@ test_state_save_modes(void **state)
     struct fixture *f = *state;
     mode_t old = umask(077);
 
+    save_ok(f, "volatilestate", "a");
+    assert_int_equal(file_mode(f, "tpm2-00.volatilestate"), 0600);
+    umask(027);
+    save_ok(f, "volatilestate", "a");
+    assert_int_equal(file_mode(f, "tpm2-00.volatilestate"), 0640);
+    umask(077);
+    f->st.mode = 0604;
+    f->st.mode_explicit = true;
+    save_ok(f, "volatilestate", "a");
+    assert_int_equal(file_mode(f, "tpm2-00.volatilestate"), 0604);
+    umask(old);
+}
+
+/* permall: the journal and each checkpointed main file get the mode. */
+static void
+test_state_save_modes_journaled(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(077);
+
     save_ok(f, "permall", "a");
     assert_int_equal(file_mode(f, "tpm2-00.permall"), 0600);
     umask(027);
-    save_ok(f, "permall", "a");
+    save_ok(f, "permall", "b");
+    assert_int_equal(file_mode(f, "tpm2-00.permall.journal"), 0640);
+    assert_int_equal(state_checkpoint(&f->st), 0);
     assert_int_equal(file_mode(f, "tpm2-00.permall"), 0640);
     umask(077);
     f->st.mode = 0604;
     f->st.mode_explicit = true;
-    save_ok(f, "permall", "a");
+    save_ok(f, "permall", "c");
+    assert_int_equal(state_checkpoint(&f->st), 0);
     assert_int_equal(file_mode(f, "tpm2-00.permall"), 0604);
+    load_expect(f, "permall", "c");
     umask(old);
 }
 
@@ -708,6 +732,7 @@ main(void)
         T(test_state_load_bad_object),
         T(test_state_load_fix_mode),
         T(test_state_save_modes),
+        T(test_state_save_modes_journaled),
         T(test_state_save_defer_sync),
         T(test_state_save_fsync_failure),
         T(test_state_save_rename_failure),
