@@ -58,7 +58,10 @@ caps_print(const char *type, bool tpm2, bool cuse)
     if (tpm2) {
         print_rsa_sizes();
     }
-    printf(", \"tpmstate-opt-lock\" ], \"version\": \"%s\" }\n",
+    printf(", \"cmdarg-print-info\"");
+    printf(", \"tpmstate-opt-lock\"");
+    printf(", \"cmdarg-pcap\", \"systemd-notify\"");
+    printf(" ], \"version\": \"%s\" }\n",
            SWTPM_VERSION);
     return 0;
 }

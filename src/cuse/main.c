@@ -14,6 +14,7 @@
 #include "cuse_dev.h"
 #include "daemon_setup.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "subopt.h"
 
 /* Exit codes of the CLI contract (cli.md section 5). */
@@ -248,7 +249,7 @@ run(struct opts *o)
 {
     static struct tpm_instance inst;
     char err[600];
-    int code;
+    int code, r;
 
     if (o->print_caps) {
         return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
@@ -276,6 +277,12 @@ run(struct opts *o)
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_USAGE;
     }
+    /* Before chroot, --runas and seccomp can hide the socket. */
+    r = sdnotify_open(getenv("NOTIFY_SOCKET"), &o->cuse.notify_fd);
+    if (r < 0) {
+        log_warn("cannot use NOTIFY_SOCKET '%s': %s",
+                 getenv("NOTIFY_SOCKET"), strerror(-r));
+    }
     if (!o->cuse.foreground && daemon_fork() < 0) {
         log_errno(errno, "cannot fork");
         return EXIT_GENERIC;
@@ -301,6 +308,7 @@ main(int argc, char **argv)
     int code;
 
     memset(&o, 0, sizeof(o));
+    o.cuse.notify_fd = -1;
     daemon_cfg_init(&o.cuse.cfg);
     code = parse_args(argc, argv, &o);
     if (code >= 0) {

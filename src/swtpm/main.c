@@ -19,6 +19,7 @@
 #include "log.h"
 #include "subopt.h"
 #include "daemon_setup.h"
+#include "sdnotify.h"
 #include "swtpm.h"
 
 enum iface {
@@ -360,13 +361,40 @@ open_channels(struct opts *o, struct loop_cfg *lc)
     return -1;
 }
 
+/* $NOTIFY_SOCKET: connect now, before chroot, --runas and seccomp. */
+static void
+notify_open(int *out_fd)
+{
+    const char *addr = getenv("NOTIFY_SOCKET");
+    int r;
+
+    r = sdnotify_open(addr, out_fd);
+    if (r < 0) {
+        log_warn("cannot use NOTIFY_SOCKET '%s': %s", addr, strerror(-r));
+    }
+}
+
+/* Tell systemd we are ready; a failure costs the unit a timeout only. */
+static void
+notify_ready(int fd)
+{
+    int r = sdnotify_send_close(fd, "READY=1");
+
+    if (r < 0) {
+        log_warn("cannot notify systemd: %s", strerror(-r));
+    }
+}
+
 /* Everything after option parsing, in the order of cli.md 4. */
 static int
 run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {
     char err[600], dev[128];
-    int code, fd;
+    int code, fd, notify_fd = -1;
 
+    if (!o->print_caps && !o->print_states) {
+        notify_open(&notify_fd);
+    }
     if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0 ||
         daemon_become_user(&o->user, err, sizeof(err)) < 0 ||
         daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
@@ -414,6 +442,7 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         return EXIT_ERR;
     }
     daemon_ready();
+    notify_ready(notify_fd);
     return loop_run(lc, inst);
 }
 
