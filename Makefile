@@ -91,10 +91,14 @@ unit-check: $(UNIT_BINS)
 
 # Socket-only integration tests need no CUSE and run on the host.
 host-check: all
-	tests/integration/run -m "not cuse"
+	tests/integration/run -m "not cuse and not apparmor"
 
+# The AppArmor profiles (data/apparmor-swtpm.in) are loaded in enforce
+# mode only in a guest booted for them, never on the host.
 vm-check: all
 	tests/vm/run-in-vm -- tests/integration/run -m cuse
+	SWTPM_VM_APPARMOR=1 tests/vm/run-in-vm --apparmor -- \
+	    tests/integration/run -m apparmor
 
 # The whole suite once more with ASan/UBSan (unit tests; CI runs this).
 asan-check:

@@ -182,3 +182,24 @@ def test_socket_activation(tmp_path):
         stop(act)
     err = (tmp_path / "activate.stderr").read_text()
     assert "rror" not in err, err
+
+
+@pytest.mark.cuse
+def test_cuse_notify_ready(tmp_path):
+    """swtpm_cuse sends READY=1 once /dev/NAME can be opened."""
+    from cuse_helpers import CuseTPM
+    addr = str(tmp_path / "notify")
+    listener = notify_listener(addr)
+    os.environ["NOTIFY_SOCKET"] = addr
+    try:
+        t = CuseTPM(tmp_path, tpm2=True)
+        t.start()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+    try:
+        assert listener.recv(4096) == b"READY=1"
+        with t.open() as d:
+            d.init()
+    finally:
+        t.stop()
+        listener.close()
