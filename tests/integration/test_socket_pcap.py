@@ -181,3 +181,23 @@ def test_print_info(tmp_path, prog):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert "'lots'" in p.stderr
+
+
+@pytest.mark.cuse
+@need_tcpdump
+def test_cuse_pcap(tmp_path):
+    from cuse_helpers import CuseTPM
+    cap = tmp_path / "cuse.pcap"
+    t = CuseTPM(tmp_path, tpm2=True, extra=["--pcap", "file=%s" % cap])
+    t.start()
+    try:
+        with t.open() as d:
+            d.init()
+            assert rc_of(d.cmd(TPM2_STARTUP)) == 0
+            assert rc_of(d.cmd(TPM2_GETRANDOM8)) == 0
+    finally:
+        t.stop()
+    payloads = [x for h, x in packets(tcpdump(cap)) if x]
+    assert payloads[0] == TPM2_STARTUP.hex()
+    assert payloads[2] == TPM2_GETRANDOM8.hex()
+    assert payloads[3].startswith("800100000014000000000008")
