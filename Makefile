@@ -8,6 +8,16 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+# The tools read /etc/swtpm_setup.conf and /etc/swtpm-localca.*, so the
+# config files go to /etc whatever the PREFIX.
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+APPARMORDIR   ?= $(SYSCONFDIR)/apparmor.d
 BUILD   ?= build
 SANITIZE ?=
 
@@ -46,7 +56,7 @@ BINS       := $(foreach t,$(TOOLS),$(BUILD)/bin/$(call bin_name,$(t)))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit-check host-check vm-check install clean deps \
+.PHONY: all check unit-check host-check vm-check install uninstall clean deps \
         demo bench asan-check powercut
 all: $(BINS)
 
@@ -81,10 +91,14 @@ unit-check: $(UNIT_BINS)
 
 # Socket-only integration tests need no CUSE and run on the host.
 host-check: all
-	tests/integration/run -m "not cuse"
+	tests/integration/run -m "not cuse and not apparmor"
 
+# The AppArmor profiles (data/apparmor-swtpm.in) are loaded in enforce
+# mode only in a guest booted for them, never on the host.
 vm-check: all
 	tests/vm/run-in-vm -- tests/integration/run -m cuse
+	SWTPM_VM_APPARMOR=1 tests/vm/run-in-vm --apparmor -- \
+	    tests/integration/run -m apparmor
 
 # The whole suite once more with ASan/UBSan (unit tests; CI runs this).
 asan-check:
@@ -123,10 +137,64 @@ demo: all
 deps:
 	ci/install-deps
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
+# Installed files (README.md "Installation").  Templates in data/ get the
+# install paths substituted; config files in SYSCONFDIR are never
+# overwritten, and uninstall removes them only while they are unchanged.
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
+            -e 's|@DATADIR@|$(DATADIR)|g'
+CONF_FILES := swtpm_setup.conf swtpm-localca.conf swtpm-localca.options
+GEN        := $(BUILD)/data
+MAN8       := $(notdir $(wildcard man/*.8))
+MAN5       := $(notdir $(wildcard man/*.5))
+USER_SCRIPT := $(DATADIR)/swtpm/swtpm-create-user-config-files
+
+DATA_GEN := $(CONF_FILES) tmpfiles-swtpm.conf \
+            swtpm-create-user-config-files apparmor-swtpm
+
+# data/NAME.in (paths substituted) or data/NAME, into $(GEN).
+.PHONY: install-data
+install-data:
+	@mkdir -p $(GEN)
+	@set -e; for f in $(DATA_GEN); do \
+	    if [ -f data/$$f.in ]; then $(SUBST) data/$$f.in > $(GEN)/$$f; \
+	    else cp data/$$f $(GEN)/$$f; fi; \
+	done
+
+install: all install-data
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) \
+	    $(DESTDIR)$(DATADIR)/swtpm $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(APPARMORDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(addprefix man/,$(MAN8)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(addprefix man/,$(MAN5)) $(DESTDIR)$(MANDIR)/man5/
+	set -e; for f in $(CONF_FILES); do \
+	    if [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ]; then \
+	        echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/$$f"; \
+	    else install -m 0644 $(GEN)/$$f $(DESTDIR)$(SYSCONFDIR)/; fi; \
+	done
+	install -m 0755 $(GEN)/swtpm-create-user-config-files \
+	    $(DESTDIR)$(USER_SCRIPT)
+	install -m 0644 data/sysusers-swtpm.conf \
+	    $(DESTDIR)$(SYSUSERSDIR)/swtpm.conf
+	install -m 0644 $(GEN)/tmpfiles-swtpm.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/swtpm.conf
+	install -m 0644 $(GEN)/apparmor-swtpm $(DESTDIR)$(APPARMORDIR)/swtpm
+
+uninstall: install-data
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5)) \
+	    $(DESTDIR)$(USER_SCRIPT) $(DESTDIR)$(SYSUSERSDIR)/swtpm.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/swtpm.conf $(DESTDIR)$(APPARMORDIR)/swtpm
+	-rmdir $(DESTDIR)$(DATADIR)/swtpm
+	set -e; for f in $(CONF_FILES); do \
+	    if cmp -s $(GEN)/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; then \
+	        rm -f $(DESTDIR)$(SYSCONFDIR)/$$f; \
+	    elif [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ]; then \
+	        echo "keeping changed $(DESTDIR)$(SYSCONFDIR)/$$f"; fi; \
+	done
 
 clean:
 	rm -rf build build-asan

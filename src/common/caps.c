@@ -2,6 +2,7 @@
 /* The feature list printed by --print-capabilities. */
 #include "caps.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,23 @@ caps_print(const char *type, bool tpm2, bool cuse)
     if (tpm2) {
         print_rsa_sizes();
     }
-    printf(", \"tpmstate-opt-lock\" ], \"version\": \"%s\" }\n",
+    printf(", \"cmdarg-print-info\"");
+    printf(", \"tpmstate-opt-lock\"");
+    printf(", \"cmdarg-pcap\", \"systemd-notify\"");
+    printf(" ], \"version\": \"%s\" }\n",
            SWTPM_VERSION);
+    return 0;
+}
+
+int
+caps_print_info(unsigned int flags)
+{
+    char *info = TPMLIB_GetInfo(flags);
+
+    if (!info) {
+        return -ENOMEM;
+    }
+    printf("%s\n", info);
+    free(info);
     return 0;
 }

@@ -11,4 +11,12 @@
  */
 int caps_print(const char *type, bool tpm2, bool cuse);
 
+/*
+ * --print-info: libtpms' TPMLIB_GetInfo(flags) JSON and a newline on
+ * stdout, for the TPM version chosen already.  libtpms 0.9 knows flags
+ * 0x1 (specification), 0x2 (attributes) and 0x4 (features).  Returns 0 or
+ * -ENOMEM.
+ */
+int caps_print_info(unsigned int flags);
+
 #endif

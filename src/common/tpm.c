@@ -12,6 +12,7 @@
 
 #include "ctrl_wire.h"
 #include "log.h"
+#include "pcap.h"
 
 /* libtpms calls back without context: the process has one instance. */
 static struct tpm_instance *cur;
@@ -268,6 +269,7 @@ tpm_internal_cmd(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len)
     uint8_t buf[16];
 
     memcpy(buf, cmd, len);
+    pcap_record(inst->pcap, cmd, len, /* to_tpm= */ true);
     if (TPMLIB_Process(&resp, &resp_len, &size, buf, len) != 0) {
         inst->resp = resp;
         inst->resp_size = size;
@@ -276,6 +278,7 @@ tpm_internal_cmd(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len)
     inst->resp = resp;
     inst->resp_size = size;
     inst->last_ordinal = be32_get(cmd + 6);
+    pcap_record(inst->pcap, resp, resp_len, /* to_tpm= */ false);
     return resp_len >= 10 ? be32_get(resp + 6) : TPM_FAIL;
 }
 
@@ -397,8 +400,8 @@ tpm_vendor_set_locality(struct tpm_instance *inst, const uint8_t *cmd,
     return tpm_own_response(inst, 0, out_resp, out_len);
 }
 
-int
-tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
+static int
+process_one(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
             const uint8_t **out_resp, uint32_t *out_len)
 {
     unsigned char *resp = inst->resp;
@@ -431,6 +434,20 @@ tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
     *out_resp = resp;
     *out_len = resp_len;
     return 0;
+}
+
+int
+tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
+            const uint8_t **out_resp, uint32_t *out_len)
+{
+    int r;
+
+    pcap_record(inst->pcap, cmd, len, /* to_tpm= */ true);
+    r = process_one(inst, cmd, len, out_resp, out_len);
+    if (r == 0) {
+        pcap_record(inst->pcap, *out_resp, *out_len, /* to_tpm= */ false);
+    }
+    return r;
 }
 
 int

@@ -35,6 +35,8 @@ enum tpm_startup {
     TPM_STARTUP_DEACTIVATED,   /* TPM 1.2 only */
 };
 
+struct pcap_writer;
+
 struct tpm_instance {
     bool tpm2;
     bool running;
@@ -59,6 +61,7 @@ struct tpm_instance {
     /* Response buffer handed to TPMLIB_Process (it may realloc it). */
     unsigned char *resp;
     uint32_t resp_size;             /* allocated */
+    struct pcap_writer *pcap;       /* --pcap: every command, or NULL */
 };
 
 /*

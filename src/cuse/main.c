@@ -14,6 +14,8 @@
 #include "cuse_dev.h"
 #include "daemon_setup.h"
 #include "log.h"
+#include "pcap.h"
+#include "sdnotify.h"
 #include "subopt.h"
 
 /* Exit codes of the CLI contract (cli.md section 5). */
@@ -57,6 +59,9 @@ usage(FILE *f, const char *prg)
 "  -f, --foreground       stay in the foreground (for supervisors)\n"
 "      --print-capabilities  print supported features as JSON\n"
 "      --print-states     print the stored state objects as JSON\n"
+"      --print-info FLAGS print libtpms' TPMLIB_GetInfo(FLAGS) JSON\n"
+"      --pcap file=PATH|fd=N[,truncate][,mode=OCTAL][,checksums]\n"
+"                         record TPM commands and responses (pcapng)\n"
 "  -h, --help             show this help\n"
 "  -v, --version          show the version\n"
 "\n"
@@ -69,7 +74,7 @@ usage(FILE *f, const char *prg)
 enum {
     OPT_TPM2 = 1000, OPT_TPMSTATE, OPT_LOG, OPT_LOCALITY, OPT_KEY,
     OPT_MIGKEY, OPT_PID, OPT_SECCOMP, OPT_FLAGS, OPT_MIGRATION,
-    OPT_PRINT_CAPS, OPT_PRINT_STATES,
+    OPT_PRINT_CAPS, OPT_PRINT_STATES, OPT_PCAP, OPT_PRINT_INFO,
 };
 
 static const struct option long_opts[] = {
@@ -85,8 +90,10 @@ static const struct option long_opts[] = {
     { "migration-key", required_argument, NULL, OPT_MIGKEY },
     { "min", required_argument, NULL, 'm' },
     { "name", required_argument, NULL, 'n' },
+    { "pcap", required_argument, NULL, OPT_PCAP },
     { "pid", required_argument, NULL, OPT_PID },
     { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "print-info", required_argument, NULL, OPT_PRINT_INFO },
     { "print-states", no_argument, NULL, OPT_PRINT_STATES },
     { "runas", required_argument, NULL, 'r' },
     { "seccomp", required_argument, NULL, OPT_SECCOMP },
@@ -98,8 +105,12 @@ static const struct option long_opts[] = {
 
 struct opts {
     struct cuse_opts cuse;
-    bool print_caps, print_states;
+    bool print_caps, print_states, print_info;
+    unsigned long info_flags;
     const char *tpmstate, *locality, *flags, *pid, *seccomp, *migration;
+    const char *pcap_opt;
+    struct pcap_opts pcap;
+    struct pcap_writer pcap_w;
 };
 
 static int
@@ -160,6 +171,15 @@ parse_args(int argc, char **argv, struct opts *o)
         case OPT_MIGRATION: o->migration = optarg; break;
         case OPT_PRINT_CAPS: o->print_caps = true; break;
         case OPT_PRINT_STATES: o->print_states = true; break;
+        case OPT_PCAP: o->pcap_opt = optarg; break;
+        case OPT_PRINT_INFO:
+            if (parse_ulong_base0(optarg, UINT32_MAX, &o->info_flags) < 0) {
+                fprintf(stderr, "swtpm_cuse: --print-info needs a number "
+                        "such as 0x3, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->print_info = true;
+            break;
         default:
             fprintf(stderr, "Try '%s --help' for the options.\n", argv[0]);
             return EXIT_USAGE;
@@ -183,7 +203,9 @@ opts_validate(struct opts *o)
     };
     char err[512];
 
-    if (daemon_apply_opts(&o->cuse.cfg, &strs, err, sizeof(err)) < 0) {
+    if (daemon_apply_opts(&o->cuse.cfg, &strs, err, sizeof(err)) < 0 ||
+        (o->pcap_opt &&
+         pcap_parse(o->pcap_opt, &o->pcap, err, sizeof(err)) < 0)) {
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_BAD_SUBOPT;
     }
@@ -233,6 +255,14 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     bool missing;
     int r;
 
+    if (o->pcap.given) {
+        r = pcap_open(&o->pcap, &o->pcap_w, err, sizeof(err));
+        if (r < 0) {
+            log_err("%s", err);
+            return EXIT_GENERIC;
+        }
+        inst->pcap = &o->pcap_w;
+    }
     missing = stat(o->cuse.cfg.state_path, &sb) < 0 && errno == ENOENT;
     r = daemon_open_tpm(&o->cuse.cfg, inst, /* create_dir= */ true,
                         /* lock_now= */ true, err, sizeof(err));
@@ -255,13 +285,35 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     return -1;
 }
 
+/* --print-info: with a state location the TPM runs first (cli.md 3). */
+static int
+print_info(struct opts *o, struct tpm_instance *inst)
+{
+    int code = -1;
+
+    inst->tpm2 = o->cuse.cfg.tpm2;
+    if (tpm_setup(inst) < 0) {
+        fprintf(stderr, "swtpm_cuse: libtpms cannot emulate this TPM\n");
+        return EXIT_GENERIC;
+    }
+    if (o->cuse.cfg.state_path[0]) {
+        o->cuse.cfg.not_need_init = true;
+        code = prepare_tpm(o, inst);
+    }
+    if (code < 0) {
+        code = caps_print_info((unsigned int)o->info_flags) < 0 ? EXIT_USAGE
+                                                               : EXIT_OK;
+    }
+    tpm_stop(inst);
+    return code;
+}
 
 static int
 run(struct opts *o)
 {
     static struct tpm_instance inst;
     char err[600];
-    int code;
+    int code, r;
 
     if (o->print_caps) {
         return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
@@ -269,6 +321,9 @@ run(struct opts *o)
     }
     if (o->print_states) {
         return daemon_print_states(&o->cuse.cfg, "swtpm_cuse");
+    }
+    if (o->print_info) {
+        return print_info(o, &inst);
     }
     if (geteuid() != 0 || setuid(0) < 0) {
         fprintf(stderr, "swtpm_cuse: must run as root to create a CUSE "
@@ -289,6 +344,12 @@ run(struct opts *o)
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_USAGE;
     }
+    /* Before chroot, --runas and seccomp can hide the socket. */
+    r = sdnotify_open(getenv("NOTIFY_SOCKET"), &o->cuse.notify_fd);
+    if (r < 0) {
+        log_warn("cannot use NOTIFY_SOCKET '%s': %s",
+                 getenv("NOTIFY_SOCKET"), strerror(-r));
+    }
     if (!o->cuse.foreground && daemon_fork() < 0) {
         log_errno(errno, "cannot fork");
         return EXIT_GENERIC;
@@ -301,6 +362,7 @@ run(struct opts *o)
     if (code) {
         daemon_fail(code);
     }
+    pcap_close(inst.pcap);
     daemon_remove_pid(&o->cuse.cfg);
     tpm_cleanup(&inst);
     state_close(&inst.store);
@@ -314,6 +376,7 @@ main(int argc, char **argv)
     int code;
 
     memset(&o, 0, sizeof(o));
+    o.cuse.notify_fd = -1;
     daemon_cfg_init(&o.cuse.cfg);
     code = parse_args(argc, argv, &o);
     if (code >= 0) {

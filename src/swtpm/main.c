@@ -17,8 +17,10 @@
 
 #include "caps.h"
 #include "log.h"
+#include "pcap.h"
 #include "subopt.h"
 #include "daemon_setup.h"
+#include "sdnotify.h"
 #include "swtpm.h"
 
 enum iface {
@@ -33,9 +35,13 @@ struct opts {
     struct daemon_user user;    /* --runas, resolved before chroot */
     struct chan_opts server, ctrl;
     const char *server_opt, *ctrl_opt, *tpmstate, *locality, *flags;
-    const char *pid, *seccomp, *migration, *chardev;
+    const char *pid, *seccomp, *migration, *chardev, *pcap_opt;
     int data_fd;                /* -f/--fd, -1 if none */
     bool terminate, daemon, vtpm_proxy, print_caps, print_states;
+    bool print_info;
+    unsigned long info_flags;   /* --print-info */
+    struct pcap_opts pcap;
+    struct pcap_writer pcap_w;
 };
 
 static void
@@ -100,6 +106,10 @@ usage(FILE *f, enum iface iface)
 "  -R, --chroot DIR          chroot to DIR first\n"
 "  --print-capabilities      print supported features as JSON\n"
 "  --print-states            print the stored state objects as JSON\n"
+"  --print-info FLAGS        print libtpms' TPMLIB_GetInfo(FLAGS) JSON: 0x1\n"
+"                            specification, 0x2 attributes, 0x4 features\n"
+"  --pcap file=PATH|fd=N[,truncate][,mode=OCTAL][,checksums]\n"
+"                            record TPM commands and responses (pcapng)\n"
 "  -h, --help                show this help\n"
 "\n"
 "Exit codes: 0 normal end (CMD_SHUTDOWN, SIGTERM/SIGINT, hang-up with\n"
@@ -110,6 +120,7 @@ enum {
     OPT_CTRL = 1000, OPT_FLAGS, OPT_KEY, OPT_LOCALITY, OPT_LOG,
     OPT_MIGRATION, OPT_MIGKEY, OPT_PID, OPT_PRINT_CAPS, OPT_PRINT_STATES,
     OPT_SECCOMP, OPT_SERVER, OPT_TPM2, OPT_TPMSTATE, OPT_VTPM_PROXY,
+    OPT_PCAP, OPT_PRINT_INFO,
 };
 
 static const struct option long_opts[] = {
@@ -125,9 +136,11 @@ static const struct option long_opts[] = {
     { "log", required_argument, NULL, OPT_LOG },
     { "migration", required_argument, NULL, OPT_MIGRATION },
     { "migration-key", required_argument, NULL, OPT_MIGKEY },
+    { "pcap", required_argument, NULL, OPT_PCAP },
     { "pid", required_argument, NULL, OPT_PID },
     { "port", required_argument, NULL, 'p' },
     { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+    { "print-info", required_argument, NULL, OPT_PRINT_INFO },
     { "print-states", no_argument, NULL, OPT_PRINT_STATES },
     { "runas", required_argument, NULL, 'r' },
     { "seccomp", required_argument, NULL, OPT_SECCOMP },
@@ -211,8 +224,17 @@ parse_args(int argc, char **argv, struct opts *o)
         case OPT_LOG: o->cfg.log_opt = optarg; break;
         case OPT_MIGRATION: o->migration = optarg; break;
         case OPT_MIGKEY: o->cfg.migkey_opt = optarg; break;
+        case OPT_PCAP: o->pcap_opt = optarg; break;
         case OPT_PID: o->pid = optarg; break;
         case OPT_PRINT_CAPS: o->print_caps = true; break;
+        case OPT_PRINT_INFO:
+            if (parse_ulong_base0(optarg, UINT32_MAX, &o->info_flags) < 0) {
+                fprintf(stderr, "swtpm: --print-info needs a number such as "
+                        "0x3, got '%s'\n", optarg);
+                return EXIT_ERR;
+            }
+            o->print_info = true;
+            break;
         case OPT_PRINT_STATES: o->print_states = true; break;
         case OPT_SECCOMP: o->seccomp = optarg; break;
         case OPT_SERVER: o->server_opt = optarg; break;
@@ -250,6 +272,9 @@ validate_groups(struct opts *o, char *err, size_t errlen)
     if (r == 0 && o->ctrl_opt) {
         r = chan_parse(o->ctrl_opt, true, &o->ctrl, err, errlen);
     }
+    if (r == 0 && o->pcap_opt) {
+        r = pcap_parse(o->pcap_opt, &o->pcap, err, errlen);
+    }
     if (r == 0) {
         /* Before any chroot hides /etc/passwd. */
         r = daemon_resolve_user(o->cfg.runas, &o->user, err, errlen);
@@ -268,7 +293,7 @@ opts_validate(struct opts *o)
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }
-    if (o->print_caps || o->print_states) {
+    if (o->print_caps || o->print_states || o->print_info) {
         return -1;
     }
     if (o->iface == IFACE_SOCKET && (o->vtpm_proxy || o->chardev)) {
@@ -321,6 +346,13 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
 
     /* The socket variant never creates the state directory (cli.md); the
      * lock is taken when the TPM starts, as upstream does. */
+    if (o->pcap.given) {
+        if (pcap_open(&o->pcap, &o->pcap_w, err, sizeof(err)) < 0) {
+            log_err("%s", err);
+            return EXIT_ERR;
+        }
+        inst->pcap = &o->pcap_w;
+    }
     if (daemon_open_tpm(&o->cfg, inst, /* create_dir= */ false,
                         /* lock_now= */ false, err, sizeof(err)) < 0 ||
         daemon_write_pid(&o->cfg, err, sizeof(err)) < 0 ||
@@ -329,6 +361,24 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         return EXIT_ERR;
     }
     return -1;
+}
+
+/* --print-info: with a state location the TPM runs first (cli.md 3). */
+static int
+print_info(struct opts *o, struct tpm_instance *inst)
+{
+    int code = -1;
+
+    if (o->cfg.state_path[0]) {
+        o->cfg.not_need_init = true;
+        code = prepare_tpm(o, inst);
+    }
+    if (code < 0) {
+        code = caps_print_info((unsigned int)o->info_flags) < 0 ? EXIT_ERR
+                                                               : EXIT_OK;
+    }
+    tpm_stop(inst);
+    return code;
 }
 
 /* Sockets and devices for the loop; returns -1 or an exit code. */
@@ -360,13 +410,40 @@ open_channels(struct opts *o, struct loop_cfg *lc)
     return -1;
 }
 
+/* $NOTIFY_SOCKET: connect now, before chroot, --runas and seccomp. */
+static void
+notify_open(int *out_fd)
+{
+    const char *addr = getenv("NOTIFY_SOCKET");
+    int r;
+
+    r = sdnotify_open(addr, out_fd);
+    if (r < 0) {
+        log_warn("cannot use NOTIFY_SOCKET '%s': %s", addr, strerror(-r));
+    }
+}
+
+/* Tell systemd we are ready; a failure costs the unit a timeout only. */
+static void
+notify_ready(int fd)
+{
+    int r = sdnotify_send_close(fd, "READY=1");
+
+    if (r < 0) {
+        log_warn("cannot notify systemd: %s", strerror(-r));
+    }
+}
+
 /* Everything after option parsing, in the order of cli.md 4. */
 static int
 run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {
     char err[600], dev[128];
-    int code, fd;
+    int code, fd, notify_fd = -1;
 
+    if (!o->print_caps && !o->print_states) {
+        notify_open(&notify_fd);
+    }
     if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0 ||
         daemon_become_user(&o->user, err, sizeof(err)) < 0 ||
         daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
@@ -382,6 +459,9 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         log_err("libtpms cannot emulate a TPM %s", inst->tpm2 ? "2.0"
                                                             : "1.2");
         return EXIT_ERR;
+    }
+    if (o->print_info) {
+        return print_info(o, inst);
     }
     code = open_channels(o, lc);
     if (code >= 0) {
@@ -414,6 +494,7 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         return EXIT_ERR;
     }
     daemon_ready();
+    notify_ready(notify_fd);
     return loop_run(lc, inst);
 }
 
@@ -428,7 +509,7 @@ run(struct opts *o)
     lc.ctrl.listen_fd = lc.ctrl.conn_fd = -1;
     lc.data.listen_fd = lc.data.conn_fd = -1;
     if (o->daemon && !o->print_caps && !o->print_states &&
-        daemon_fork() < 0) {
+        !o->print_info && daemon_fork() < 0) {
         fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
         return EXIT_ERR;
     }
@@ -438,6 +519,7 @@ run(struct opts *o)
     }
     chan_close(&lc.ctrl);
     chan_close(&lc.data);
+    pcap_close(inst.pcap);
     daemon_remove_pid(&o->cfg);
     tpm_cleanup(&inst);
     state_close(&inst.store);
