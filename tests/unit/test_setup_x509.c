@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/setup/x509.c"
+#include "../../src/common/x509.c"
 
 static EVP_PKEY *ca_key;
 static X509 *ca_cert;

@@ -17,7 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "certs.h"
+#include "../setup/certs.h"
 
 /* notAfter for certificates that do not expire (--days -1). */
 #define NO_EXPIRY "99991231235959Z"

@@ -24,10 +24,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "certs.h"
+#include "../setup/certs.h"
 #include "conf.h"
 #include "log.h"
-#include "run.h"
+#include "../setup/run.h"
 
 #define SYSCONF_LOCALCA "/etc/swtpm-localca.conf"
 #define SYSCONF_OPTIONS "/etc/swtpm-localca.options"
