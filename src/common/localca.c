@@ -527,18 +527,27 @@ localca_issue(struct localca *ca, struct setup_ctx *ctx,
               size_t *out_len)
 {
     struct x509_params p = {
-        .req = req, .ident = &ctx->ident,
+        .req = req,
+        .tpm_manufacturer = ctx->ident.manufacturer,
+        .tpm_model = ctx->ident.model,
+        .tpm_version = ctx->ident.version,
+        .spec_family = ctx->ident.family,
+        .spec_level = ctx->ident.level,
+        .spec_revision = ctx->ident.revision,
         .plat_manufacturer = ca->plat_manufacturer,
         .plat_model = ca->plat_model,
         .plat_version = ca->plat_version,
         .allow_signing = ctx->o->allow_signing,
         .decryption = ctx->o->decryption,
+        .add_header = !req->tpm2,
+        .days = -1,
     };
-    char serial[64], err[300], cn[256];
+    char serial[64], err[300], cn[256], subject[264];
     int fd, r;
 
     vmid_to_cn(ctx->o->vmid, cn, sizeof(cn));
-    p.subject_cn = cn;
+    snprintf(subject, sizeof(subject), "CN=%s", cn);
+    p.subject = subject;
     fd = prepare_ca(ca);
     if (fd < 0) {
         return fd;
