@@ -26,6 +26,7 @@
 
 #include "../setup/certs.h"
 #include "conf.h"
+#include "localca.h"
 #include "log.h"
 #include "../setup/run.h"
 
@@ -384,7 +385,9 @@ load_ca(struct localca *ca)
         log_access(ca->signkey, "read", errno);
         return -EACCES;
     }
-    ca->key = PEM_read_PrivateKey(f, NULL, NULL, ca->signkey_pwd);
+    /* "" rather than NULL: never prompt on a terminal */
+    ca->key = PEM_read_PrivateKey(f, NULL, NULL,
+                                  ca->signkey_pwd ? ca->signkey_pwd : "");
     fclose(f);
     f = fopen(ca->issuercert, "re");
     if (!f) {
@@ -570,4 +573,52 @@ localca_issue(struct localca *ca, struct setup_ctx *ctx,
     say("Successfully created %s certificate locally.",
         req->type == CERT_EK ? "EK" : "platform");
     return 0;
+}
+
+/* ---- swtpm_localca (localca.h) ---- */
+
+int
+localca_open_conf(const char *conf_path, struct localca **out)
+{
+    struct localca *ca = calloc(1, sizeof(*ca));
+    int r;
+
+    if (!ca) {
+        return -ENOMEM;
+    }
+    r = read_ca_conf(ca, conf_path);
+    if (r < 0) {
+        localca_free(ca);
+        return r;
+    }
+    *out = ca;
+    return 0;
+}
+
+int
+localca_reserve(struct localca *ca, char *serial, size_t serial_len,
+                void **out_key, void **out_cert)
+{
+    int fd, r;
+
+    fd = prepare_ca(ca);
+    if (fd < 0) {
+        return fd;
+    }
+    r = load_ca(ca);
+    if (r == 0) {
+        r = next_serial(ca, serial, serial_len);
+    }
+    close(fd);                  /* releases the flock */
+    if (r == 0) {
+        *out_key = ca->key;
+        *out_cert = ca->cert;
+    }
+    return r;
+}
+
+void
+localca_subject_cn(const char *vmid, char *out, size_t outlen)
+{
+    vmid_to_cn(vmid, out, outlen);
 }
