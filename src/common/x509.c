@@ -286,7 +286,7 @@ add_key_usage(X509 *x, const struct x509_params *p)
     bool sign = p->allow_signing && req->tpm2;
 
     if (!sign || p->decryption) {
-        bits |= req->is_ecc ? 0x08 : 0x20;
+        bits |= req->is_ecc && req->tpm2 ? 0x08 : 0x20;
     }
     if (sign) {
         bits |= 0x80;
