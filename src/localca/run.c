@@ -6,6 +6,7 @@
  * upstream would run, in-process, with the CA key already loaded.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,12 @@ pick_file(const char *given, const char *name, char *out, size_t outlen)
     }
     if (access(out, R_OK) < 0) {
         int e = errno;
+        struct passwd *pw = getpwuid(geteuid());
 
-        log_err("Need read rights on %s file %s for user %u: %s",
+        log_err("Need read rights on %s file %s for user %s (uid %u): %s",
                 strcmp(name, CONF_NAME) == 0 ? "config" : "options", out,
-                (unsigned int)geteuid(), strerror(e));
+                pw ? pw->pw_name : "?", (unsigned int)geteuid(),
+                strerror(e));
         return -e;
     }
     return 0;
@@ -68,6 +71,38 @@ split_ecc(char *s, const char **x, const char **y, const char **id)
         }
     }
     return *x && *y ? 0 : -EINVAL;
+}
+
+static bool
+is_hex(const char *s)
+{
+    return *s && strspn(s, "0123456789abcdefABCDEF") == strlen(s);
+}
+
+/* Check --ek before a serial number is spent on it. */
+static int
+check_ek(const char *ek)
+{
+    const char *x = NULL, *y = NULL, *id = NULL;
+    char *copy;
+    int r;
+
+    if (!strchr(ek, '=')) {
+        r = is_hex(ek) ? 0 : -EINVAL;
+    } else if ((copy = strdup(ek)) == NULL) {
+        return -ENOMEM;
+    } else {
+        r = split_ecc(copy, &x, &y, &id);
+        if (r == 0 && (!is_hex(x) || !is_hex(y))) {
+            r = -EINVAL;
+        }
+        free(copy);
+    }
+    if (r == -EINVAL) {
+        log_err("Invalid --ek '%s': need a hex modulus or "
+                "x=<hex>,y=<hex>[,id=<curve>]", ek);
+    }
+    return r;
 }
 
 struct args {
@@ -206,7 +241,7 @@ run(const struct opts *o)
     bool ek_type = strcmp(o->type, "ek") == 0;
     int r;
 
-    r = ek ? 0 : -ENOMEM;
+    r = ek ? check_ek(o->ek) : -ENOMEM;
     if (r == 0) {
         r = pick_file(o->configfile, CONF_NAME, conf, sizeof(conf));
     }
