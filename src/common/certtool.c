@@ -270,13 +270,14 @@ open_error(char *err, size_t errlen, const char *what, const char *path,
              "(%s needs %s permission)", what, path, strerror(e), u, right);
 }
 
-/* Read up to max bytes of fd into a NUL-terminated string, one line. */
+/* Read up to PWD_MAX bytes of fd into a NUL-terminated string, its
+ * first line. */
 static int
-read_pwd_fd(int fd, char **out)
+read_pwd_fd(int fd, char **out, char *err, size_t errlen)
 {
     char *buf = malloc(PWD_MAX + 1);
     size_t n = 0;
-    ssize_t r;
+    ssize_t r = 0;
 
     if (!buf) {
         return -ENOMEM;
@@ -284,6 +285,13 @@ read_pwd_fd(int fd, char **out)
     while (n < PWD_MAX && ((r = read(fd, buf + n, PWD_MAX - n)) > 0 ||
                            (r < 0 && errno == EINTR))) {
         n += r > 0 ? (size_t)r : 0;
+    }
+    if (r < 0) {
+        r = errno;
+        snprintf(err, errlen, "cannot read the password from file "
+                 "descriptor %d: %s", fd, strerror((int)r));
+        free(buf);
+        return -(int)r;
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
@@ -313,7 +321,7 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
             snprintf(err, errlen, "invalid file descriptor in '%s'", arg);
             return -EINVAL;
         }
-        return read_pwd_fd((int)fdnum, out);
+        return read_pwd_fd((int)fdnum, out, err, errlen);
     } else if (strncmp(arg, "file:", 5) == 0) {
         fd = open(arg + 5, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
@@ -321,7 +329,7 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
             open_error(err, errlen, "the password", arg + 5, r, "read");
             return -r;
         }
-        r = read_pwd_fd(fd, out);
+        r = read_pwd_fd(fd, out, err, errlen);
         close(fd);
         return r;
     } else {
