@@ -487,6 +487,9 @@ prepare_ca(struct localca *ca)
             return r;
         }
     } else {
+        if (access(ca->statedir, F_OK) < 0) {
+            say("Creating swtpm-localca dir '%s'.", ca->statedir);
+        }
         r = mkdir_parents(ca->statedir, 0770);
         if (r < 0 || access(ca->statedir, R_OK | W_OK | X_OK) < 0) {
             log_access(ca->statedir, "write to", r < 0 ? -r : errno);
@@ -498,8 +501,9 @@ prepare_ca(struct localca *ca)
         return fd;
     }
     if (access(ca->signkey, F_OK) < 0 || access(ca->issuercert, F_OK) < 0) {
+        /* upstream's swtpm_localca line, word for word */
         say("Creating root CA and a local CA's signing key and issuer "
-            "cert in '%s'.", ca->statedir);
+            "cert.");
         r = create_ca_files(ca, ca->statedir, ca->signkey, ca->issuercert);
         if (r < 0) {
             close(fd);

@@ -159,7 +159,13 @@ def test_same_certificates_as_debian_localca(work, modulus, typ, tpm2):
 
 def test_serial_numbers(work, modulus):
     ca, conf = ca_conf(work)
-    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    res = ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    # upstream's lines, as swtpm_setup logs them
+    assert res.out == ("Creating swtpm-localca dir '%s'.\n"
+                       "Creating root CA and a local CA's signing key and "
+                       "issuer cert.\n"
+                       "Successfully created EK certificate locally.\n"
+                       % ca), str(res)
     first = int((ca / "certserial").read_text())
     # HEAD: a missing counter starts at a random 20-digit number
     assert 10 ** 19 < first < 9 * 10 ** 19
