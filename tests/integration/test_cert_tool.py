@@ -248,3 +248,45 @@ def test_stdout_and_info_options(keys):
     assert ok(run([CERT, "--version"])).out.startswith(
         "TPM certificate tool version ")
     assert "--signkey-pwd <pwd>" in ok(run([CERT, "--help"])).out
+
+
+@pytest.mark.parametrize("typ", ["ek", "platform"])
+def test_debian_localca_drives_our_swtpm_cert(tmp_path, typ):
+    """Upstream's swtpm_localca finds swtpm_cert in PATH: with ours there
+    it works unchanged, including a password-protected signing key
+    (--signkey-pwd file:...) and the options file's words."""
+    ca = tmp_path / "ca"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "out").mkdir()
+    used = tmp_path / "used"
+    wrapper = tmp_path / "bin" / "swtpm_cert"
+    wrapper.write_text('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n'
+                       % (used, CERT))
+    wrapper.chmod(0o755)
+    (tmp_path / "lc.conf").write_text(
+        "statedir = %s\nsigningkey = %s/signkey.pem\n"
+        "issuercert = %s/issuercert.pem\ncertserial = %s/certserial\n"
+        "signingkey_password = pw123\n" % (ca, ca, ca, ca))
+    (tmp_path / "lc.opts").write_text(
+        "--platform-manufacturer Fedora\n--platform-version 2.1\n"
+        "--platform-model QEMU\n")
+    mod = openssl("genrsa", "2048").out
+    (tmp_path / "ek.key").write_text(mod)
+    mod = openssl("rsa", "-in", tmp_path / "ek.key", "-noout",
+                  "-modulus").out.strip().split("=")[1]
+    res = ok(run(["/usr/bin/swtpm_localca", "--type", typ, "--ek", mod,
+                  "--dir", tmp_path / "out", "--vmid", "vm9",
+                  "--configfile", tmp_path / "lc.conf", "--optsfile",
+                  tmp_path / "lc.opts", "--tpm2"] + TPM + SPEC,
+                 env={"PATH": "%s:%s" % (tmp_path / "bin",
+                                         os.environ["PATH"])}))
+    assert "Successfully created %s certificate locally." % (
+        "EK" if typ == "ek" else "platform") in res.out
+    assert "--signkey-pwd file:" in used.read_text()
+    cert = tmp_path / "out" / (typ + ".cert")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text((ca / "issuercert.pem").read_text() +
+                      (ca / "swtpm-localca-rootca-cert.pem").read_text())
+    ok(run(["openssl", "verify", "-CAfile", bundle, pem_of(cert)]))
+    if typ == "ek":
+        assert "Subject: CN = vm9" in parsed(cert, False)
