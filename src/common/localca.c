@@ -475,6 +475,39 @@ out:
     return r;
 }
 
+/* The directory part of path into out ("." if none). */
+static void
+dir_of(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash) {
+        snprintf(out, outlen, ".");
+    } else if (slash == path) {
+        snprintf(out, outlen, "/");
+    } else {
+        snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+    }
+}
+
+/* Create the directories of the signing key, issuer cert and serial
+ * file (mode 0770 minus umask); *keydir gets the signing key's. */
+static int
+make_parent_dirs(struct localca *ca, char *keydir, size_t len)
+{
+    const char *paths[] = { ca->issuercert, ca->certserial, ca->signkey };
+    int r = 0;
+
+    for (size_t i = 0; i < 3 && r == 0; i++) {
+        dir_of(paths[i], keydir, len);
+        r = mkdir_parents(keydir, 0770);
+        if (r < 0) {
+            log_access(keydir, "create", -r);
+        }
+    }
+    return r;
+}
+
 /* Make sure the CA exists and take the lock; returns the lock fd. */
 static int
 prepare_ca(struct localca *ca)
@@ -501,10 +534,18 @@ prepare_ca(struct localca *ca)
         return fd;
     }
     if (access(ca->signkey, F_OK) < 0 || access(ca->issuercert, F_OK) < 0) {
+        char keydir[SETUP_PATH_MAX];
+
         /* upstream's swtpm_localca line, word for word */
         say("Creating root CA and a local CA's signing key and issuer "
             "cert.");
-        r = create_ca_files(ca, ca->statedir, ca->signkey, ca->issuercert);
+        /* the root CA goes next to the signing key (spec 7 step 2) */
+        r = make_parent_dirs(ca, keydir, sizeof(keydir));
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+        r = create_ca_files(ca, keydir, ca->signkey, ca->issuercert);
         if (r < 0) {
             close(fd);
             return r;

@@ -278,3 +278,25 @@ def test_permission_errors_name_path_user_right(modulus):
              conf, "read rights", "user nobody", "Permission denied")
     finally:
         shutil.rmtree(d)
+
+
+def test_ca_files_in_their_own_directories(work, modulus):
+    """Missing directories of the signing key, issuer certificate and
+    counter are created; the root CA goes next to the signing key."""
+    conf = work / "split.conf"
+    conf.write_text("statedir = %s/st\nsigningkey = %s/keys/sk.pem\n"
+                    "issuercert = %s/certs2/ic.pem\n"
+                    "certserial = %s/ctr/serial\n"
+                    % (work, work, work, work))
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    assert sorted(os.listdir(work / "keys")) == [
+        "sk.pem", "swtpm-localca-rootca-cert.pem",
+        "swtpm-localca-rootca-privkey.pem"]
+    assert os.listdir(work / "certs2") == ["ic.pem"]
+    assert os.listdir(work / "ctr") == ["serial"]
+    assert os.listdir(work / "st") == [".lock.swtpm-localca"]
+    b = work / "split-bundle.pem"
+    b.write_text((work / "certs2" / "ic.pem").read_text() +
+                 (work / "keys" / "swtpm-localca-rootca-cert.pem")
+                 .read_text())
+    ok(verify_der(b, work / "out" / "ek.cert"))
