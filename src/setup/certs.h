@@ -12,24 +12,7 @@
 #include <stdint.h>
 
 #include "setup.h"
-
-enum cert_type {
-    CERT_EK = 0,
-    CERT_PLATFORM,
-};
-
-/* One certificate to make for a TPM key. */
-struct cert_req {
-    enum cert_type type;
-    bool tpm2;
-    bool is_ecc;
-    const uint8_t *modulus;     /* RSA */
-    size_t modulus_len;
-    const uint8_t *ecc_x;       /* ECC */
-    const uint8_t *ecc_y;
-    size_t ecc_len;             /* length of x and of y */
-    const char *curve;          /* "secp384r1" */
-};
+#include "x509.h"
 
 /*
  * Decide the certificate back end from the setup config and prepare it
@@ -72,36 +55,5 @@ int localca_issue(struct localca *ca, struct setup_ctx *ctx,
                   const struct cert_req *req, uint8_t **out_der,
                   size_t *out_len);
 void localca_free(struct localca *ca);
-
-/* ---- certificate content (x509.c) ---- */
-
-struct x509_params {
-    const struct cert_req *req;
-    const struct tpm_ident *ident;
-    const char *subject_cn;         /* vmid or "unknown" */
-    const char *plat_manufacturer;  /* platform cert SAN */
-    const char *plat_model;
-    const char *plat_version;
-    bool allow_signing;
-    bool decryption;
-    const char *serial_dec;         /* decimal serial number */
-};
-
-/*
- * Build and sign an EK or platform certificate (spec 8) with issuer
- * key/cert (EVP_PKEY *, X509 *).  Returns 0 and malloc'd DER (TPM 1.2:
- * with the TCG header), or a negative errno with a message in err.
- */
-int x509_make_cert(const struct x509_params *p, void *issuer_key,
-                   void *issuer_cert, uint8_t **out_der, size_t *out_len,
-                   char *err, size_t errlen);
-
-/*
- * Create a self-signed root CA or (with issuer set) an intermediate:
- * RSA-3072, SHA-256, CA:TRUE critical, keyCertSign critical, notAfter
- * 9999-12-31.  Returns 0 with *out_key and *out_cert, or a negative errno.
- */
-int x509_make_ca(const char *cn, void *issuer_key, void *issuer_cert,
-                 void **out_key, void **out_cert);
 
 #endif

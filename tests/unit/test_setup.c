@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "../../src/setup/buf.c"
-#include "../../src/setup/conf.c"
+#include "../../src/common/conf.c"
 #include "../../src/setup/pcrs.c"
 
 static void

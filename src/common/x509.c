@@ -2,9 +2,11 @@
 /*
  * EK and platform certificates (spec: setup-and-bios.md 8) and the local
  * CA's own certificates, built with OpenSSL.  TCG-specific extension
- * values are DER-encoded here byte for byte as the spec lists them.
+ * values are DER-encoded here byte for byte as the spec lists them, in
+ * the order upstream's swtpm_cert writes them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "certs.h"
+#include "x509.h"
 
 /* notAfter for certificates that do not expire (--days -1). */
 #define NO_EXPIRY "99991231235959Z"
@@ -100,6 +102,86 @@ out:
 }
 
 /* DER length octets for n < 65536. */
+static size_t der_len(uint8_t *p, size_t n);
+
+/* Append tag, length and the n bytes at in to out (cap bytes); -E2BIG. */
+static int
+der_wrap(uint8_t tag, const uint8_t *in, size_t n, uint8_t *out, size_t cap,
+         size_t *out_len)
+{
+    uint8_t hdr[4];
+    size_t h;
+
+    hdr[0] = tag;
+    h = 1 + der_len(hdr + 1, n);
+    if (n > 0xffff || n + h > cap) {
+        return -E2BIG;
+    }
+    memmove(out + h, in, n);
+    memcpy(out, hdr, h);
+    *out_len = h + n;
+    return 0;
+}
+
+/* DER RDNSequence of three single-attribute UTF8String RDNs. */
+static int
+rdn_seq_der(const char *oids[3], const char *values[3], uint8_t *out,
+            size_t cap, size_t *out_len)
+{
+    X509_NAME *dn = X509_NAME_new();
+    unsigned char *der = NULL;
+    int len = -1, r = -EINVAL;
+
+    for (int i = 0; dn && i < 3; i++) {
+        if (name_add(dn, oids[i], values[i]) < 0) {
+            goto out;
+        }
+    }
+    len = dn ? i2d_X509_NAME(dn, &der) : -1;
+    if (len > 0 && (size_t)len <= cap) {
+        memcpy(out, der, (size_t)len);
+        *out_len = (size_t)len;
+        r = 0;
+    }
+out:
+    OPENSSL_free(der);
+    X509_NAME_free(dn);
+    return r;
+}
+
+/*
+ * TPM 1.2 platform certificates name the TPM and the platform in one
+ * directoryName holding a SEQUENCE of two RDNSequences, as upstream
+ * writes it (spec 8, Notes): critical, raw DER.
+ */
+static int
+add_san12_platform(X509 *x, const char *tpm_oids[3], const char *tpm[3],
+                   const char *plat_oids[3], const char *plat[3])
+{
+    uint8_t buf[2048], tmp[2048];
+    size_t a = 0, b = 0, n = 0;
+    int r;
+
+    r = rdn_seq_der(tpm_oids, tpm, buf, sizeof(buf) / 2, &a);
+    if (r == 0) {
+        r = rdn_seq_der(plat_oids, plat, buf + a, sizeof(buf) / 2, &b);
+    }
+    if (r == 0) {
+        r = der_wrap(0x30, buf, a + b, tmp, sizeof(tmp), &n);
+    }
+    if (r == 0) {
+        r = der_wrap(0xa4, tmp, n, buf, sizeof(buf), &n);
+    }
+    if (r == 0) {
+        r = der_wrap(0x30, buf, n, tmp, sizeof(tmp), &n);
+    }
+    if (r == 0) {
+        r = add_raw_ext(x, NID_subject_alt_name, NULL, 1, tmp, n);
+    }
+    return r;
+}
+
+/* DER length octets for n < 65536. */
 static size_t
 der_len(uint8_t *p, size_t n)
 {
@@ -145,22 +227,22 @@ der_uint(uint8_t *p, unsigned long v)
  * SEQ{ SEQ{ OID 2.23.133.2.16, SET{ SEQ{ UTF8 family, INT lvl, INT rev }}}}
  */
 static int
-add_tpm_spec(X509 *x, const struct tpm_ident *id)
+add_tpm_spec(X509 *x, const struct x509_params *p)
 {
     static const uint8_t spec_oid[] = {
         0x06, 0x05, 0x67, 0x81, 0x05, 0x02, 0x10 };
     uint8_t inner[64], set[128], attr[256], out[512];
-    size_t flen = strlen(id->family), n = 0, s, a, o;
+    size_t flen = strlen(p->spec_family), n = 0, s, a, o;
 
     if (flen > 16) {
         return -EINVAL;
     }
     inner[n++] = 0x0c;
     inner[n++] = (uint8_t)flen;
-    memcpy(inner + n, id->family, flen);
+    memcpy(inner + n, p->spec_family, flen);
     n += flen;
-    n += der_uint(inner + n, id->level);
-    n += der_uint(inner + n, id->revision);
+    n += der_uint(inner + n, p->spec_level);
+    n += der_uint(inner + n, p->spec_revision);
     /* SET { SEQUENCE { inner } } */
     s = 0;
     set[s++] = 0x31;
@@ -200,10 +282,13 @@ add_key_usage(X509 *x, const struct x509_params *p)
     uint8_t der[4] = { 0x03, 0x02, 0, 0 };
     int unused = 0;
 
-    if (!p->allow_signing || p->decryption) {
-        bits |= req->is_ecc ? 0x08 : 0x20;
+    /* signing is a TPM 2 feature; TPM 1.2 EKs only decrypt */
+    bool sign = p->allow_signing && req->tpm2;
+
+    if (!sign || p->decryption) {
+        bits |= req->is_ecc && req->tpm2 ? 0x08 : 0x20;
     }
-    if (p->allow_signing) {
+    if (sign) {
         bits |= 0x80;
     }
     while (unused < 7 && !(bits & (1u << unused))) {
@@ -248,7 +333,7 @@ add_aki(X509 *x, X509 *issuer)
 
 /* The EK's public key as an EVP_PKEY. */
 static EVP_PKEY *
-ek_pkey(const struct cert_req *req)
+ek_pkey(const struct cert_req *req, unsigned long exponent)
 {
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
@@ -274,7 +359,7 @@ ek_pkey(const struct cert_req *req)
     } else {
         n = BN_bin2bn(req->modulus, (int)req->modulus_len, NULL);
         e = BN_new();
-        ok = ok && n && e && BN_set_word(e, 65537) &&
+        ok = ok && n && e && BN_set_word(e, exponent ? exponent : 65537) &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
     }
@@ -314,6 +399,23 @@ sign_md(EVP_PKEY *key, bool tpm2)
     return EVP_sha256();
 }
 
+int
+x509_check_serial(const char *dec)
+{
+    BIGNUM *bn = NULL;
+    size_t n = strlen(dec);
+    int r = -EINVAL;
+
+    /* 49 digits exceed 2^160 already; stop before BN_dec2bn's work */
+    if (n > 0 && n <= 49 && strspn(dec, "0123456789") == n &&
+        BN_dec2bn(&bn, dec) == (int)n && !BN_is_zero(bn) &&
+        BN_num_bytes(bn) <= X509_SERIAL_MAX_BYTES) {
+        r = 0;
+    }
+    BN_free(bn);
+    return r;
+}
+
 static int
 set_serial(X509 *x, const char *dec)
 {
@@ -321,7 +423,7 @@ set_serial(X509 *x, const char *dec)
     ASN1_INTEGER *ai = NULL;
     int r = -EINVAL;
 
-    if (BN_dec2bn(&bn, dec) > 0 && BN_num_bytes(bn) <= 20 &&
+    if (x509_check_serial(dec) == 0 && BN_dec2bn(&bn, dec) > 0 &&
         (ai = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
         X509_set_serialNumber(x, ai)) {
         r = 0;
@@ -331,14 +433,20 @@ set_serial(X509 *x, const char *dec)
     return r;
 }
 
+/* notBefore now; notAfter days later, or never for days < 0. */
 static int
-set_validity(X509 *x)
+set_validity(X509 *x, long days)
 {
     ASN1_TIME *end = ASN1_TIME_new();
-    int ok = end && ASN1_TIME_set_string(end, NO_EXPIRY) &&
-             X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
-             X509_set1_notAfter(x, end);
+    int ok = end && X509_gmtime_adj(X509_getm_notBefore(x), 0);
 
+    if (days < 0) {
+        ok = ok && ASN1_TIME_set_string(end, NO_EXPIRY);
+    } else {
+        ok = ok && days <= INT_MAX &&
+             X509_time_adj_ex(end, (int)days, 0, NULL) != NULL;
+    }
+    ok = ok && X509_set1_notAfter(x, end);
     ASN1_TIME_free(end);
     return ok ? 0 : -EINVAL;
 }
@@ -385,24 +493,29 @@ add_extensions(X509 *x, const struct x509_params *p, X509 *issuer)
     static const char *plat12_oids[3] = {
         "2.23.133.2.4", "2.23.133.2.5", "2.23.133.2.6" };
     const char *tpm_vals[3] = {
-        p->ident->manufacturer, p->ident->model, p->ident->version };
+        p->tpm_manufacturer, p->tpm_model, p->tpm_version };
     const char *plat_vals[3] = {
         p->plat_manufacturer, p->plat_model, p->plat_version };
     bool ek = p->req->type == CERT_EK;
-    int r;
+    int r = 0;
 
-    r = add_raw_ext(x, NID_ext_key_usage, NULL, 0, ek ? eku_ek : eku_plat,
-                    sizeof(eku_ek));
+    /* upstream's order: EK certificates start with the extKeyUsage,
+     * platform certificates end with it */
+    if (ek) {
+        r = add_raw_ext(x, NID_ext_key_usage, NULL, 0, eku_ek,
+                        sizeof(eku_ek));
+    }
     if (r == 0) {
         r = ek ? add_san(x, tpm_oids, tpm_vals)
-               : add_san(x, p->req->tpm2 ? plat_oids : plat12_oids,
-                         plat_vals);
+             : p->req->tpm2 ? add_san(x, plat_oids, plat_vals)
+             : add_san12_platform(x, tpm_oids, tpm_vals, plat12_oids,
+                                  plat_vals);
     }
     if (r == 0) {
         r = add_raw_ext(x, NID_basic_constraints, NULL, 1, bc, sizeof(bc));
     }
-    if (r == 0 && ek) {
-        r = add_tpm_spec(x, p->ident);
+    if (r == 0 && ek && p->spec_family) {
+        r = add_tpm_spec(x, p);
     }
     if (r == 0) {
         r = add_aki(x, issuer);
@@ -410,7 +523,86 @@ add_extensions(X509 *x, const struct x509_params *p, X509 *issuer)
     if (r == 0) {
         r = add_key_usage(x, p);
     }
+    if (r == 0 && !ek) {
+        r = add_raw_ext(x, NID_ext_key_usage, NULL, 0, eku_plat,
+                        sizeof(eku_plat));
+    }
     return r;
+}
+
+/* PrintableString where the value allows it, else UTF8String (as
+ * GnuTLS encodes a DN string). */
+static int
+dn_string_type(const char *v)
+{
+    static const char printable[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789 '()+,-./:=?";
+
+    return strspn(v, printable) == strlen(v) ? V_ASN1_PRINTABLESTRING
+                                             : V_ASN1_UTF8STRING;
+}
+
+/* One "key=value" with '\' escapes in value; prepended to n. */
+static int
+name_add_pair(X509_NAME *n, char *pair)
+{
+    char *eq = strchr(pair, '='), *w, *r;
+    ASN1_OBJECT *o;
+    int ok, type;
+
+    if (!eq || eq == pair) {
+        return -EINVAL;
+    }
+    *eq = '\0';
+    for (w = r = eq + 1; *r; r++) {
+        if (*r == '\\' && r[1]) {
+            r++;
+        }
+        *w++ = *r;
+    }
+    *w = '\0';
+    o = OBJ_txt2obj(pair, /* no_name= */ 0);
+    type = dn_string_type(eq + 1);
+    if (OBJ_obj2nid(o) == NID_countryName && strlen(eq + 1) != 2) {
+        ok = 0;
+    } else {
+        /* loc 0: the string lists the most specific RDN first */
+        ok = o && X509_NAME_add_entry_by_OBJ(
+                      n, o, type, (const unsigned char *)(eq + 1), -1, 0, 0);
+    }
+    ASN1_OBJECT_free(o);
+    return ok ? 0 : -EINVAL;
+}
+
+int
+x509_parse_name(const char *s, void **out)
+{
+    X509_NAME *n = X509_NAME_new();
+    char *copy = strdup(s), *start, *p;
+    int r = n && copy ? 0 : -ENOMEM;
+
+    for (start = p = copy; r == 0 && p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (*p == ',' || *p == '\0') {
+            bool end = *p == '\0';
+
+            *p = '\0';
+            r = name_add_pair(n, start);
+            start = p + 1;
+            if (end) {
+                break;
+            }
+        }
+    }
+    free(copy);
+    if (r < 0) {
+        X509_NAME_free(n);
+        return r;
+    }
+    *out = n;
+    return 0;
 }
 
 int
@@ -419,27 +611,38 @@ x509_make_cert(const struct x509_params *p, void *issuer_key,
                char *err, size_t errlen)
 {
     X509 *x = X509_new();
-    X509_NAME *subj = X509_NAME_new();
-    EVP_PKEY *pub = ek_pkey(p->req);
+    X509_NAME *subj = NULL;
+    EVP_PKEY *pub = NULL;
     unsigned char *der = NULL;
+    void *name = NULL;
     int len = 0, r = -EINVAL;
 
-    if (!x || !subj || !pub) {
+    if (p->pubkey) {
+        pub = p->pubkey;
+        EVP_PKEY_up_ref(pub);
+    } else {
+        pub = ek_pkey(p->req, p->exponent);
+    }
+    if (!x || !pub) {
         snprintf(err, errlen, "cannot use the TPM's %s public key",
                  p->req->is_ecc ? "ECC" : "RSA");
         goto out;
     }
     /* TPM 1.2 EK/platform certificates have an empty subject (8) */
-    if (p->req->tpm2 && !X509_NAME_add_entry_by_txt(
-            subj, "CN", MBSTRING_UTF8, (const unsigned char *)p->subject_cn,
-            -1, -1, 0)) {
-        snprintf(err, errlen, "invalid certificate subject CN '%s'",
-                 p->subject_cn);
-        goto out;
+    if (p->req->tpm2 && p->subject) {
+        if (x509_parse_name(p->subject, &name) < 0) {
+            snprintf(err, errlen, "invalid certificate subject '%s'",
+                     p->subject);
+            goto out;
+        }
+        subj = name;
+    } else {
+        subj = X509_NAME_new();
     }
-    if (!X509_set_version(x, 2) || set_serial(x, p->serial_dec) < 0 ||
+    if (!subj || !X509_set_version(x, 2) ||
+        set_serial(x, p->serial_dec) < 0 ||
         !X509_set_issuer_name(x, X509_get_subject_name(issuer_cert)) ||
-        set_validity(x) < 0 || !X509_set_subject_name(x, subj) ||
+        set_validity(x, p->days) < 0 || !X509_set_subject_name(x, subj) ||
         !X509_set_pubkey(x, pub) ||
         add_extensions(x, p, issuer_cert) < 0) {
         snprintf(err, errlen, "cannot build the certificate");
@@ -461,7 +664,7 @@ x509_make_cert(const struct x509_params *p, void *issuer_key,
         goto out;
     }
     memcpy(*out_der, der, (size_t)len);
-    r = p->req->tpm2 ? 0 : add_tcg_header(out_der, out_len);
+    r = p->add_header ? add_tcg_header(out_der, out_len) : 0;
     if (r < 0) {
         free(*out_der);
         *out_der = NULL;
@@ -499,7 +702,7 @@ x509_make_ca(const char *cn, void *issuer_key, void *issuer_cert,
          X509_set_subject_name(x, subj) &&
          X509_set_issuer_name(x, issuer_cert
                               ? X509_get_subject_name(issuer_cert) : subj) &&
-         set_validity(x) == 0 && X509_set_pubkey(x, key);
+         set_validity(x, -1) == 0 && X509_set_pubkey(x, key);
     X509V3_set_ctx(&v3, issuer_cert ? issuer_cert : x, x, NULL, NULL, 0);
     for (size_t i = 0; ok && i < sizeof(exts) / sizeof(exts[0]); i++) {
         ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);

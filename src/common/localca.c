@@ -24,10 +24,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "certs.h"
+#include "../setup/certs.h"
 #include "conf.h"
+#include "localca.h"
 #include "log.h"
-#include "run.h"
+#include "../setup/run.h"
 
 #define SYSCONF_OPTIONS "/etc/swtpm-localca.options"
 #define ROOT_KEY_NAME   "swtpm-localca-rootca-privkey.pem"
@@ -385,7 +386,9 @@ load_ca(struct localca *ca)
         log_access(ca->signkey, "read", errno);
         return -EACCES;
     }
-    ca->key = PEM_read_PrivateKey(f, NULL, NULL, ca->signkey_pwd);
+    /* "" rather than NULL: never prompt on a terminal */
+    ca->key = PEM_read_PrivateKey(f, NULL, NULL,
+                                  ca->signkey_pwd ? ca->signkey_pwd : "");
     fclose(f);
     f = fopen(ca->issuercert, "re");
     if (!f) {
@@ -504,6 +507,39 @@ out:
     return r;
 }
 
+/* The directory part of path into out ("." if none). */
+static void
+dir_of(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash) {
+        snprintf(out, outlen, ".");
+    } else if (slash == path) {
+        snprintf(out, outlen, "/");
+    } else {
+        snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+    }
+}
+
+/* Create the directories of the signing key, issuer cert and serial
+ * file (mode 0770 minus umask); *keydir gets the signing key's. */
+static int
+make_parent_dirs(struct localca *ca, char *keydir, size_t len)
+{
+    const char *paths[] = { ca->issuercert, ca->certserial, ca->signkey };
+    int r = 0;
+
+    for (size_t i = 0; i < 3 && r == 0; i++) {
+        dir_of(paths[i], keydir, len);
+        r = mkdir_parents(keydir, 0770);
+        if (r < 0) {
+            log_access(keydir, "create", -r);
+        }
+    }
+    return r;
+}
+
 /* Make sure the CA exists and take the lock; returns the lock fd. */
 static int
 prepare_ca(struct localca *ca)
@@ -528,6 +564,9 @@ prepare_ca(struct localca *ca)
             return r;
         }
     } else {
+        if (access(ca->statedir, F_OK) < 0) {
+            say("Creating swtpm-localca dir '%s'.", ca->statedir);
+        }
         r = mkdir_parents(ca->statedir, 0770);
         if (r < 0 || access(ca->statedir, R_OK | W_OK | X_OK) < 0) {
             log_access(ca->statedir, "write to", r < 0 ? -r : errno);
@@ -544,8 +583,15 @@ prepare_ca(struct localca *ca)
         return fd;
     }
     if (access(ca->signkey, F_OK) < 0 || access(ca->issuercert, F_OK) < 0) {
+        /* upstream's swtpm_localca line, word for word */
         say("Creating root CA and a local CA's signing key and issuer "
-            "cert in '%s'.", ca->statedir);
+            "cert.");
+        /* the root CA goes next to the signing key (spec 7 step 2) */
+        r = make_parent_dirs(ca, keydir, sizeof(keydir));
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
         r = create_ca_files(ca, keydir, ca->signkey, ca->issuercert);
         if (r < 0) {
             close(fd);
@@ -576,18 +622,27 @@ localca_issue(struct localca *ca, struct setup_ctx *ctx,
               size_t *out_len)
 {
     struct x509_params p = {
-        .req = req, .ident = &ctx->ident,
+        .req = req,
+        .tpm_manufacturer = ctx->ident.manufacturer,
+        .tpm_model = ctx->ident.model,
+        .tpm_version = ctx->ident.version,
+        .spec_family = ctx->ident.family,
+        .spec_level = ctx->ident.level,
+        .spec_revision = ctx->ident.revision,
         .plat_manufacturer = ca->plat_manufacturer,
         .plat_model = ca->plat_model,
         .plat_version = ca->plat_version,
         .allow_signing = ctx->o->allow_signing,
         .decryption = ctx->o->decryption,
+        .add_header = !req->tpm2,
+        .days = -1,
     };
-    char serial[64], err[300], cn[256];
+    char serial[64], err[300], cn[256], subject[264];
     int fd, r;
 
     vmid_to_cn(ctx->o->vmid, cn, sizeof(cn));
-    p.subject_cn = cn;
+    snprintf(subject, sizeof(subject), "CN=%s", cn);
+    p.subject = subject;
     fd = prepare_ca(ca);
     if (fd < 0) {
         return fd;
@@ -610,4 +665,52 @@ localca_issue(struct localca *ca, struct setup_ctx *ctx,
     say("Successfully created %s certificate locally.",
         req->type == CERT_EK ? "EK" : "platform");
     return 0;
+}
+
+/* ---- swtpm_localca (localca.h) ---- */
+
+int
+localca_open_conf(const char *conf_path, struct localca **out)
+{
+    struct localca *ca = calloc(1, sizeof(*ca));
+    int r;
+
+    if (!ca) {
+        return -ENOMEM;
+    }
+    r = read_ca_conf(ca, conf_path);
+    if (r < 0) {
+        localca_free(ca);
+        return r;
+    }
+    *out = ca;
+    return 0;
+}
+
+int
+localca_reserve(struct localca *ca, char *serial, size_t serial_len,
+                void **out_key, void **out_cert)
+{
+    int fd, r;
+
+    fd = prepare_ca(ca);
+    if (fd < 0) {
+        return fd;
+    }
+    r = load_ca(ca);
+    if (r == 0) {
+        r = next_serial(ca, serial, serial_len);
+    }
+    close(fd);                  /* releases the flock */
+    if (r == 0) {
+        *out_key = ca->key;
+        *out_cert = ca->cert;
+    }
+    return r;
+}
+
+void
+localca_subject_cn(const char *vmid, char *out, size_t outlen)
+{
+    vmid_to_cn(vmid, out, outlen);
 }

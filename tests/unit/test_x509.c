@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for swtpm_setup's certificates (x509.c, spec 8): the local
- * CA pair, EK and platform certificates for TPM 2 (RSA and ECC) and TPM
- * 1.2, checked field by field and against the exact DER the spec quotes.
- * x509.c is compiled into the test (it is not in libcommon.a); keys are
- * generated fresh with OpenSSL.
+ * Unit tests for the certificates of swtpm_setup, swtpm_localca and
+ * swtpm_cert (src/common/x509.c, spec 8): the local CA pair, EK and
+ * platform certificates for TPM 2 (RSA and ECC) and TPM 1.2, checked
+ * field by field and against the exact DER the spec quotes.  x509.c is
+ * compiled into the test to reach its static helpers; keys are generated
+ * fresh with OpenSSL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,17 @@
 
 #include <cmocka.h>
 
-#include "../../src/setup/x509.c"
+#include "../../src/common/x509.c"
+
+/* What swtpm_setup learns from CMD_GET_INFO. */
+struct tpm_ident {
+    const char *family;
+    unsigned long level;
+    unsigned long revision;
+    const char *manufacturer;
+    const char *model;
+    const char *version;
+};
 
 static EVP_PKEY *ca_key;
 static X509 *ca_cert;
@@ -94,7 +105,11 @@ make(struct cert_req *req, const struct tpm_ident *id, bool sign,
      bool decrypt, uint8_t **out_der, size_t *out_len)
 {
     struct x509_params p = {
-        .req = req, .ident = id, .subject_cn = "vm1",
+        .req = req, .subject = "CN=vm1",
+        .tpm_manufacturer = id->manufacturer, .tpm_model = id->model,
+        .tpm_version = id->version, .spec_family = id->family,
+        .spec_level = id->level, .spec_revision = id->revision,
+        .add_header = !req->tpm2, .days = -1,
         .plat_manufacturer = "Fedora", .plat_model = "QEMU",
         .plat_version = "2.1", .allow_signing = sign,
         .decryption = decrypt, .serial_dec = "12345678901234567890",
@@ -258,8 +273,9 @@ test_x509_bad_inputs(void **state)
     struct cert_req req = { .type = CERT_EK, .tpm2 = true, .is_ecc = true,
                             .curve = "secp384r1", .ecc_len = 48 };
     uint8_t zeros[48] = { 0 }, *der = NULL, mod[256];
-    struct x509_params p = { .req = &req, .ident = &ident2,
-                             .subject_cn = "x", .serial_dec = "1" };
+    struct x509_params p = { .req = &req, .subject = "CN=x",
+                             .tpm_manufacturer = "m", .tpm_model = "m",
+                             .tpm_version = "v", .serial_dec = "1" };
     size_t len;
     char err[200];
 
@@ -277,6 +293,123 @@ test_x509_bad_inputs(void **state)
                                         err, sizeof(err)), 0);
 }
 
+/* Bytes from Debian's swtpm_cert 0.7.1 --type platform (TPM 1.2) for the
+ * same TPM and platform strings. */
+static void
+test_x509_tpm12_platform_san(void **state)
+{
+    struct cert_req req;
+    uint8_t mod[256], *der = NULL;
+    size_t len = 0;
+    X509 *x;
+
+    (void)state;
+    rsa_req(&req, mod);
+    req.tpm2 = false;
+    req.type = CERT_PLATFORM;
+    x = make(&req, &ident2, false, false, &der, &len);
+    assert_ext(x, NID_subject_alt_name, 1,
+               "307ea47c307a3042"
+               "31163014060567810502010c0b69643a3030303031303134"
+               "3110300e060567810502020c05737774706d"
+               "31163014060567810502030c0b69643a3230313931303233"
+               "3034"
+               "3111300f060567810502040c064665646f7261"
+               "310f300d060567810502050c0451454d55"
+               "310e300c060567810502060c03322e31");
+    /* upstream puts the platform extKeyUsage last */
+    assert_int_equal(X509_get_ext_by_NID(x, NID_ext_key_usage, -1),
+                     X509_get_ext_count(x) - 1);
+    X509_free(x);
+    free(der);
+}
+
+static void
+test_x509_check_serial_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(x509_check_serial("1"), 0);
+    /* 2^160 - 1: the largest 20-byte serial */
+    assert_int_equal(x509_check_serial(
+        "1461501637330902918203684832716283019655932542975"), 0);
+    assert_int_equal(x509_check_serial(
+        "1461501637330902918203684832716283019655932542976"), -EINVAL);
+    assert_int_equal(x509_check_serial("0"), -EINVAL);
+    assert_int_equal(x509_check_serial(""), -EINVAL);
+    assert_int_equal(x509_check_serial("-5"), -EINVAL);
+    assert_int_equal(x509_check_serial("0x10"), -EINVAL);
+    assert_int_equal(x509_check_serial("12 "), -EINVAL);
+}
+
+static void
+test_x509_parse_name_order_and_types(void **state)
+{
+    void *v = NULL;
+    X509_NAME *n;
+    const X509_NAME_ENTRY *e;
+
+    (void)state;
+    assert_int_equal(x509_parse_name("CN=my\\,vm,O=Org,C=US", &v), 0);
+    n = v;
+    assert_int_equal(X509_NAME_entry_count(n), 3);
+    /* the string lists the most specific RDN first: DER order C, O, CN */
+    e = X509_NAME_get_entry(n, 0);
+    assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)),
+                     NID_countryName);
+    e = X509_NAME_get_entry(n, 2);
+    assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)),
+                     NID_commonName);
+    assert_int_equal(ASN1_STRING_type(X509_NAME_ENTRY_get_data(e)),
+                     V_ASN1_PRINTABLESTRING);
+    assert_string_equal(ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(e)),
+                        "my,vm");
+    X509_NAME_free(n);
+    assert_int_equal(x509_parse_name("CN=vm_1", &v), 0);
+    e = X509_NAME_get_entry(v, 0);
+    assert_int_equal(ASN1_STRING_type(X509_NAME_ENTRY_get_data(e)),
+                     V_ASN1_UTF8STRING);
+    X509_NAME_free(v);
+    assert_int_equal(x509_parse_name("CN", &v), -EINVAL);
+    assert_int_equal(x509_parse_name("=x", &v), -EINVAL);
+    assert_int_equal(x509_parse_name("NOSUCHATTR=x", &v), -EINVAL);
+    assert_int_equal(x509_parse_name("C=USA", &v), -EINVAL);
+    assert_int_equal(x509_parse_name("CN=a,", &v), -EINVAL);
+}
+
+static void
+test_x509_validity_days(void **state)
+{
+    struct cert_req req;
+    uint8_t mod[256], *der = NULL;
+    struct x509_params p = { .req = &req, .subject = "CN=x",
+                             .tpm_manufacturer = "m", .tpm_model = "m",
+                             .tpm_version = "v", .serial_dec = "7",
+                             .days = 10 };
+    const unsigned char *q;
+    size_t len = 0;
+    char err[200];
+    int day = 0, sec = 0;
+    X509 *x;
+
+    (void)state;
+    rsa_req(&req, mod);
+    req.type = CERT_EK;
+    assert_int_equal(x509_make_cert(&p, ca_key, ca_cert, &der, &len, err,
+                                    sizeof(err)), 0);
+    q = der;
+    x = d2i_X509(NULL, &q, (long)len);
+    assert_non_null(x);
+    assert_int_equal(ASN1_TIME_diff(&day, &sec, X509_get0_notBefore(x),
+                                    X509_get0_notAfter(x)), 1);
+    assert_int_equal(day, 10);
+    assert_int_equal(sec, 0);
+    /* no tpm-spec family: no subjectDirectoryAttributes */
+    assert_int_equal(X509_get_ext_by_NID(x, NID_subject_directory_attributes,
+                                         -1), -1);
+    X509_free(x);
+    free(der);
+}
+
 int
 main(void)
 {
@@ -287,6 +420,10 @@ main(void)
         cmocka_unit_test(test_x509_ek_ecc),
         cmocka_unit_test(test_x509_tpm12_header_and_sha1),
         cmocka_unit_test(test_x509_bad_inputs),
+        cmocka_unit_test(test_x509_tpm12_platform_san),
+        cmocka_unit_test(test_x509_check_serial_limits),
+        cmocka_unit_test(test_x509_parse_name_order_and_types),
+        cmocka_unit_test(test_x509_validity_days),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

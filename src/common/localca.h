@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The local CA (spec: setup-and-bios.md 7) as swtpm_localca uses it: a
+ * CA directory named by a swtpm-localca.conf, created on first use, and
+ * serial numbers allocated under the directory's lock.  swtpm_setup's
+ * built-in CA (localca_open/localca_issue in src/setup/certs.h) shares
+ * the same code.
+ */
+#ifndef SWTPM_LOCALCA_H
+#define SWTPM_LOCALCA_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct localca;
+
+/*
+ * Open the CA that swtpm-localca.conf conf_path describes (statedir,
+ * signingkey, issuercert required).  Returns 0 or a negative errno
+ * (logged).
+ */
+int localca_open_conf(const char *conf_path, struct localca **out);
+
+/*
+ * Create the CA if it is missing, then under its lock load the signing
+ * key and issuer certificate and take the next serial number (decimal
+ * into serial).  *out_key (EVP_PKEY *) and *out_cert (X509 *) stay owned
+ * by ca.  Returns 0 or a negative errno (logged); on error the CA files
+ * and the serial file keep their old contents.
+ */
+int localca_reserve(struct localca *ca, char *serial, size_t serial_len,
+                    void **out_key, void **out_cert);
+
+/* The certificate CN for a VM id: ',' and unescaped '+' become '_'. */
+void localca_subject_cn(const char *vmid, char *out, size_t outlen);
+
+void localca_free(struct localca *ca);
+
+/*
+ * localca.c calls these; the program linking it provides them
+ * (swtpm_setup in src/setup/run.c, swtpm_localca in src/localca/).
+ */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int user_config_dir(char *out, size_t outlen);
+int path_join(char *out, size_t outlen, const char *dir, const char *name);
+int mkdir_parents(const char *path, mode_t mode);
+
+#endif

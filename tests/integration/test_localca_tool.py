@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""swtpm_localca (spec: setup-and-bios.md 6, 7): Debian's swtpm_setup
+with our tool, our swtpm_setup with Debian's tool, certificates like
+Debian's swtpm_localca makes, parallel runs on one CA, and bad input or
+missing rights that fail cleanly and leave the CA as it was."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import tool
+from helpers_setup import (DEBIAN_LOCALCA, DEBIAN_SETUP, cert_text, fail, ok,
+                           run, run_setup, tree)
+
+LOCALCA = tool("swtpm_localca")
+OPTS = ("--platform-manufacturer Fedora\n--platform-version 2.1\n"
+        "--platform-model QEMU\n")
+TPM = ["--tpm-manufacturer", "id:00001014", "--tpm-model", "swtpm",
+       "--tpm-version", "id:20191023"]
+SPEC = ["--tpm-spec-family", "2.0", "--tpm-spec-level", "0",
+        "--tpm-spec-revision", "164"]
+
+
+def ca_conf(work, name="ca"):
+    ca = work / name
+    conf = work / (name + ".conf")
+    conf.write_text("statedir = %s\nsigningkey = %s/signkey.pem\n"
+                    "issuercert = %s/issuercert.pem\n"
+                    "certserial = %s/certserial\n" % (ca, ca, ca, ca))
+    return ca, conf
+
+
+@pytest.fixture
+def work(tmp_path):
+    for d in ("state", "xdg", "certs", "out"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "opts").write_text(OPTS)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def modulus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ek")
+    ok(run(["openssl", "genrsa", "-out", d / "ek.key", "2048"]))
+    return ok(run(["openssl", "rsa", "-in", d / "ek.key", "-noout",
+                   "-modulus"])).out.strip().split("=")[1]
+
+
+def localca(work, conf, typ, ek, *extra, prog=LOCALCA, out="out", **kw):
+    return run([prog, "--type", typ, "--ek", ek, "--dir", work / out,
+                "--configfile", conf, "--optsfile", work / "opts",
+                "--vmid", "vm1"] + TPM + list(extra), **kw)
+
+
+def bundle(work, ca):
+    b = work / (ca.name + "-bundle.pem")
+    b.write_text((ca / "issuercert.pem").read_text() +
+                 (ca / "swtpm-localca-rootca-cert.pem").read_text())
+    return b
+
+
+def verify_der(cafile, der):
+    pem = str(der) + ".pem"
+    ok(run(["openssl", "x509", "-inform", "der", "-in", der, "-out", pem]))
+    return run(["openssl", "verify", "-CAfile", cafile, pem])
+
+
+def serial_of(der):
+    out = ok(run(["openssl", "x509", "-inform", "der", "-in", der, "-noout",
+                  "-serial"])).out
+    return int(out.strip().split("=")[1], 16)
+
+
+@pytest.mark.parametrize("tpm2", [True, False])
+def test_debian_setup_with_our_localca(work, tpm2):
+    """Upstream's swtpm_setup (and Debian's swtpm as the TPM) runs our
+    swtpm_localca through the create_certs_tool protocol."""
+    ca, conf = ca_conf(work)
+    (work / "setup.conf").write_text(
+        "create_certs_tool = %s\ncreate_certs_tool_config = %s\n"
+        "create_certs_tool_options = %s\n" % (LOCALCA, conf, work / "opts"))
+    args = ["--tpmstate", work / "state", "--createek", "--create-ek-cert",
+            "--create-platform-cert", "--config", work / "setup.conf",
+            "--vmid", "myvm", "--logfile", work / "log"]
+    args += (["--tpm2", "--write-ek-cert-files", work / "certs"] if tpm2
+             else ["--take-ownership", "--srk-well-known",
+                   "--owner-well-known"])
+    ok(run([DEBIAN_SETUP] + args, env={"XDG_CONFIG_HOME": str(work / "xdg")}))
+    log = (work / "log").read_text()
+    assert "Successfully created EK certificate locally." in log
+    assert "Successfully created platform certificate locally." in log
+    assert "Successfully authored TPM state." in log
+    if tpm2:
+        for name in ("ek-rsa2048.crt", "ek-secp384r1.crt"):
+            ok(verify_der(bundle(work, ca), work / "certs" / name))
+            assert "Subject: CN = myvm" in cert_text(work / "certs" / name)
+    # the CA dir holds the CA, the lock and the counter; nothing else
+    assert sorted(os.listdir(ca)) == sorted([
+        ".lock.swtpm-localca", "certserial", "issuercert.pem", "signkey.pem",
+        "swtpm-localca-rootca-cert.pem", "swtpm-localca-rootca-privkey.pem"])
+
+
+def test_our_setup_with_debian_localca_under_another_name(work):
+    """Our swtpm_setup execs upstream's swtpm_localca by the protocol when
+    the configured tool is not named swtpm_localca (TPM 1.2 here; the
+    TPM 2 case is test_setup_tpm2.py::test_certs_with_debian_localca_tool).
+    """
+    ca, conf = ca_conf(work)
+    link = work / "upstream-localca"
+    link.symlink_to(DEBIAN_LOCALCA)
+    (work / "setup.conf").write_text(
+        "create_certs_tool = %s\ncreate_certs_tool_config = %s\n"
+        "create_certs_tool_options = %s\n" % (link, conf, work / "opts"))
+    res = ok(run_setup("--tpmstate", work / "state", "--createek",
+                       "--create-ek-cert", "--create-platform-cert",
+                       "--take-ownership", "--srk-well-known",
+                       "--owner-well-known", "--config", work / "setup.conf",
+                       xdg=work / "xdg"))
+    assert "upstream-localca: Successfully created EK certificate " \
+           "locally." in res.out, str(res)
+    assert (ca / "signkey.pem").exists()
+    assert not (work / "xdg" / "swtpm-localca").exists()
+
+
+def masked(der, header):
+    data = open(der, "rb").read()[7 if header else 0:]
+    body = str(der) + ".body"
+    with open(body, "wb") as f:
+        f.write(data)
+    txt = ok(run(["openssl", "x509", "-inform", "der", "-in", body,
+                  "-noout", "-text"])).out
+    txt = re.sub(r"Not (Before|After) *:.*", "", txt)
+    txt = re.sub(r"Serial Number:\n? *[0-9a-f:]+.*", "", txt)
+    txt = re.sub(r"Authority Key Identifier: *\n *[0-9A-F:]+", "", txt)
+    txt = re.sub(r"Signature Algorithm: .*", "", txt)
+    return re.sub(r"Signature Value:(\n +[0-9a-f:]+)+", "", txt)
+
+
+@pytest.mark.parametrize("typ", ["ek", "platform"])
+@pytest.mark.parametrize("tpm2", [True, False])
+def test_same_certificates_as_debian_localca(work, modulus, typ, tpm2):
+    """Each tool with its own CA, same inputs: the certificates differ
+    only in serial, key identifier and signature."""
+    extra = SPEC + (["--tpm2"] if tpm2 else [])
+    _, ours = ca_conf(work, "ours")
+    _, theirs = ca_conf(work, "theirs")
+    (work / "out2").mkdir()
+    ok(localca(work, ours, typ, modulus, *extra))
+    ok(localca(work, theirs, typ, modulus, *extra, prog=DEBIAN_LOCALCA,
+               out="out2"))
+    name = typ + ".cert"
+    assert masked(work / "out" / name, not tpm2) == \
+        masked(work / "out2" / name, not tpm2)
+    assert (work / "out" / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_serial_numbers(work, modulus):
+    ca, conf = ca_conf(work)
+    res = ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    # upstream's lines, as swtpm_setup logs them
+    assert res.out == ("Creating swtpm-localca dir '%s'.\n"
+                       "Creating root CA and a local CA's signing key and "
+                       "issuer cert.\n"
+                       "Successfully created EK certificate locally.\n"
+                       % ca), str(res)
+    first = int((ca / "certserial").read_text())
+    # HEAD: a missing counter starts at a random 20-digit number
+    assert 10 ** 19 < first < 9 * 10 ** 19
+    assert serial_of(work / "out" / "ek.cert") == first
+    (ca / "certserial").write_text("41")
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    assert serial_of(work / "out" / "ek.cert") == 42
+    assert (ca / "certserial").read_text() == "42"
+    for junk in ("abc", "", "9" * 60):
+        (ca / "certserial").write_text(junk)
+        ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+        assert 10 ** 19 < serial_of(work / "out" / "ek.cert") < 9 * 10 ** 19
+
+
+def test_parallel_runs_share_one_ca(work, modulus):
+    """Eight tools at once on a CA that does not exist yet: one CA is
+    created, every serial is unique, the counter holds the last one."""
+    ca, conf = ca_conf(work)
+    procs = []
+    for i in range(8):
+        (work / ("o%d" % i)).mkdir()
+        procs.append(subprocess.Popen(
+            [LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
+             work / ("o%d" % i), "--configfile", conf, "--optsfile",
+             work / "opts", "--tpm2"] + TPM + SPEC,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "Successfully created EK certificate locally." in out
+    serials = [serial_of(work / ("o%d" % i) / "ek.cert") for i in range(8)]
+    assert len(set(serials)) == 8
+    assert int((ca / "certserial").read_text()) == max(serials)
+    assert sorted(serials) == list(range(min(serials), min(serials) + 8))
+    b = bundle(work, ca)
+    for i in range(8):
+        ok(verify_der(b, work / ("o%d" % i) / "ek.cert"))
+    assert not [n for n in os.listdir(ca) if "XXXXXX" in n or ".pem." in n
+                or "certserial." in n]
+
+
+def test_bad_input_leaves_ca_intact(work, modulus):
+    ca, conf = ca_conf(work)
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    before = tree(ca)
+    cases = [
+        (["--bogus"], None),
+        (["--ek", "12zz"], "Invalid --ek '12zz'"),
+        (["--ek", "x=11,q=2"], "Invalid --ek"),
+        (["--type", "foo"], "--type must be 'ek' or 'platform'"),
+        (["--configfile", work / "nonexistent.conf"],
+         "nonexistent.conf"),
+        (["--optsfile", work / "nonexistent.opts"], "nonexistent.opts"),
+    ]
+    for extra, needle in cases:
+        res = run([LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
+                   work / "out", "--configfile", conf, "--optsfile",
+                   work / "opts", "--tpm2"] + TPM + SPEC +
+                  [str(e) for e in extra])
+        assert res.rc == 1, str(res)
+        if needle:
+            assert needle in res.err, str(res)
+        assert tree(ca) == before, extra
+    # a broken signing key: clear error, nothing of the CA changes
+    (ca / "signkey.pem").write_text("garbage\n")
+    before = tree(ca)
+    fail(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"),
+         "cannot load the signing key")
+    assert tree(ca) == before
+    # a config without statedir
+    (work / "bad.conf").write_text("signingkey = /x\n")
+    fail(localca(work, work / "bad.conf", "ek", modulus, *SPEC, "--tpm2"),
+         "lacks 'statedir'")
+    res = ok(run([LOCALCA, "--help"]))
+    assert "--tpm-spec-family s" in res.out
+    ok(run([LOCALCA, "-h"]))
+
+
+def test_permission_errors_name_path_user_right(modulus):
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv")
+    d = tempfile.mkdtemp(prefix="swtpm-localca-perm-")
+    try:
+        os.chmod(d, 0o755)
+        ca = os.path.join(d, "ca")
+        os.mkdir(ca, 0o755)
+        conf = os.path.join(d, "ca.conf")
+        with open(conf, "w") as f:
+            f.write("statedir = %s\nsigningkey = %s/signkey.pem\n"
+                    "issuercert = %s/issuercert.pem\n" % (ca, ca, ca))
+        opts = os.path.join(d, "opts")
+        with open(opts, "w") as f:
+            f.write(OPTS)
+        os.chmod(conf, 0o644)
+        os.chmod(opts, 0o644)
+        out = os.path.join(d, "out")
+        os.mkdir(out, 0o777)
+        os.chmod(out, 0o777)
+        res = run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                   "--clear-groups", LOCALCA, "--type", "ek", "--ek",
+                   modulus, "--dir", out, "--configfile", conf, "--optsfile",
+                   opts, "--tpm2"] + TPM + SPEC)
+        fail(res, ca, "nobody", "Permission denied", "writable")
+        assert os.listdir(ca) == []
+        os.chmod(conf, 0o600)
+        fail(run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                  "--clear-groups", LOCALCA, "--type", "ek", "--ek",
+                  modulus, "--dir", out, "--configfile", conf,
+                  "--optsfile", opts, "--tpm2"] + TPM + SPEC),
+             conf, "read rights", "user nobody", "Permission denied")
+    finally:
+        shutil.rmtree(d)
+
+
+def test_ca_files_in_their_own_directories(work, modulus):
+    """Missing directories of the signing key, issuer certificate and
+    counter are created; the root CA goes next to the signing key."""
+    conf = work / "split.conf"
+    conf.write_text("statedir = %s/st\nsigningkey = %s/keys/sk.pem\n"
+                    "issuercert = %s/certs2/ic.pem\n"
+                    "certserial = %s/ctr/serial\n"
+                    % (work, work, work, work))
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    assert sorted(os.listdir(work / "keys")) == [
+        "sk.pem", "swtpm-localca-rootca-cert.pem",
+        "swtpm-localca-rootca-privkey.pem"]
+    assert os.listdir(work / "certs2") == ["ic.pem"]
+    assert os.listdir(work / "ctr") == ["serial"]
+    assert os.listdir(work / "st") == [".lock.swtpm-localca"]
+    b = work / "split-bundle.pem"
+    b.write_text((work / "certs2" / "ic.pem").read_text() +
+                 (work / "keys" / "swtpm-localca-rootca-cert.pem")
+                 .read_text())
+    ok(verify_der(b, work / "out" / "ek.cert"))
