@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from cuse_helpers import (PTM, TPM2_GETRANDOM_8, TPM2_STARTUP_CLEAR, Dev,
+from helpers_cuse import (PTM, TPM2_GETRANDOM_8, TPM2_STARTUP_CLEAR, Dev,
                           cuse_tpm, rc_of, tpm2_ok)
 
 pytestmark = pytest.mark.cuse
