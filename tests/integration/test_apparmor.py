@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import BIN, ROOT
-from cuse_helpers import CuseTPM
+from helpers_cuse import CuseTPM
 from helpers_socket import run_tool
 
 pytestmark = [

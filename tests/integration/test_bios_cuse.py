@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import tool
-from cuse_helpers import (TPM12_GETRANDOM_8, TPM2_GETRANDOM_8, cuse_tpm,
+from helpers_cuse import (TPM12_GETRANDOM_8, TPM2_GETRANDOM_8, cuse_tpm,
                           rc_of, tpm2, tpm2_ok)
 from test_cuse_tpm12 import SCRIPT as TROUSERS_SCRIPT
 

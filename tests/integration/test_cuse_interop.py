@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cuse_helpers import TPM2_STARTUP_CLEAR, cuse_tpm, rc_of, tpm2_ok
+from helpers_cuse import TPM2_STARTUP_CLEAR, cuse_tpm, rc_of, tpm2_ok
 from helpers_socket import free_port_pair
 
 pytestmark = pytest.mark.cuse

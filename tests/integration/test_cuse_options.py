@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import tool
-from cuse_helpers import (TPM12_GETRANDOM_8, TPM2_GETRANDOM_8, CuseTPM,
+from helpers_cuse import (TPM12_GETRANDOM_8, TPM2_GETRANDOM_8, CuseTPM,
                           cuse_tpm, rc_of, tpm2_ok)
 
 pytestmark = pytest.mark.cuse
@@ -94,7 +94,7 @@ def test_tpm_path_env(tmp_path):
     try:
         assert (state / "tpm2-00.permall").exists()
     finally:
-        from cuse_helpers import Dev
+        from helpers_cuse import Dev
         with Dev("/dev/" + name) as d:
             d.res("SHUTDOWN")
 
@@ -261,7 +261,7 @@ def test_pid_and_log_by_fd_and_key_by_fd(tmp_path):
                        pass_fds=(pidf.fileno(), logf.fileno(), kr))
     os.close(kr)
     assert p.returncode == 0, p.stderr
-    from cuse_helpers import Dev
+    from helpers_cuse import Dev
     try:
         pid = int((tmp_path / "pid").read_text())
         assert os.path.exists("/proc/%d" % pid)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from cuse_helpers import (TPM2_STARTUP_CLEAR, CuseTPM, cuse_tpm, rc_of,
+from helpers_cuse import (TPM2_STARTUP_CLEAR, CuseTPM, cuse_tpm, rc_of,
                           tpm2, tpm2_ok)
 
 pytestmark = pytest.mark.cuse

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from cuse_helpers import TPM12_GETRANDOM_8, cuse_tpm, rc_of
+from helpers_cuse import TPM12_GETRANDOM_8, cuse_tpm, rc_of
 
 pytestmark = pytest.mark.cuse
 

@@ -5,7 +5,7 @@ import select
 
 import pytest
 
-from cuse_helpers import (TPM2_GETRANDOM_8, TPM2_STARTUP_CLEAR, cuse_tpm,
+from helpers_cuse import (TPM2_GETRANDOM_8, TPM2_STARTUP_CLEAR, cuse_tpm,
                           rc_of, tpm2, tpm2_ok)
 
 pytestmark = pytest.mark.cuse

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import tool
-from cuse_helpers import (TPM12_GETRANDOM_8, TPM12_STARTUP_CLEAR,
+from helpers_cuse import (TPM12_GETRANDOM_8, TPM12_STARTUP_CLEAR,
                           TPM2_GETRANDOM_8, TPM2_STARTUP_CLEAR, cuse_tpm,
                           rc_of, tpm2_ok)
 

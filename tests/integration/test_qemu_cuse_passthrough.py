@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from cuse_helpers import cuse_tpm, tpm2_ok
+from helpers_cuse import cuse_tpm, tpm2_ok
 from helpers_qemu import (EXTEND_OK, INIT_HEAD, QEMU, RAW_CMD_FN,
                           busybox_initrd, kernel,  # noqa: F401
                           pcr_extend_cmd)

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-import reliability_helpers as rh
-from cuse_helpers import CuseTPM, rc_of
+import helpers_reliability as rh
+from helpers_cuse import CuseTPM, rc_of
 
 pytestmark = pytest.mark.cuse
 

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-import reliability_helpers as rh
-from cuse_helpers import cuse_tpm, rc_of
+import helpers_reliability as rh
+from helpers_cuse import cuse_tpm, rc_of
 
 pytestmark = pytest.mark.cuse
 

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import tool
-from cuse_helpers import CuseTPM, _wait_gone, tpm2, tpm2_ok
+from helpers_cuse import CuseTPM, _wait_gone, tpm2, tpm2_ok
 
 pytestmark = pytest.mark.cuse
 

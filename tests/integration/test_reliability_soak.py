@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-import reliability_helpers as rh
-from cuse_helpers import CuseTPM, cuse_tpm, rc_of
+import helpers_reliability as rh
+from helpers_cuse import CuseTPM, cuse_tpm, rc_of
 
 pytestmark = pytest.mark.cuse
 

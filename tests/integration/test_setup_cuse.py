@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cuse_helpers import cuse_tpm, tpm2_ok
+from helpers_cuse import cuse_tpm, tpm2_ok
 from helpers_setup import ok, run, run_setup
 
 pytestmark = pytest.mark.cuse

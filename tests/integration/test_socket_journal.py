@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-import reliability_helpers as rh
+import helpers_reliability as rh
 from helpers_socket import SWTPM, SwtpmServer
 from helpers_swtpm import OurSwtpm, rc_of
 

@@ -186,7 +186,7 @@ def test_print_info(tmp_path, prog):
 @pytest.mark.cuse
 @need_tcpdump
 def test_cuse_pcap(tmp_path):
-    from cuse_helpers import CuseTPM
+    from helpers_cuse import CuseTPM
     cap = tmp_path / "cuse.pcap"
     t = CuseTPM(tmp_path, tpm2=True, extra=["--pcap", "file=%s" % cap])
     t.start()

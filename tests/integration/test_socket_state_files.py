@@ -10,7 +10,7 @@ import subprocess
 from conftest import tool
 from helpers_swtpm import (OurSwtpm, rc_of,  # noqa: F401
                            swtpm_factory)
-import reliability_helpers as rh
+import helpers_reliability as rh
 
 CMD_GET_CAPABILITY = 1
 CMD_INIT = 2

@@ -8,7 +8,7 @@ import struct
 
 from helpers_swtpm import (OurSwtpm, rc_of, run_tool,
                            swtpm_factory)  # noqa: F401 (fixture)
-import reliability_helpers as rh
+import helpers_reliability as rh
 
 CMD_INIT = 2
 CMD_LOCK_STORAGE = 19

@@ -187,7 +187,7 @@ def test_socket_activation(tmp_path):
 @pytest.mark.cuse
 def test_cuse_notify_ready(tmp_path):
     """swtpm_cuse sends READY=1 once /dev/NAME can be opened."""
-    from cuse_helpers import CuseTPM
+    from helpers_cuse import CuseTPM
     addr = str(tmp_path / "notify")
     listener = notify_listener(addr)
     os.environ["NOTIFY_SOCKET"] = addr

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
-import reliability_helpers as rh  # noqa: E402
+import helpers_reliability as rh  # noqa: E402
 
 NV_INDEX = 0x01500030
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
