@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../../src/setup/conf.c"
-#include "../../src/setup/localca.c"
-#include "../../src/setup/x509.c"
+#include "../../src/common/conf.c"
+#include "../../src/common/localca.c"
+#include "../../src/common/x509.c"
 
 /* run.c's helpers that localca.c uses, reduced to what these tests need */
 void
