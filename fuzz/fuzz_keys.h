@@ -64,7 +64,7 @@ fuzz_put_tlv(uint8_t *p, uint16_t tag, uint32_t len)
 /*
  * p = IV (k->len bytes) + ciphertext: return a malloc'd version-2 object
  * with header flags and TLVs [data_tag: ct][3: HMAC(ct || iv)][iv_tag:
- * iv], the HMAC computed with k, as swtpm writes them (state.md 4.2).
+ * iv], the HMAC computed with k, as swtpm writes them (docs/state.md §4.2).
  */
 static uint8_t *
 fuzz_wrap_with_hmac(const struct state_key *k, const uint8_t *p, size_t n,

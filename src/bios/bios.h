@@ -7,7 +7,7 @@
 
 #include "client.h"
 
-/* Exit codes (cli.md section 8). */
+/* Exit codes (docs/cli.md §8). */
 #define BIOS_EXIT_OK         0
 #define BIOS_EXIT_USAGE      1
 #define BIOS_EXIT_TPM_ERROR  128

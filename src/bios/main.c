@@ -2,7 +2,7 @@
 /*
  * swtpm_bios: send the TPM commands a PC firmware would send at boot
  * (startup, physical presence, enable/activate, self test) to a TPM
- * emulator (cli.md section 8, setup-and-bios.md section 1).  This file
+ * emulator (docs/cli.md §8, docs/setup-and-bios.md §1).  This file
  * parses the command line; seq.c runs the sequence.
  */
 #include <getopt.h>

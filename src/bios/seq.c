@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_bios command sequences (setup-and-bios.md section 1).  Each TPM
+ * swtpm_bios command sequences (docs/setup-and-bios.md §1).  Each TPM
  * command gets its own connection, as upstream does.  A TPM error is
  * reported and the sequence goes on (exit 128 at the end); a transport
  * failure stops it (exit 255).
@@ -111,7 +111,10 @@ tpm_cmd(struct bios *b, const char *name, const uint8_t *cmd, size_t len,
     return 0;
 }
 
-/* Build a header-only command plus up to 3 bytes of u8/u16 parameter. */
+/*
+ * Build the 10-byte header plus plen parameter bytes (at most 6:
+ * IncrementalSelfTest's count and algorithm); buf holds 10 + plen.
+ */
 static size_t
 build(uint8_t *buf, uint16_t tag, uint32_t ord, const uint8_t *param,
       size_t plen)

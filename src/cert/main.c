@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * swtpm_cert: create an EK or platform certificate for a TPM's public
- * key, signed by a CA (spec: setup-and-bios.md 8).  This front end
+ * key, signed by a CA (docs/setup-and-bios.md §8).  This front end
  * prints and maps results to exit codes; src/common/certtool.c and
  * x509.c do the work.
  */

@@ -49,7 +49,7 @@ caps_print(const char *type, bool tpm2, bool cuse)
     if (!cuse) {
         printf(", \"tpm-send-command-header\"");
     }
-    /* Upstream lists ctrl-opt-terminate for CUSE too (cli.md 9.1). */
+    /* Upstream lists ctrl-opt-terminate for CUSE too (docs/cli.md §9.1). */
     printf(", \"flags-opt-startup\", \"flags-opt-disable-auto-shutdown\", "
            "\"ctrl-opt-terminate\"");
     printf(", \"cmdarg-seccomp\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* --print-capabilities output of the emulator daemons (cli.md 9.1). */
+/* --print-capabilities output of the emulator daemons (docs/cli.md §9.1). */
 #ifndef SWTPM_CAPS_H
 #define SWTPM_CAPS_H
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_cert's work (spec: setup-and-bios.md 8): its option table, the
+ * swtpm_cert's work (docs/setup-and-bios.md §8): its option table, the
  * checks upstream makes (same messages), loading the CA key and
  * certificate, and writing the certificate.  Shared by swtpm_cert and
  * swtpm_localca; printing stays with them.

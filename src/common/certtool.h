@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The swtpm_cert command line (spec: setup-and-bios.md 8) as data:
+ * The swtpm_cert command line (docs/setup-and-bios.md §8) as data:
  * parse it, check it, load the signer and write one certificate.
  * swtpm_cert runs it on its argv; swtpm_localca builds the same argv
  * (its options file included) and runs it in-process.  Nothing here

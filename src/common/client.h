@@ -3,8 +3,8 @@
  * Client side of the control channel and the TPM data path, shared by
  * swtpm_ioctl and swtpm_bios: connecting to a CUSE character device, a TCP
  * host:port or a Unix socket; running one control command in either the
- * host-order ioctl form or the big-endian socket form (control-channel.md
- * sections 1, 5, 7.10); sending a raw TPM command and reading its response.
+ * host-order ioctl form or the big-endian socket form (docs/control-channel.md
+ * §1, §5, §7.10); sending a raw TPM command and reading its response.
  * Every socket wait is bounded by poll() with the client's timeout.
  */
 #ifndef SWTPM_CLIENT_H

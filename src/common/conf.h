@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * swtpm_setup.conf / swtpm-localca.conf reader (spec: setup-and-bios.md
- * 5.1): `key = value` lines, value up to `#`, first match wins, ${NAME}
+ * swtpm_setup.conf / swtpm-localca.conf reader (docs/setup-and-bios.md
+ * §5.1): `key = value` lines, value up to `#`, first match wins, ${NAME}
  * expanded from the environment.
  */
 #ifndef SETUP_CONF_H
@@ -23,8 +23,9 @@ int conf_read(const char *path, char **out_text);
  */
 char *conf_get(const char *text, const char *key);
 
-/* Split an options file into words (5.4): lines split at single spaces.
- * Returns a NULL-terminated malloc'd argv (free with conf_free_words). */
+/* Split an options file into words (docs/setup-and-bios.md §5.4): lines split
+ * at single spaces.  Returns a NULL-terminated malloc'd argv (free with
+ * conf_free_words). */
 char **conf_words(const char *text);
 void conf_free_words(char **words);
 

@@ -10,7 +10,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-/* Upstream's PBKDF2 parameters (state.md 4.1). */
+/* Upstream's PBKDF2 parameters (docs/state.md §4.1). */
 #define PBKDF2_SALT "swtpm"
 #define PBKDF2_ITERATIONS 1000
 
@@ -133,7 +133,8 @@ crypto_random(uint8_t *buf, size_t len)
     if (len > INT_MAX) {
         return -EINVAL;
     }
-    /* Upstream falls back to hashing stack garbage; we refuse (4.2). */
+    /* Upstream falls back to hashing stack garbage; we refuse (docs/state.md
+     * §4.2). */
     if (RAND_bytes(buf, (int)len) != 1) {
         return -EIO;
     }

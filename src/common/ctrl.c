@@ -118,7 +118,8 @@ do_reset_established(struct ctrl_engine *eng, uint32_t loc)
     return rc;
 }
 
-/* Load (or reuse) the blob of a type for GET_STATEBLOB (7.2). */
+/* Load (or reuse) the blob of a type for GET_STATEBLOB (docs/control-channel.md
+ * §7.2). */
 static uint32_t
 getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
              bool reload)

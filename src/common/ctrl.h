@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The control-command engine (spec: control-channel.md 6-7): one
- * implementation of the 19 commands for every front end.  Front ends
+ * The control-command engine (docs/control-channel.md §6-7): one
+ * implementation of the control commands for every front end (all but
+ * SET_DATAFD, which carries an fd: ctrl_sock.c handles it, CUSE refuses
+ * it).  Front ends
  * decode requests into struct ctrl_req (ctrl_ioctl.c, ctrl_sock.c), call
  * ctrl_dispatch(), encode struct ctrl_resp, send it, then call
  * ctrl_after_reply().

@@ -87,7 +87,8 @@ ctrl_sock_decode(uint32_t cmd, const uint8_t *body, size_t len,
         out->u.loc = body[0];
         break;
     case CMD_HASH_DATA:
-        /* The data present; the reader streams the rest (7.7). */
+        /* The data present; the reader streams the rest
+         * (docs/control-channel.md §7.7). */
         n = be32_get(body);
         if (len - 4 > n) {
             return -EBADMSG;
@@ -492,7 +493,8 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
         return -EPIPE;
     }
     if (inbuf > len) {
-        inbuf = len;    /* the rest of that read is discarded (7.10) */
+        inbuf = len;    /* the rest of that read is discarded
+                         * (docs/control-channel.md §7.10) */
     }
     body = malloc(12 + (size_t)len);
     if (!body) {
@@ -591,7 +593,8 @@ ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
         break;
     }
     if (r == -ECONNRESET || r == -ETIMEDOUT) {
-        goto out;       /* cut short or stalled: no reply (7.10) */
+        goto out;       /* cut short or stalled: no reply
+                         * (docs/control-channel.md §7.10) */
     }
     if (send_reply(eng, fd, cmd, &resp, io) < 0) {
         r = -EPIPE;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Socket encoding of control commands (spec: control-channel.md 5, 7.3,
- * 7.4, 7.7, 7.9, 7.10): big-endian, a 4-byte command code first, variable
+ * Socket encoding of control commands (docs/control-channel.md §5, §7.3,
+ * §7.4, §7.7, §7.9, §7.10): big-endian, a 4-byte command code first, variable
  * length bodies and replies.  The pure decoder and encoder are the twins of
  * ctrl_ioctl.c; ctrl_sock_serve() is the reader that assembles one request
  * from a stream socket, runs it through ctrl_dispatch() and replies.
@@ -16,7 +16,8 @@
 
 #include "ctrl.h"
 
-/* The first read of a request: code + sizeof(ptm_hdata) (7.10). */
+/* The first read of a request: code + sizeof(ptm_hdata)
+ * (docs/control-channel.md §7.10). */
 #define CTRL_SOCK_BUF_MAX (4 + sizeof(struct ptm_hdata))
 /* The whole request (code and fixed part) must arrive within this. */
 #define CTRL_SOCK_REQ_TIMEOUT_MS 500
@@ -33,7 +34,8 @@
  * Bytes of the request body (after the code) the reader must collect
  * before decoding cmd: INIT 4, SET_LOCALITY and RESET_TPMESTABLISHED 1,
  * GET_STATEBLOB and SET_STATEBLOB 12, HASH_DATA 4; 0 for every other
- * command, which is decoded from whatever the first read brought (7.10).
+ * command, which is decoded from whatever the first read brought
+ * (docs/control-channel.md §7.10).
  */
 size_t ctrl_sock_fixed_len(uint32_t cmd);
 

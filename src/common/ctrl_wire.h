@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Control channel wire formats (spec: control-channel.md).  The same 19
+ * Control channel wire formats (docs/control-channel.md).  The same 19
  * commands travel as CUSE ioctls (host byte order, fixed-size structs) and
  * over the socket control channel (big-endian, command code first).  The
  * struct layouts below are ABI: their sizes are encoded in the ioctl

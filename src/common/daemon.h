@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Options and process setup shared by the emulator daemons (CUSE and
- * socket): the sub-option groups of cli.md section 3, the pid file,
+ * socket): the sub-option groups of docs/cli.md §3, the pid file,
  * privilege drop, and the daemonize-with-readiness handshake.
  */
 #ifndef SWTPM_DAEMON_H

@@ -241,7 +241,8 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
         return -EIO;
     }
     if (rc != 0) {
-        /* The response is discarded (8.6); a TPM error is not fatal. */
+        /* The response is discarded (docs/control-channel.md §8.6); a TPM error
+         * is not fatal. */
         log_warn("the TPM answered its startup command with 0x%x", rc);
     }
     return 0;

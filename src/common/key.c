@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Loading --key / --migration-key keys: hex or binary key files and fds,
- * and passphrases run through PBKDF2-SHA512 or SHA-512 (state.md 4.1).
+ * and passphrases run through PBKDF2-SHA512 or SHA-512 (docs/state.md §4.1).
  */
 #include "key.h"
 

@@ -2,7 +2,7 @@
 /*
  * Symmetric keys for state files (--key) and migration blobs
  * (--migration-key): key files (hex or binary), fds, and passphrases with
- * PBKDF2-SHA512 or SHA-512 derivation (spec: state.md section 4.1).
+ * PBKDF2-SHA512 or SHA-512 derivation (docs/state.md §4.1).
  */
 #ifndef SWTPM_KEY_H
 #define SWTPM_KEY_H

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The built-in local CA (spec: setup-and-bios.md 7): a root CA and a
+ * The built-in local CA (docs/setup-and-bios.md §7): a root CA and a
  * signing CA in a per-user directory, created on first use, plus the
  * certificate serial number counter.  The default directory is created
  * atomically (built in a temporary sibling, then renamed into place), so
@@ -71,7 +71,7 @@ log_access(const char *path, const char *perm, int err)
                                                      : "writable");
 }
 
-/* Fill the paths from a swtpm-localca.conf (5.3). */
+/* Fill the paths from a swtpm-localca.conf (docs/setup-and-bios.md §5.3). */
 static int
 read_ca_conf(struct localca *ca, const char *path)
 {
@@ -114,7 +114,8 @@ read_ca_conf(struct localca *ca, const char *path)
     return 0;
 }
 
-/* Platform info from the options file (5.4), else from uname. */
+/* Platform info from the options file (docs/setup-and-bios.md §5.4), else from
+ * uname. */
 static void
 read_options(struct localca *ca, const char *path)
 {
@@ -250,7 +251,7 @@ write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
     return 0;
 }
 
-/* Root CA + signing CA into dir (spec 7 step 2). */
+/* Root CA + signing CA into dir (docs/setup-and-bios.md §7 step 2). */
 static int
 create_ca_files(struct localca *ca, const char *dir, const char *signkey,
                 const char *issuercert)
@@ -586,7 +587,8 @@ prepare_ca(struct localca *ca)
         /* upstream's swtpm_localca line, word for word */
         say("Creating root CA and a local CA's signing key and issuer "
             "cert.");
-        /* the root CA goes next to the signing key (spec 7 step 2) */
+        /* the root CA goes next to the signing key (docs/setup-and-bios.md §7
+         * step 2) */
         r = make_parent_dirs(ca, keydir, sizeof(keydir));
         if (r < 0) {
             close(fd);
@@ -601,7 +603,8 @@ prepare_ca(struct localca *ca)
     return fd;
 }
 
-/* swtpm_localca's VM id rule (7): ',' and unescaped '+' become '_'. */
+/* swtpm_localca's VM id rule (docs/setup-and-bios.md §7): ',' and unescaped '+'
+ * become '_'. */
 static void
 vmid_to_cn(const char *vmid, char *out, size_t outlen)
 {

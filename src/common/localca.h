@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The local CA (spec: setup-and-bios.md 7) as swtpm_localca uses it: a
+ * The local CA (docs/setup-and-bios.md §7) as swtpm_localca uses it: a
  * CA directory named by a swtpm-localca.conf, created on first use, and
  * serial numbers allocated under the directory's lock.  swtpm_setup's
  * built-in CA (localca_open/localca_issue in src/setup/certs.h) shares

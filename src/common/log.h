@@ -17,7 +17,7 @@ enum log_level {
     LOG_LVL_DEBUG = 3,
 };
 
-/* Send output to fd (not closed by log_*); prefix may be NULL. */
+/* Send output to fd (not closed by log_*). */
 void log_set_fd(int fd);
 /* Set the level (0 silences everything). */
 void log_set_level(unsigned int level);

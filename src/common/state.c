@@ -2,7 +2,7 @@
 /*
  * The directory state backend: upstream file names, atomic and durable
  * writes relative to one directory fd, and the .lock file lock
- * (state.md 2.1, 6, 7).
+ * (docs/state.md §2.1, §6, §7).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE    /* F_OFD_SETLK */
@@ -25,7 +25,7 @@
 
 #define LOCK_NAME ".lock"
 #define LOCK_RETRY_NS (10 * 1000 * 1000)
-/* Upstream: path length + 20 must fit in FILENAME_MAX (state.md 2.1). */
+/* Upstream: path length + 20 must fit in FILENAME_MAX (docs/state.md §2.1). */
 #define STATE_PATH_MAX (4096 - 20)
 #define OBJ_NAME_MAX 64
 
@@ -253,7 +253,7 @@ state_is_locked(const struct state_store *st)
     return st->lock_fd >= 0;
 }
 
-/* Repair the mode of an existing file on load (state.md 7.2). */
+/* Repair the mode of an existing file on load (docs/state.md §7.2). */
 static void
 fix_mode(const struct state_store *st, int fd, mode_t cur)
 {

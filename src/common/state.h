@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The directory state backend (spec: state.md 2, 6, 7): upstream file
+ * The directory state backend (docs/state.md §2, §6, §7): upstream file
  * names (tpm-00.<name> / tpm2-00.<name>), durable atomic writes (temp
  * file, fsync, rename, fsync of the directory), and the `.lock` file lock,
  * held through an open file description so that it survives fork().

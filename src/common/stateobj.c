@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * State objects and migration blobs: the 10-byte header, the TLV payload
- * and swtpm's AES-CBC encrypt-then-MAC scheme (state.md 3-5).  Pure
+ * and swtpm's AES-CBC encrypt-then-MAC scheme (docs/state.md §3-5).  Pure
  * functions over buffers; all input is untrusted and every length is
  * checked before use.
  */
@@ -75,7 +75,7 @@ fail(uint32_t *out_tpm_rc, uint32_t rc, int err)
     return err;
 }
 
-/* Validate the header in the order of state.md 3.1. */
+/* Validate the header in the order of docs/state.md §3.1. */
 static int
 hdr_parse(const uint8_t *obj, uint32_t len, struct objhdr *out,
           uint32_t *out_tpm_rc)
@@ -163,7 +163,7 @@ enc_tlvs_len(uint32_t len, size_t keylen)
 /*
  * Encrypt plain (len <= STATEOBJ_MAX_LEN) with k and write the TLVs
  * [t->data: ciphertext, HMAC, t->iv: IV] to out, which has room for
- * enc_tlvs_len() bytes (state.md 4.2).  The IV TLV is as long as the key;
+ * enc_tlvs_len() bytes (docs/state.md §4.2).  The IV TLV is as long as the key;
  * only its first 16 bytes feed CBC, all of it is covered by the HMAC.
  */
 static int
@@ -270,7 +270,7 @@ fail:
     return r;
 }
 
-/* Decrypt the TLVs [t->data, HMAC, t->iv] in p (state.md 4.3). */
+/* Decrypt the TLVs [t->data, HMAC, t->iv] in p (docs/state.md §4.3). */
 static int
 dec_tlvs(const struct state_key *k, const struct enc_tags *t,
          const uint8_t *p, uint32_t plen, uint8_t **out, uint32_t *out_len,
@@ -311,7 +311,7 @@ dec_tlvs(const struct state_key *k, const struct enc_tags *t,
 }
 
 /*
- * Legacy version-1 encryption (state.md 4.6): zero IV, plaintext is
+ * Legacy version-1 encryption (docs/state.md §4.6): zero IV, plaintext is
  * SHA-256(blob) || blob, no HMAC.
  */
 static int
@@ -454,7 +454,8 @@ stateobj_decode(const uint8_t *obj, uint32_t len,
     if (r < 0) {
         return r;
     }
-    /* With a file key every object is taken as encrypted (3.3). */
+    /* With a file key every object is taken as encrypted (docs/state.md
+     * §3.3). */
     return payload_open(h.version, h.flags, h.payload, h.plen,
                         has_key(filekey) ? filekey : NULL, &FILE_TAGS,
                         TAG_DATA, out_raw, out_len, out_tpm_rc);

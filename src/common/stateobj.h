@@ -2,7 +2,7 @@
 /*
  * Pure encoders/decoders of the upstream-compatible state object format
  * (10-byte header + TLVs, optional AES-CBC encrypt-then-MAC) and of the
- * migration blobs carried by GET/SET_STATEBLOB (spec: state.md 3-5).
+ * migration blobs carried by GET/SET_STATEBLOB (docs/state.md §3-5).
  * No I/O here: buffers in, buffers out.  Every length is checked.
  */
 #ifndef SWTPM_STATEOBJ_H
@@ -29,8 +29,8 @@ int stateobj_encode(const uint8_t *raw, uint32_t len,
 /*
  * Decode a state file object into raw libtpms bytes.  With a file key the
  * payload must be encrypted (as upstream).  Returns 0, or a negative
- * errno with *out_tpm_rc set to the spec's TPM result (TPM_BAD_PARAMETER,
- * TPM_BAD_VERSION, TPM_BAD_DATASIZE, TPM_BAD_KEY_PROPERTY,
+ * errno with *out_tpm_rc set to the TPM result of docs/state.md §3-5
+ * (TPM_BAD_PARAMETER, TPM_BAD_VERSION, TPM_BAD_DATASIZE, TPM_BAD_KEY_PROPERTY,
  * TPM_DECRYPT_ERROR, TPM_FAIL).  Accepts version 1 (legacy) objects.
  */
 int stateobj_decode(const uint8_t *obj, uint32_t len,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Parsing of the upstream `name[=value],name[=value]...` sub-option syntax
- * (cli.md section 2) and of plain numbers on the command line.
+ * (docs/cli.md §2) and of plain numbers on the command line.
  */
 #ifndef SWTPM_SUBOPT_H
 #define SWTPM_SUBOPT_H

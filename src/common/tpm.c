@@ -342,7 +342,7 @@ tpm_send_startup(struct tpm_instance *inst, enum tpm_startup type,
     return 0;
 }
 
-/* swtpm's own 10-byte response (spec 8.3) in inst->resp. */
+/* swtpm's own 10-byte response (docs/control-channel.md §8.3) in inst->resp. */
 static int
 tpm_own_response(struct tpm_instance *inst, uint32_t code,
                  const uint8_t **out_resp, uint32_t *out_len)
@@ -380,7 +380,7 @@ tpm_set_locality(struct tpm_instance *inst, uint32_t loc)
     return 0;
 }
 
-/* The in-band vendor SetLocality command (8.5). */
+/* The in-band vendor SetLocality command (docs/control-channel.md §8.5). */
 static int
 tpm_vendor_set_locality(struct tpm_instance *inst, const uint8_t *cmd,
                         uint32_t len, const uint8_t **out_resp,

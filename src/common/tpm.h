@@ -4,7 +4,7 @@
  * Owns version choice, the NVRAM and I/O callbacks, start/stop with the
  * automatic TPM2_Shutdown, and TPM command processing with the in-band
  * vendor SetLocality command and swtpm's own error responses
- * (spec: control-channel.md 6, 8.3-8.6).
+ * (docs/control-channel.md §6, §8.3-8.6).
  */
 #ifndef SWTPM_TPM_H
 #define SWTPM_TPM_H
@@ -65,8 +65,9 @@ struct tpm_instance {
 };
 
 /*
- * Prepare inst (already holding an open store) and tell libtpms which TPM
- * version to emulate and where its callbacks go.  Returns 0 or -EINVAL.
+ * Choose the TPM version in libtpms and register our callbacks on inst;
+ * its store must be open before tpm_start(), not before this.  Returns 0
+ * or -EINVAL.
  */
 int tpm_setup(struct tpm_instance *inst);
 
@@ -78,8 +79,8 @@ int tpm_setup(struct tpm_instance *inst);
 int tpm_start(struct tpm_instance *inst, bool delete_volatile,
               uint32_t *out_tpm_rc);
 
-/* Send TPM2_Shutdown if needed (8.4), then terminate libtpms; safe when
- * not running. */
+/* Send TPM2_Shutdown if needed (docs/control-channel.md §8.4), then terminate
+ * libtpms; safe when not running. */
 void tpm_stop(struct tpm_instance *inst);
 
 /*

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * EK and platform certificates (spec: setup-and-bios.md 8) and the local
+ * EK and platform certificates (docs/setup-and-bios.md §8) and the local
  * CA's own certificates, built with OpenSSL.  TCG-specific extension
  * values are DER-encoded here byte for byte as the spec lists them, in
  * the order upstream's swtpm_cert writes them.
@@ -152,7 +152,7 @@ out:
 /*
  * TPM 1.2 platform certificates name the TPM and the platform in one
  * directoryName holding a SEQUENCE of two RDNSequences, as upstream
- * writes it (spec 8, Notes): critical, raw DER.
+ * writes it (docs/setup-and-bios.md §8, Notes): critical, raw DER.
  */
 static int
 add_san12_platform(X509 *x, const char *tpm_oids[3], const char *tpm[3],
@@ -382,7 +382,8 @@ ek_pkey(const struct cert_req *req, unsigned long exponent)
     return pkey;
 }
 
-/* Signature digest for a signer key (8: by key type and size). */
+/* Signature digest for a signer key (docs/setup-and-bios.md §8: by key type and
+ * size). */
 static const EVP_MD *
 sign_md(EVP_PKEY *key, bool tpm2)
 {
@@ -451,7 +452,8 @@ set_validity(X509 *x, long days)
     return ok ? 0 : -EINVAL;
 }
 
-/* The TPM 1.2 NV header (8): 10 01 | 00 | len+2 | 10 02 then the DER. */
+/* The TPM 1.2 NV header (docs/setup-and-bios.md §8): 10 01 | 00 | len+2 | 10 02
+ * then the DER. */
 static int
 add_tcg_header(uint8_t **der, size_t *len)
 {
@@ -628,7 +630,8 @@ x509_make_cert(const struct x509_params *p, void *issuer_key,
                  p->req->is_ecc ? "ECC" : "RSA");
         goto out;
     }
-    /* TPM 1.2 EK/platform certificates have an empty subject (8) */
+    /* TPM 1.2 EK/platform certificates have an empty subject
+     * (docs/setup-and-bios.md §8) */
     if (p->req->tpm2 && p->subject) {
         if (x509_parse_name(p->subject, &name) < 0) {
             snprintf(err, errlen, "invalid certificate subject '%s'",

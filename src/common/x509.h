@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * TPM EK and platform certificates (spec: setup-and-bios.md 8) and the
+ * TPM EK and platform certificates (docs/setup-and-bios.md §8) and the
  * local CA's own certificates, built with OpenSSL.  Shared by
  * swtpm_setup's built-in CA, swtpm_localca and swtpm_cert.
  */

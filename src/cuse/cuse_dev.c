@@ -38,7 +38,7 @@ struct cuse_dev {
     bool opened;
     uint8_t resp[RESP_MAX];
     uint32_t resp_len, resp_off;
-    /* get-blob read() mode (7.5) */
+    /* get-blob read() mode (docs/control-channel.md §7.5) */
     bool blob_read;
     uint32_t blob_off;
     /* worker */
@@ -56,7 +56,8 @@ static struct cuse_dev dev = {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
-/* Commands run on the worker so they can be cancelled (9.3). */
+/* Commands run on the worker so they can be cancelled (docs/control-channel.md
+ * §9.3). */
 static bool
 is_slow_command(const struct tpm_instance *t, uint32_t ord)
 {
@@ -300,7 +301,7 @@ dev_poll(fuse_req_t req, struct fuse_file_info *fi,
     fuse_reply_poll(req, ev);
 }
 
-/* ioctls that must not wait for the worker (9.3). */
+/* ioctls that must not wait for the worker (docs/control-channel.md §9.3). */
 static bool
 ioctl_waits(uint32_t cmd)
 {
@@ -356,7 +357,7 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
     n = ctrl_ioctl_encode(cmd, &cresp, out);
     if (cmd == CMD_GET_STATEBLOB && cresp.result == 0 &&
         cresp.avail > PTM_STATE_BLOB_SIZE) {
-        /* The rest may follow by read() (7.5). */
+        /* The rest may follow by read() (docs/control-channel.md §7.5). */
         dev.blob_read = true;
         dev.blob_off = creq.u.getstate.offset + PTM_STATE_BLOB_SIZE;
     }

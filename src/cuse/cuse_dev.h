@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The CUSE character device: TPM commands by write()/read(), control by
- * ioctl(), one opener at a time (spec: control-channel.md 9). */
+ * ioctl(), one opener at a time (docs/control-channel.md §9). */
 #ifndef SWTPM_CUSE_DEV_H
 #define SWTPM_CUSE_DEV_H
 

@@ -18,7 +18,7 @@
 #include "sdnotify.h"
 #include "subopt.h"
 
-/* Exit codes of the CLI contract (cli.md section 5). */
+/* Exit codes of the CLI contract (docs/cli.md §5). */
 enum {
     EXIT_OK = 0,
     EXIT_USAGE = 1,         /* stray argument, chroot/log/print failure */
@@ -285,7 +285,7 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     return -1;
 }
 
-/* --print-info: with a state location the TPM runs first (cli.md 3). */
+/* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
 static int
 print_info(struct opts *o, struct tpm_instance *inst)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_ioctl --save / --load: state blob transfer (control-channel.md
- * sections 7 and 10).  Sockets move the whole blob in one request; CUSE
+ * swtpm_ioctl --save / --load: state blob transfer (docs/control-channel.md
+ * §7 and §10).  Sockets move the whole blob in one request; CUSE
  * moves it in 3072-byte ioctl chunks, or with SWTPM_IOCTL_BUFFERSIZE set,
  * through read()/write() on the device between ioctls.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * swtpm_ioctl: send one control command to a TPM emulator over its CUSE
- * device, TCP or Unix control socket (cli.md section 7).  This file parses
+ * device, TCP or Unix control socket (docs/cli.md §7).  This file parses
  * the command line; run.c and blob.c do the work.
  */
 #include <errno.h>

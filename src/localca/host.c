@@ -53,7 +53,8 @@ say(const char *fmt, ...)
     }
 }
 
-/* $XDG_CONFIG_HOME, else ~/.config (spec 7: the user's config dir). */
+/* $XDG_CONFIG_HOME, else ~/.config (docs/setup-and-bios.md §7: the user's
+ * config dir). */
 int
 user_config_dir(char *out, size_t outlen)
 {

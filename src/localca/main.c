@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_localca: the create_certs_tool of swtpm_setup (spec:
- * setup-and-bios.md 6, 7).  Makes one EK or platform certificate with a
+ * swtpm_localca: the create_certs_tool of swtpm_setup
+ * (docs/setup-and-bios.md §6, §7).  Makes one EK or platform certificate with a
  * local CA that it creates on first use.  This file parses the command
  * line; run.c does the work with src/common/localca.c and certtool.c.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_localca's procedure (spec: setup-and-bios.md 7): find the config
+ * swtpm_localca's procedure (docs/setup-and-bios.md §7): find the config
  * and options files, open the CA (creating it under its lock if
  * missing), take a serial number, and run the swtpm_cert command line
  * upstream would run, in-process, with the CA key already loaded.
@@ -24,7 +24,8 @@
 #define ARGS_MAX      128
 #define PATH_LEN      4096
 
-/* given, else the user's config dir if readable, else /etc (spec 7). */
+/* given, else the user's config dir if readable, else /etc
+ * (docs/setup-and-bios.md §7). */
 static int
 pick_file(const char *given, const char *name, char *out, size_t outlen)
 {
@@ -118,8 +119,8 @@ add(struct args *a, const char *s)
     }
 }
 
-/* Upstream's swtpm_cert command line (spec 7 step 5), minus passwords:
- * the CA key is loaded already. */
+/* Upstream's swtpm_cert command line (docs/setup-and-bios.md §7 step 5), minus
+ * passwords: the CA key is loaded already. */
 static void
 build_args(const struct opts *o, struct args *a, char **words,
            const char *subject, char *ek, const char *out_cert,
@@ -185,7 +186,7 @@ build_args(const struct opts *o, struct args *a, char **words,
     a->v[a->n] = NULL;
 }
 
-/* Read the options file into argv words (spec 5.4). */
+/* Read the options file into argv words (docs/setup-and-bios.md §5.4). */
 static int
 read_words(const char *path, char ***out)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Certificate back ends: the create_certs_tool protocol (spec:
- * setup-and-bios.md 6) for an external tool, or the built-in local CA.
+ * Certificate back ends: the create_certs_tool protocol
+ * (docs/setup-and-bios.md §6) for an external tool, or the built-in local CA.
  */
 #include "certs.h"
 
@@ -210,7 +210,8 @@ run_tool(struct certs *c, char **argv)
     return 0;
 }
 
-/* The key argument (4.2): modulus hex, or x=..,y=..,id=<curve>. */
+/* The key argument (docs/setup-and-bios.md §4.2): modulus hex, or
+ * x=..,y=..,id=<curve>. */
 static void
 tool_key_param(const struct cert_req *req, char *key, size_t keylen)
 {
@@ -232,7 +233,7 @@ tool_key_param(const struct cert_req *req, char *key, size_t keylen)
     }
 }
 
-/* Build the tool's argv (6) and run it. */
+/* Build the tool's argv (docs/setup-and-bios.md §6) and run it. */
 static int
 tool_create(struct certs *c, struct setup_ctx *ctx,
             const struct cert_req *req, uint8_t **out, size_t *out_len)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Certificate creation for swtpm_setup: either an external
- * create_certs_tool (spec: setup-and-bios.md 6) or the built-in local CA
- * (7, 8) when the config names none or names swtpm_localca.
+ * create_certs_tool (docs/setup-and-bios.md §6) or the built-in local CA
+ * (docs/setup-and-bios.md §7, §8) when the config names none or names
+ * swtpm_localca.
  */
 #ifndef SETUP_CERTS_H
 #define SETUP_CERTS_H

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * --create-config-files (spec: setup-and-bios.md 5.5): the per-user
+ * --create-config-files (docs/setup-and-bios.md §5.5): the per-user
  * swtpm_setup.conf, swtpm-localca.conf and swtpm-localca.options.
  */
 #include <errno.h>
@@ -84,7 +84,8 @@ write_file(const char *path, const char *text)
     return r;
 }
 
-/* The three file contents (5.5); false on allocation failure. */
+/* The three file contents (docs/setup-and-bios.md §5.5); false on allocation
+ * failure. */
 static bool
 make_contents(const char *cfg, char *out[NFILES])
 {

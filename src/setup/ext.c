@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The external emulator of --tpm (spec: setup-and-bios.md 2.1): swtpm
+ * The external emulator of --tpm (docs/setup-and-bios.md §2.1): swtpm
  * runs as a child with --server type=tcp,fd=A --ctrl type=unixio,
  * clientfd=B, A and B being one end each of two socketpairs.  Commands
  * use the shared client helper on the other ends.

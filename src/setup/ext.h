@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * swtpm_setup --tpm: drive an external swtpm over two socketpairs
- * (spec: setup-and-bios.md 2.1) instead of libtpms in-process.
+ * (docs/setup-and-bios.md §2.1) instead of libtpms in-process.
  */
 #ifndef SETUP_EXT_H
 #define SETUP_EXT_H

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * swtpm_setup: manufacture a TPM 1.2 or TPM 2 state (EKs, certificates,
- * NV, PCR banks) by running libtpms in-process (spec: cli.md 9.2, 10;
- * setup-and-bios.md 2-9).  This file parses and checks the command line;
+ * NV, PCR banks) by running libtpms in-process (docs/cli.md §9.2, §10;
+ * docs/setup-and-bios.md §2-9).  This file parses and checks the command line;
  * run.c does the work.
  */
 #include <errno.h>
@@ -184,7 +184,7 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case 'h': usage(argv[0]); return 1;
     case OPT_CCF:
         o->create_config_files = true;
-        /* the optional argument may be the next word (cli.md 10) */
+        /* the optional argument may be the next word (docs/cli.md §10) */
         if (!arg && optind < o->argc && argv[optind][0] != '-') {
             arg = argv[optind++];
         }
@@ -273,7 +273,7 @@ parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* Options of the other TPM version (cli.md 10). */
+/* Options of the other TPM version (docs/cli.md §10). */
 static int
 check_version_opts(const struct opts *o)
 {
@@ -306,7 +306,7 @@ check_version_opts(const struct opts *o)
     return 0;
 }
 
-/* Cross-option rules (cli.md 10); messages go to stderr. */
+/* Cross-option rules (docs/cli.md §10); messages go to stderr. */
 static int
 opts_validate(struct opts *o)
 {

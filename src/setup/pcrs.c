@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* PCR bank names and the TPM2_PCR_Allocate selection (spec 4.6). */
+/* PCR bank names and the TPM2_PCR_Allocate selection (docs/setup-and-bios.md
+ * §4.6). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_setup's run (spec: setup-and-bios.md 2): log file, privileges,
+ * swtpm_setup's run (docs/setup-and-bios.md §2): log file, privileges,
  * state checks, config, then manufacturing in a private temporary
  * directory inside the state directory whose result replaces the old
  * state with one rename, so a failure leaves the old state untouched.
@@ -178,7 +178,8 @@ open_logfile(const char *path)
     return 0;
 }
 
-/* The config file: --config, the user's, or the system one (cli.md 10). */
+/* The config file: --config, the user's, or the system one (docs/cli.md
+ * §10). */
 static int
 load_config(const struct opts *o, char **out_text)
 {
@@ -208,7 +209,7 @@ load_config(const struct opts *o, char **out_text)
 }
 
 /*
- * --keyfile... as a --key sub-option string (precedence: cli.md 10) in
+ * --keyfile... as a --key sub-option string (precedence: docs/cli.md §10) in
  * optstr (optlen >= SETUP_PATH_MAX + 64; "" without a key), loaded into
  * key unless an external emulator (--tpm) will load it itself.
  */
@@ -310,11 +311,7 @@ get_ident(struct tpm_ident *id)
     }
 }
 
-/*
- * Remove the state files of dir_fd (state.md 9) except `keep`; with
- * move_to >= 0 rename them into that directory instead.
- */
-/* The same with an external emulator (--tpm) on state_dir. */
+/* tpm_run() with an external emulator (--tpm) on state_dir. */
 static int
 ext_run(struct setup_ctx *ctx, const char *state_dir)
 {
@@ -454,10 +451,6 @@ log_banner(bool start, bool reconfigure)
         reconfigure ? "reconfiguration" : "manufacturing", who, date);
 }
 
-/*
- * Lock the state directory (after all checks, so that a refused run
- * leaves even .lock alone) and check again under the lock.
- */
 /* Step 7: PCR banks and RSA size from options, config, defaults. */
 static int
 resolve_defaults(struct setup_ctx *ctx, char **pcr_owned)

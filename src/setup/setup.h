@@ -16,7 +16,7 @@
 
 #define SETUP_PATH_MAX 4096
 
-/* Parsed command line (spec: cli.md 10). */
+/* Parsed command line (docs/cli.md §10). */
 struct opts {
     bool tpm2;
     const char *state_path;         /* without dir:// */
@@ -110,7 +110,7 @@ int tpm12_manufacture(struct setup_ctx *ctx);
 int pcrs_check_names(const char *list, char *err, size_t errlen);
 
 /*
- * Build the TPM2_PCR_Allocate selection (spec 4.6) from a
+ * Build the TPM2_PCR_Allocate selection (docs/setup-and-bios.md §4.6) from a
  * GetCapability(PCRS) response and the requested list.  Writes
  * count u32 + entries into sel; *out_active / *out_all get the names for
  * the log.  Returns 0, -EBADMSG on a bad response, -ENOENT if no

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_setup's view of the state directory (spec: setup-and-bios.md 2
- * steps 4-6, state.md 9): access checks that name the user and the
+ * swtpm_setup's view of the state directory (docs/setup-and-bios.md §2
+ * steps 4-6, docs/state.md §9): access checks that name the user and the
  * missing permission, the existing-state decision, locking, and moving a
  * finished state into place.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * TPM 1.2 manufacturing (spec: setup-and-bios.md 3): physical presence,
+ * TPM 1.2 manufacturing (docs/setup-and-bios.md §3): physical presence,
  * EK, TakeOwnership with OAEP-encrypted secrets, certificates in NV with
  * the TCG header, and the global NV lock.
  */
@@ -283,7 +283,8 @@ out:
     return r;
 }
 
-/* TPM_NV_DefineSpace without authorization (101 bytes, spec 3). */
+/* TPM_NV_DefineSpace without authorization (101 bytes, docs/setup-and-bios.md
+ * §3). */
 static int
 nv_define(struct setup_ctx *ctx, uint32_t index, uint32_t attrs,
           uint32_t size)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * TPM 2 manufacturing (spec: setup-and-bios.md 4): storage primary key,
+ * TPM 2 manufacturing (docs/setup-and-bios.md §4): storage primary key,
  * EKs with the TCG templates, certificates in NV, PCR bank allocation.
- * Commands are marshalled by hand exactly as the spec lists them.
+ * Commands are marshalled by hand exactly as docs/setup-and-bios.md §4 lists
+ * them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,8 @@ static const uint8_t policy_b_sha384[] = {
     0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
 };
 
-/* One row of the EK table (4.2); only the rows libtpms 0.9 supports. */
+/* One row of the EK table (docs/setup-and-bios.md §4.2); only the rows libtpms
+ * 0.9 supports. */
 struct ek_desc {
     const char *keydesc;        /* file name part: ek-<keydesc>.crt */
     const char *logname;        /* "RSA 2048", "secp384r1" */
@@ -110,7 +112,8 @@ put_header(struct buf *b, uint16_t tag, uint32_t cc)
     buf_u32(b, cc);
 }
 
-/* TPMT_PUBLIC of an EK (4.2), honouring --allow-signing/--decryption. */
+/* TPMT_PUBLIC of an EK (docs/setup-and-bios.md §4.2), honouring
+ * --allow-signing/--decryption. */
 static void
 put_ek_template(struct buf *b, const struct ek_desc *d, bool sign,
                 bool decrypt)
@@ -145,7 +148,8 @@ put_ek_template(struct buf *b, const struct ek_desc *d, bool sign,
     }
 }
 
-/* The SPK template (4.3): RSA 3072 or, with --ecc, ECC P-384. */
+/* The SPK template (docs/setup-and-bios.md §4.3): RSA 3072 or, with --ecc, ECC
+ * P-384. */
 static void
 put_spk_template(struct buf *b, bool ecc)
 {
@@ -286,7 +290,8 @@ flush_context(struct setup_ctx *ctx, uint32_t handle)
     return setup_tpm_cmd(ctx, &cmd, "TPM2_FlushContext", &resp, &len);
 }
 
-/* NV_DefineSpace + NV_Write chunks (+ NV_WriteLock) of data (4.4). */
+/* NV_DefineSpace + NV_Write chunks (+ NV_WriteLock) of data
+ * (docs/setup-and-bios.md §4.4). */
 static int
 nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
          size_t len, bool lock)

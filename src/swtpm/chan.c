@@ -281,7 +281,7 @@ chan_open(const struct chan_opts *o, struct chan *c, char *err,
     }
     if (o->fd >= 0) {
         /* Listening: accept clients on it.  Connected (tcp --server fd=,
-         * a socketpair end): it is the one and only stream (cli.md 4). */
+         * a socketpair end): it is the one and only stream (docs/cli.md §4). */
         int v = 0;
         socklen_t len = sizeof(v);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The main loop of swtpm socket / chardev: one poll() over the listening
- * sockets, one control client and one data client (control-channel.md
- * 7.10, 8.1).  Control requests are read by ctrl_sock_serve(); TPM
+ * sockets, one control client and one data client (docs/control-channel.md
+ * §7.10, §8.1).  Control requests are read by ctrl_sock_serve(); TPM
  * commands are assembled here by their header's size field, so a client
  * that stalls mid-command delays nobody but itself.
  */
@@ -198,8 +198,9 @@ data_too_big(struct loop *l, uint32_t size, bool tcg)
 
 /*
  * Run every complete command in the buffer.  A command is complete when
- * its header's size field is satisfied (8.1 improvement); the TCG prefix
- * (8.2) is recognised on a TPM 2 by its leading 00000008.
+ * its header's size field is satisfied (docs/control-channel.md §8.1
+ * improvement); the TCG prefix (docs/control-channel.md §8.2) is recognised on
+ * a TPM 2 by its leading 00000008.
  */
 static void
 data_process(struct loop *l)
@@ -479,7 +480,8 @@ loop_run(struct loop_cfg *cfg, struct tpm_instance *tpm)
         close(l.ctrl_fd);
     }
     data_close(&l);
-    tpm_stop(tpm);      /* with the automatic TPM2_Shutdown (8.4) */
+    tpm_stop(tpm);      /* with the automatic TPM2_Shutdown
+                         * (docs/control-channel.md §8.4) */
     ctrl_engine_free(&l.eng);
     return l.code;
 }

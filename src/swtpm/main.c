@@ -152,7 +152,7 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-/* -f/--fd: a connected socket or a character device, >= 3 (cli.md 4). */
+/* -f/--fd: a connected socket or a character device, >= 3 (docs/cli.md §4). */
 static int
 parse_data_fd(const char *s, int *out)
 {
@@ -344,7 +344,7 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
 {
     char err[600];
 
-    /* The socket variant never creates the state directory (cli.md); the
+    /* The socket variant never creates the state directory (docs/cli.md); the
      * lock is taken when the TPM starts, as upstream does. */
     if (o->pcap.given) {
         if (pcap_open(&o->pcap, &o->pcap_w, err, sizeof(err)) < 0) {
@@ -363,7 +363,7 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     return -1;
 }
 
-/* --print-info: with a state location the TPM runs first (cli.md 3). */
+/* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
 static int
 print_info(struct opts *o, struct tpm_instance *inst)
 {
@@ -434,7 +434,7 @@ notify_ready(int fd)
     }
 }
 
-/* Everything after option parsing, in the order of cli.md 4. */
+/* Everything after option parsing, in the order of docs/cli.md §4. */
 static int
 run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {

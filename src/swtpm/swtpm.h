@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * swtpm socket / chardev: shared types of the front end (options, the
- * channel sockets, the main loop).  Spec: cli.md 3-4, control-channel.md
- * 7.9-7.10 and 8.
+ * channel sockets, the main loop).  docs/cli.md §3-4, docs/control-channel.md
+ * §7.9-7.10 and §8.
  */
 #ifndef SWTPM_SWTPM_H
 #define SWTPM_SWTPM_H
@@ -12,7 +12,7 @@
 
 #include "daemon.h"
 
-/* Exit codes of the CLI contract (cli.md 4). */
+/* Exit codes of the CLI contract (docs/cli.md §4). */
 enum {
     EXIT_OK = 0,
     EXIT_ERR = 1,

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Helpers for CUSE integration tests: start/stop swtpm_cuse, issue the
-control ioctls directly (host byte order structs, control-channel.md 2 and
-5), and send raw TPM commands through write()/read()."""
+control ioctls directly (host byte order structs, docs/control-channel.md §2 and
+§5), and send raw TPM commands through write()/read()."""
 import contextlib
 import fcntl
 import itertools

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_bios against swtpm_cuse devices (in the VM): what each flag makes
-the TPM report, the exit codes of cli.md 8, and TrouSerS/tpm2-tools on a
+the TPM report, the exit codes of docs/cli.md §8, and TrouSerS/tpm2-tools on a
 TPM that swtpm_bios brought up."""
 import os
 import subprocess

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""swtpm_bios against a real `swtpm socket` (cli.md section 8,
-setup-and-bios.md section 1)."""
+"""swtpm_bios against a real `swtpm socket` (docs/cli.md §8,
+docs/setup-and-bios.md §1)."""
 import struct
 
 import pytest

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""swtpm_cert (spec: setup-and-bios.md 8) against Debian's swtpm_cert
+"""swtpm_cert (docs/setup-and-bios.md §8) against Debian's swtpm_cert
 0.7.1: the same inputs give certificates that openssl parses the same,
 they verify, and bad input fails cleanly leaving old output intact."""
 import os
@@ -95,7 +95,8 @@ def test_same_as_debian(keys, tmp_path, name, key):
     verify = [run(["openssl", "verify", "-CAfile", keys["dir"] / "ca.pem",
                    pem_of(tmp_path / f)]) for f in ("o.body", "d.body")]
     if name == "tpm12-platform":
-        # upstream's SAN here is not a valid Name (spec 8, Notes): openssl
+        # upstream's SAN here is not a valid Name (docs/setup-and-bios.md §8,
+        # Notes): openssl
         # rejects both certificates alike
         assert verify[0].rc == verify[1].rc != 0, str(verify[0])
     else:

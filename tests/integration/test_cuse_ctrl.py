@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Every control command of the CUSE device through raw ioctls, including
-the error cases of control-channel.md 4 and 6."""
+the error cases of docs/control-channel.md §4 and §6."""
 import errno
 import fcntl
 import json
@@ -168,9 +168,9 @@ def test_get_missing_savestate_blob(started):
 
 
 def test_blob_read_mode(started):
-    """GET_STATEBLOB's read() continuation (7.5) gives the bytes the ioctl
-    chunks give. A fresh TPM 2's permanent blob (~1.3 KB) fits in the first
-    ioctl, so use the volatile one (~9 KB), which cannot."""
+    """GET_STATEBLOB's read() continuation (docs/control-channel.md §7.5) gives
+    the bytes the ioctl chunks give. A fresh TPM 2's permanent blob (~1.3 KB)
+    fits in the first ioctl, so use the volatile one (~9 KB), which cannot."""
     t, d = started
     r = d.ioctl("GET_STATEBLOB", struct.pack("=III", 1, 2, 0))
     res, flags, tot, length = struct.unpack("=IIII", r[:16])

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_cuse's command line: help/version/capabilities, every option
-with bad values (exit codes of cli.md 5), --pid, --log, -r, --seccomp,
+with bad values (exit codes of docs/cli.md §5), --pid, --log, -r, --seccomp,
 --flags and --print-states."""
 import json
 import os

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_ioctl against a real `swtpm socket` over TCP and Unix sockets,
-for TPM 1.2 and TPM 2 (cli.md section 7, control-channel.md)."""
+for TPM 1.2 and TPM 2 (docs/cli.md §7, docs/control-channel.md)."""
 import json
 import os
 import shutil

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""swtpm_localca (spec: setup-and-bios.md 6, 7): Debian's swtpm_setup
+"""swtpm_localca (docs/setup-and-bios.md §6, §7): Debian's swtpm_setup
 with our tool, our swtpm_setup with Debian's tool, certificates like
 Debian's swtpm_localca makes, parallel runs on one CA, and bad input or
 missing rights that fail cleanly and leave the CA as it was."""

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_setup bad input: each refused with a clear message and exit 1
-(cli.md 10), leaving no half-written state behind."""
+(docs/cli.md §10), leaving no half-written state behind."""
 import os
 import pathlib
 import pwd

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_setup --tpm: drive an external emulator (Debian's `swtpm socket`)
-over socketpairs instead of libtpms in-process (setup-and-bios.md 2.1)."""
+over socketpairs instead of libtpms in-process (docs/setup-and-bios.md §2.1)."""
 import os
 
 import pytest

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""swtpm_setup for TPM 1.2 (spec: setup-and-bios.md 3): the state loads in
+"""swtpm_setup for TPM 1.2 (docs/setup-and-bios.md §3): the state loads in
 Debian's swtpm; the TPM is owned with the expected owner secret, the
 certificates sit in NV with the TCG header and NV is locked."""
 import hashlib
@@ -105,7 +105,8 @@ def test_tpm12_full(work):
     ok(run(["openssl", "verify", "-auth_level", "0", "-CAfile", bundle,
             pem]))
     # upstream's TPM 1.2 platform SAN holds two RDNSequences, which is not
-    # a valid Name (spec 8, Notes), so openssl verify refuses it; check
+    # a valid Name (docs/setup-and-bios.md §8, Notes), so openssl verify refuses
+    # it; check
     # the SAN bytes and the signature over the TBSCertificate instead
     assert bytes.fromhex("06056781050201") in plat      # TPM manufacturer
     assert bytes.fromhex("06056781050204") in plat      # platform manuf.

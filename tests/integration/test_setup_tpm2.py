@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """swtpm_setup --tpm2: our state, certificates and NV contents checked with
-Debian's swtpm, tpm2-tools and openssl (spec: setup-and-bios.md 4, 8)."""
+Debian's swtpm, tpm2-tools and openssl (docs/setup-and-bios.md §4, §8)."""
 import os
 import pathlib
 import re
@@ -97,7 +97,7 @@ def test_certificate_content(work):
     ecc = cert_text(work / "certs" / "ek-secp384r1.crt")
     assert "NIST CURVE: P-384" in ecc
     assert re.search(r"Key Usage: critical\s+Key Agreement", ecc), ecc
-    # exact DER of the TPM specification attribute (spec 8)
+    # exact DER of the TPM specification attribute (docs/setup-and-bios.md §8)
     der = (work / "certs" / "ek-rsa2048.crt").read_bytes()
     assert bytes.fromhex("3019301706056781050210310e300c0c03322e30020100"
                          "020200a4") in der
@@ -285,7 +285,8 @@ def test_allow_signing_template_in_nv(work):
 
 
 def test_certs_with_debian_localca_tool(work):
-    """create_certs_tool protocol (spec 6) with Debian's swtpm_localca."""
+    """create_certs_tool protocol (docs/setup-and-bios.md §6) with Debian's
+    swtpm_localca."""
     ca = work / "ca"
     (work / "localca.conf").write_text(
         "statedir = %s\nsigningkey = %s/signkey.pem\n"

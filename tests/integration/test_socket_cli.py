@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Command line of our `swtpm` (cli.md 1-4, 9.1): entry points, usage
+"""Command line of our `swtpm` (docs/cli.md §1-4, §9.1): entry points, usage
 errors and exit codes, print options, -d readiness and the pid file."""
 import json
 import os

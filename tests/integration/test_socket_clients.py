@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Real TPM clients against our `swtpm socket`: tpm2-tools through the
-tpm2-tss swtpm TCTI (which uses the TCG command prefix of spec 8.2 and one
-data plus one control connection per command), and TrouSerS' tcsd with
-tpm-tools for a TPM 1.2."""
+tpm2-tss swtpm TCTI (which uses the TCG command prefix of
+docs/control-channel.md §8.2 and one data plus one control connection per
+command), and TrouSerS' tcsd with tpm-tools for a TPM 1.2."""
 import os
 import shutil
 import subprocess

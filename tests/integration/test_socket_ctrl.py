@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The socket control channel of our `swtpm socket` byte by byte
-(control-channel.md 5, 7.3, 7.4, 7.7, 7.9, 7.10): exact replies, size
+(docs/control-channel.md §5, §7.3, §7.4, §7.7, §7.9, §7.10): exact replies, size
 rules, malformed and stalled clients, one client at a time, SET_DATAFD
 with SCM_RIGHTS, terminate on control loss."""
 import array

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The TPM data path of our `swtpm socket` (control-channel.md 8): the TCG
+"""The TPM data path of our `swtpm socket` (docs/control-channel.md §8): the TCG
 prefix, commands assembled by their size field, oversized and stalled
 commands, disconnect/terminate modes, --fd and fd= channels, signals."""
 import os

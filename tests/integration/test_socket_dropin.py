@@ -169,7 +169,8 @@ UPSTREAM_FEATURES = [
 
 
 def _in_upstream_order(feats):
-    """feats without rsa-keysize-N follow upstream's order (cli.md 9.1)."""
+    """feats without rsa-keysize-N follow upstream's order (docs/cli.md
+    §9.1)."""
     plain = [f for f in feats if not f.startswith("rsa-keysize-")]
     idx = [UPSTREAM_FEATURES.index(f) for f in plain]
     return idx == sorted(idx)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """--pcap and --print-info of our `swtpm socket` and `swtpm_cuse`
-(cli.md 3): the capture is pcapng over Ethernet/IPv4/TCP to port 2321 and
+(docs/cli.md §3): the capture is pcapng over Ethernet/IPv4/TCP to port 2321 and
 tcpdump reads it back with every command and response, the internal
 TPM2_Startup included; bad values fail with exit 1 and a message."""
 import json

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The storage lock of `swtpm socket` on a shared state directory
-(state.md 6, control-channel.md 6.3): when it is taken, when it is given
-up (only with `--migration release-lock-outgoing`, after the savestate
+(docs/state.md §6, docs/control-channel.md §6.3): when it is taken, when it is
+given up (only with `--migration release-lock-outgoing`, after the savestate
 blob), and that a process without the lock never writes state, so an
 acknowledged write of the process that took it over is never lost."""
 import struct

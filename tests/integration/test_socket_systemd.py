@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""systemd integration of our `swtpm socket` (cli.md 4, 9.1): READY=1 on
+"""systemd integration of our `swtpm socket` (docs/cli.md §4, §9.1): READY=1 on
 $NOTIFY_SOCKET (path and abstract names) once the channels listen and the
 state is locked, and socket activation with systemd-socket-activate
 passing the listening sockets as --server/--ctrl fd=3/fd=4."""
@@ -136,7 +136,7 @@ def test_capabilities_list_systemd_pcap_print_info():
     p = subprocess.run([tool("swtpm"), "socket", "--print-capabilities"],
                        capture_output=True, text=True, timeout=30)
     feats = json.loads(p.stdout)["features"]
-    # Upstream's order (cli.md 9.1).
+    # Upstream's order (docs/cli.md §9.1).
     i = feats.index("cmdarg-print-info")
     assert feats.index("tpmstate-opt-lock") > i
     assert feats[-2:] == ["cmdarg-pcap", "systemd-notify"]

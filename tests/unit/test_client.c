@@ -4,7 +4,7 @@
  * --tcp parsing, socket request encoding, reply decoding with short, long
  * and garbage input, and the I/O paths over a socketpair.  The ioctl()
  * form is checked through -Wl,--wrap=ioctl.  Byte vectors are written by
- * hand from control-channel.md sections 5 and 7.
+ * hand from docs/control-channel.md §5 and §7.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -2,7 +2,7 @@
 /*
  * Unit tests for the control engine (ctrl.c) on real libtpms and a real
  * temporary state directory: running/stopped rules, results of
- * control-channel.md 4 and 6, state blob round trips in both the CUSE
+ * docs/control-channel.md §4 and §6, state blob round trips in both the CUSE
  * (chunked) and socket (whole) forms, and the savestate lock release.
  */
 #include <errno.h>
@@ -235,7 +235,8 @@ test_ctrl_stateblob_write_streaming(void **state)
     assert_int_equal(do_init(), 0);
     perm = get_blob(PTM_BLOB_TYPE_PERMANENT, &plen);
     assert_int_equal(run(CMD_STOP, &(struct ctrl_req){ 0 }, &resp), 0);
-    /* a first 0-length packet opens a write() transfer (7.6) */
+    /* a first 0-length packet opens a write() transfer (docs/control-channel.md
+     * §7.6) */
     req.u.setstate.type = PTM_BLOB_TYPE_PERMANENT;
     req.u.setstate.chunked = true;
     req.u.setstate.data = perm;

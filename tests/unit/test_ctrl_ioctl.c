@@ -2,7 +2,7 @@
 /*
  * Unit tests for ctrl_ioctl.c and ctrl_names.c: decoding of every CUSE
  * ioctl struct (valid, short, oversized and maximum-size input) and the
- * reply sizes of control-channel.md 9.4.
+ * reply sizes of docs/control-channel.md §9.4.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -303,7 +303,8 @@ test_ctrl_sock_encode_getstate_variable(void **state)
     (void)state;
     assert_int_equal(ctrl_sock_encode(CMD_GET_STATEBLOB, &resp, hdr, &d,
                                       &dl), 16);
-    /* totlength on the socket = what follows (7.3), not the whole blob */
+    /* totlength on the socket = what follows (docs/control-channel.md §7.3),
+     * not the whole blob */
     assert_memory_equal(hdr, "\0\0\0\0\0\0\0\x02\0\0\x13\x88\0\0\x13\x88",
                         16);
     assert_ptr_equal(d, blob);
@@ -565,7 +566,8 @@ test_ctrl_sock_serve_setblob_first_part_missing(void **state)
     struct pair p;
 
     (void)state;
-    /* EOF within the first 4104 bytes: dropped without reply (7.10). */
+    /* EOF within the first 4104 bytes: dropped without reply
+     * (docs/control-channel.md §7.10). */
     memset(req, 0, sizeof(req));
     be32_put(req, CMD_SET_STATEBLOB);
     be32_put(req + 8, 1);

@@ -182,7 +182,8 @@ main_expect(struct fixture *f, const char *data)
     assert_true(fd >= 0);
     n = read(fd, buf, sizeof(buf));
     close(fd);
-    /* Unencrypted: header (10) + TLV header (6) + the raw bytes. */
+    /* Unencrypted: header (docs/control-channel.md §10) + TLV header
+     * (docs/control-channel.md §6) + the raw bytes. */
     assert_int_equal(n, 16 + (ssize_t)strlen(data));
     assert_memory_equal(buf + 16, data, strlen(data));
 }

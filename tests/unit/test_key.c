@@ -187,7 +187,8 @@ test_key_load_binary(void **state)
     assert_int_equal(load(&k, "file=%s,format=binary", p), 0);
     assert_int_equal(k.len, 16);
     assert_memory_equal(k.data, buf, 16);
-    /* A 16-byte key with mode aes-256-cbc means AES-128 (4.1). */
+    /* A 16-byte key with mode aes-256-cbc means AES-128 (docs/state.md
+     * §4.1). */
     assert_int_equal(load(&k, "file=%s,format=binary,mode=aes-256-cbc", p),
                      0);
     assert_int_equal(k.len, 16);

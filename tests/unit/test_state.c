@@ -249,7 +249,8 @@ test_state_save_roundtrip(void **state)
     /* Encrypted: [2 (16), 3 (32), 6 (16)]. */
     assert_int_equal(state_size(&f->st, "volatilestate"),
                      10 + 6 + 16 + 6 + 32 + 6 + 16);
-    /* The unencrypted permall cannot be read with a key (3.3). */
+    /* The unencrypted permall cannot be read with a key (docs/state.md
+     * §3.3). */
     {
         uint8_t *raw = NULL;
         uint32_t len = 0, rc = 0;
@@ -359,7 +360,7 @@ test_state_load_bad_object(void **state)
     assert_int_equal(rc, TPM_BAD_PARAMETER);
 }
 
-/* state.md 7.2: explicit mode re-applied, else owner-write added. */
+/* docs/state.md §7.2: explicit mode re-applied, else owner-write added. */
 static void
 test_state_load_fix_mode(void **state)
 {

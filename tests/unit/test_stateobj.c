@@ -290,7 +290,7 @@ test_stateobj_decode_totlen_mismatch(void **state)
     assert_int_equal(decode_rc(obj, 15, NULL), TPM_BAD_PARAMETER);
 }
 
-/* state.md 3.1: length, totlen, min_version, hdrsize, in that order. */
+/* docs/state.md §3.1: length, totlen, min_version, hdrsize, in that order. */
 static void
 test_stateobj_decode_header_order(void **state)
 {
@@ -410,7 +410,8 @@ test_stateobj_decode_wrong_key(void **state)
     free(obj);
 }
 
-/* A key configured means "encrypted", and no key means "tag 1" (3.3). */
+/* A key configured means "encrypted", and no key means "tag 1" (docs/state.md
+ * §3.3). */
 static void
 test_stateobj_decode_key_mismatch(void **state)
 {
@@ -519,7 +520,8 @@ test_stateobj_decode_bad_ct_len(void **state)
     }
 }
 
-/* Legacy version 1 (4.6): untagged payload, SHA-256 + zero-IV CBC. */
+/* Legacy version 1 (docs/state.md §4.6): untagged payload, SHA-256 + zero-IV
+ * CBC. */
 static void
 test_stateobj_decode_legacy(void **state)
 {
@@ -831,7 +833,8 @@ test_migblob_parse_missing_keys(void **state)
     free(blob);
 }
 
-/* Unencrypted blobs are accepted when a migration key is set (5.2). */
+/* Unencrypted blobs are accepted when a migration key is set (docs/state.md
+ * §5.2). */
 static void
 test_migblob_parse_unencrypted_with_keys(void **state)
 {

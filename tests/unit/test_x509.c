@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Unit tests for the certificates of swtpm_setup, swtpm_localca and
- * swtpm_cert (src/common/x509.c, spec 8): the local CA pair, EK and
- * platform certificates for TPM 2 (RSA and ECC) and TPM 1.2, checked
+ * swtpm_cert (src/common/x509.c, docs/setup-and-bios.md §8): the local CA pair,
+ * EK and platform certificates for TPM 2 (RSA and ECC) and TPM 1.2, checked
  * field by field and against the exact DER the spec quotes.  x509.c is
  * compiled into the test to reach its static helpers; keys are generated
  * fresh with OpenSSL.
