@@ -26,6 +26,7 @@
 
 #include "../setup/certs.h"
 #include "conf.h"
+#include "fdio.h"
 #include "localca.h"
 #include "log.h"
 #include "../setup/run.h"
@@ -422,28 +423,6 @@ random_serial(char *out)
     out[20] = '\0';
 }
 
-/* All of buf to fd; a short write that makes no progress is -EIO. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return -errno;
-        }
-        if (n == 0) {
-            return -EIO;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Read, increment and store the serial (under the CA lock). */
 static int
 next_serial(struct localca *ca, char *out, size_t outlen)
@@ -484,7 +463,7 @@ next_serial(struct localca *ca, char *out, size_t outlen)
         goto out;
     }
     fchmod(fd, 0644);
-    r = write_all(fd, dec, strlen(dec));
+    r = fd_write_full(fd, dec, strlen(dec));
     if (r == 0 && fsync(fd) < 0) {
         r = -errno;
     }
