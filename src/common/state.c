@@ -242,6 +242,14 @@ void
 state_unlock(struct state_store *st)
 {
     if (st->lock_fd >= 0) {
+        /* Whatever the journal holds goes to the main file while we still
+         * own the directory; after that another writer may change both,
+         * so our view of the journal is stale and must be dropped. */
+        if (st->jnl.pending && state_checkpoint(st) < 0) {
+            log_warn("cannot write the journaled state into '%s'; it "
+                     "stays in the journal file there", st->path);
+        }
+        jnl_detach(st);
         close(st->lock_fd);
         st->lock_fd = -1;
     }

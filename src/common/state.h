@@ -54,6 +54,8 @@ void state_set_tpm2(struct state_store *st, bool tpm2);
  */
 int state_lock(struct state_store *st, unsigned int retries,
                pid_t *out_holder);
+/* Give up the lock: journaled state is checkpointed into the main file
+ * first and the journal detached, since the next holder may change both. */
 void state_unlock(struct state_store *st);
 bool state_is_locked(const struct state_store *st);
 

@@ -94,7 +94,7 @@ def test_tpm_path_with_comma_is_taken_verbatim(tmp_path):
                         "--print-states"], env=env, capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0, p.stderr
-    assert p.stdout == '{ "type": "swtpm", "states": [ ] }'
+    assert p.stdout == '{ "type": "swtpm", "states": [] }'
 
 
 def test_wrong_key_is_named(swtpm_factory, tmp_path):
