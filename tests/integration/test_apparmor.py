@@ -152,3 +152,55 @@ def test_setup_confined(tmp_path, no_denials):
                    tmp_path / "setup.log")
     assert res.rc == 0, str(res) + (tmp_path / "setup.log").read_text()
     assert any(st.iterdir())
+
+
+def setup_with_certs(tmp_path, setup_conf, env=None):
+    st = tmp_path / "st"
+    st.mkdir()
+    res = run_tool("swtpm_setup", "--tpm2", "--tpmstate", st, "--createek",
+                   "--create-ek-cert", "--create-platform-cert",
+                   "--lock-nvram", "--config", setup_conf,
+                   "--write-ek-cert-files", st,
+                   "--logfile", tmp_path / "setup.log", env=env)
+    assert res.rc == 0, str(res) + (tmp_path / "setup.log").read_text()
+    return st
+
+
+def test_setup_confined_with_our_localca_on_system_statedir(tmp_path,
+                                                            no_denials):
+    # /etc/swtpm_setup.conf's arrangement, with our swtpm_localca as the
+    # create_certs_tool and the CA in /var/lib/swtpm-localca (a tmpfs over
+    # the read-only host root here): the profile's rules for the tool
+    # (ix) and the system CA directory are what is tested.
+    ca = "/var/lib/swtpm-localca"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0750", "tmpfs", ca],
+                   check=True)
+    try:
+        conf = tmp_path / "localca.conf"
+        conf.write_text("statedir = %s\nsigningkey = %s/signkey.pem\n"
+                        "issuercert = %s/issuercert.pem\n"
+                        "certserial = %s/certserial\n" % (ca, ca, ca, ca))
+        setup = tmp_path / "setup.conf"
+        setup.write_text("create_certs_tool = %s\n"
+                         "create_certs_tool_config = %s\n"
+                         "create_certs_tool_options = "
+                         "/etc/swtpm-localca.options\n"
+                         "active_pcr_banks = sha256\n"
+                         % (BIN / "swtpm_localca", conf))
+        st = setup_with_certs(tmp_path, setup)
+        assert (st / "ek-rsa2048.crt").stat().st_size > 0
+        assert os.path.exists(os.path.join(ca, "issuercert.pem"))
+        assert os.path.exists(os.path.join(ca, "certserial"))
+    finally:
+        subprocess.run(["umount", ca])
+
+
+def test_setup_confined_with_builtin_ca_in_home(tmp_path, no_denials):
+    # No create_certs_tool: the per-user CA in ~/.config (root's here).
+    setup = tmp_path / "setup.conf"
+    setup.write_text("active_pcr_banks = sha256\n")
+    st = setup_with_certs(tmp_path, setup,
+                          env={"HOME": "/root",
+                               "XDG_CONFIG_HOME": "/root/.config"})
+    assert (st / "ek-rsa2048.crt").stat().st_size > 0
+    assert os.path.isdir("/root/.config/swtpm-localca")
