@@ -144,6 +144,12 @@ journal_open(struct journal *j, int dir_fd, const char *fname,
     *out_found = false;
     *out_buf = NULL;
     fd = openat(dir_fd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+        /* State we may read but not write still loads; a later append
+         * fails with EBADF and the caller replaces the journal (or
+         * reports that it cannot). */
+        fd = openat(dir_fd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0) {
         return errno == ENOENT ? 0 : -errno;
     }

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Crash consistency of the state directory (docs/robustness.md).
 
-swtpm_cuse writes state with temp file + fsync + rename, and libtpms
-stores NV before it answers a command, so every NV write the client saw
-acknowledged must survive a SIGKILL at any moment.  The loop count is
-SWTPM_SOAK_ITERATIONS (default 15).  A full or read-only state directory
-makes the NV write fail with a TPM error while the daemon keeps serving
-and the last good state still loads.
+swtpm_cuse writes permall into a preallocated journal slot with one
+fdatasync (checkpointed into the upstream-format file with temp file +
+fsync + rename), and libtpms stores NV before it answers a command, so
+every NV write the client saw acknowledged must survive a SIGKILL at any
+moment.  The loop count is SWTPM_SOAK_ITERATIONS (default 15).  On a full
+or read-only state directory a write that fits the journal's slots is
+still durable; one that needs new space (state as upstream swtpm leaves
+it, without a journal) fails with a TPM error while the daemon keeps
+serving, and the last good state still loads.
 """
 import os
 import random
@@ -26,7 +29,9 @@ pytestmark = pytest.mark.cuse
 NV_INDEX = 0x01500100
 NV_SIZE = 8
 STATE_FILES = {".lock", "tpm2-00.permall", "tpm2-00.volatilestate",
-               "TMP2-00.permall", "TMP2-00.volatilestate"}
+               "TMP2-00.permall", "TMP2-00.volatilestate",
+               "tpm2-00.permall.bak", "tpm2-00.permall.journal",
+               "TMP2-00.permall.bak", "TMP2-00.permall.journal"}
 ITERATIONS = int(os.environ.get("SWTPM_SOAK_ITERATIONS", "15"))
 
 
@@ -110,64 +115,117 @@ def _umount(path):
     subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def _fail_write_then_recover(tmp_path, state, break_fs, extra=()):
-    """Write 1 (acknowledged), break the file system, write 2 (must fail
-    with a TPM error, daemon serving), restart: NV holds 1."""
+def _serving(t, d):
+    """The daemon still answers commands and control requests (libtpms
+    may be in failure mode after a failed NV commit: TPM_RC_FAILURE)."""
+    assert t.alive(), t.read_log()
+    d.caps()
+    r = d.cmd(rh.get_random(8))
+    assert len(r) >= 10, r
+
+
+def _journaled_write_survives(tmp_path, state, break_fs, unbreak_fs,
+                              extra=()):
+    """Write 1, break the file system, write 2: the journal's preallocated
+    slot takes it durably, so it is acknowledged; the checkpoint at exit
+    cannot be written, so 2 stays in the journal; restart: NV holds 2."""
     t, d = start_and_init(tmp_path, state, define=True, extra=extra)
     try:
         assert write_counter(d, 1) == 0
         break_fs()
-        rc = write_counter(d, 2)
-        assert rc != 0, "NV_Write succeeded\n" + t.read_log()
-        # The daemon still answers commands and control requests (libtpms
-        # is in failure mode after a failed NV commit: TPM_RC_FAILURE).
-        assert t.alive(), t.read_log()
-        d.caps()
-        r = d.cmd(rh.get_random(8))
-        assert len(r) >= 10, r
+        assert write_counter(d, 2) == 0, t.read_log()
+        _serving(t, d)
+    finally:
+        d.close()
+        t.stop()
+        t.kill()
+    t.check_log_clean()
+    assert "stays in the journal file" in t.read_log(), t.read_log()
+    unbreak_fs()
+    _reload_and_check(tmp_path, state, extra, expect=2)
+
+
+def _unjournaled_write_fails(tmp_path, state, break_fs, unbreak_fs,
+                             extra=()):
+    """State with NV 1 as upstream swtpm leaves it (no journal, no .bak);
+    break the file system after INIT: the first state write needs new
+    space (the journal), so Startup or NV_Write fails with a TPM error,
+    the daemon keeps serving, and after a restart NV holds 1."""
+    t, d = start_and_init(tmp_path, state, define=True, extra=extra)
+    try:
+        assert write_counter(d, 1) == 0
+    finally:
+        d.close()
+        t.stop()
+    for f in os.listdir(state):
+        if f.endswith((".journal", ".bak")):
+            os.unlink(state / f)
+    t = CuseTPM(tmp_path, state=state, extra=list(extra))
+    t.start()
+    d = t.open()
+    try:
+        assert d.init() == 0, t.read_log()
+        break_fs()
+        rc = rc_of(d.cmd(rh.startup_clear()))
+        if rc == 0:
+            rc = write_counter(d, 2)
+        assert rc != 0, "state write succeeded\n" + t.read_log()
+        _serving(t, d)
     finally:
         d.close()
         t.stop()
         t.kill()
     t.check_log_clean()
     assert "cannot store TPM state" in t.read_log(), t.read_log()
+    unbreak_fs()
+    _reload_and_check(tmp_path, state, extra, expect=1)
     return rc
 
 
-def _reload_and_check(tmp_path, state, extra=()):
+def _reload_and_check(tmp_path, state, extra=(), expect=1):
     with cuse_tpm(tmp_path, state=state, extra=list(extra)) as t2:
         with t2.open() as d:
             assert d.init() == 0, t2.read_log()
             assert rc_of(d.cmd(rh.startup_clear())) == 0
-            assert read_counter(d) == 1
+            assert read_counter(d) == expect
 
 
-def test_disk_full_nv_write_fails_and_old_state_survives(tmp_path):
+def _filler(mnt):
+    def fill():
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass        # ENOSPC: full
+        finally:
+            os.close(fd)
+
+    def unfill():
+        os.unlink(mnt / "filler")
+    return fill, unfill
+
+
+@pytest.mark.parametrize("journaled", [True, False])
+def test_disk_full_nv_write_durable_or_fails_and_old_state_survives(
+        tmp_path, journaled):
     mnt = tmp_path / "small"
     _mount_tmpfs(mnt, "512k")
     try:
         state = mnt / "state"
         state.mkdir()
-
-        def fill():
-            fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-            try:
-                while True:
-                    os.write(fd, b"\0" * 4096)
-            except OSError:
-                pass        # ENOSPC: full
-            finally:
-                os.close(fd)
-
-        rc = _fail_write_then_recover(tmp_path, state, fill)
-        print("disk full: NV_Write rc 0x%x" % rc)
-        os.unlink(mnt / "filler")
-        _reload_and_check(tmp_path, state)
+        fill, unfill = _filler(mnt)
+        if journaled:
+            _journaled_write_survives(tmp_path, state, fill, unfill)
+        else:
+            rc = _unjournaled_write_fails(tmp_path, state, fill, unfill)
+            print("disk full: rc 0x%x" % rc)
     finally:
         _umount(mnt)
 
 
-def test_state_dir_made_read_only_while_running(tmp_path):
+@pytest.mark.parametrize("journaled", [True, False])
+def test_state_dir_made_read_only_while_running(tmp_path, journaled):
     """A read-only remount is refused while the daemon holds its lock file
     open for writing (EBUSY), so take write permission away instead; the
     daemon runs as nobody so that root's override does not apply."""
@@ -176,13 +234,18 @@ def test_state_dir_made_read_only_while_running(tmp_path):
     state.mkdir()
     os.chown(state, 65534, 65534)
     extra = ["-r", "65534"]
-    try:
-        rc = _fail_write_then_recover(
-            tmp_path, state, lambda: os.chmod(state, 0o555), extra)
-        print("read-only dir: NV_Write rc 0x%x" % rc)
-        # Startup itself stores state, so give write access back first.
+
+    def ro():
+        os.chmod(state, 0o555)
+
+    def rw():
         os.chmod(state, 0o755)
-        _reload_and_check(tmp_path, state, extra)
+    try:
+        if journaled:
+            _journaled_write_survives(tmp_path, state, ro, rw, extra)
+        else:
+            rc = _unjournaled_write_fails(tmp_path, state, ro, rw, extra)
+            print("read-only dir: rc 0x%x" % rc)
     finally:
         os.chmod(state, 0o755)
 
