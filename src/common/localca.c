@@ -49,7 +49,23 @@ struct localca {
     char plat_version[128];
     EVP_PKEY *key;              /* loaded on first use */
     X509 *cert;
+    /* root writing into a CA directory that belongs to someone else (the
+     * system CA, owned by tss): new files go to that owner, so a later
+     * run as that user (libvirt's) can still use the CA */
+    bool give_away;
+    uid_t owner_uid;
+    gid_t owner_gid;
 };
+
+/* New file fd in the CA directory: hand it to the directory's owner. */
+static void
+give_away(const struct localca *ca, int fd)
+{
+    if (ca->give_away && fchown(fd, ca->owner_uid, ca->owner_gid) < 0) {
+        log_debug("local CA: cannot hand a new file to uid %u: %s",
+                  (unsigned int)ca->owner_uid, strerror(errno));
+    }
+}
 
 static void
 who(char *out, size_t outlen)
@@ -219,8 +235,8 @@ localca_free(struct localca *ca)
 
 /* Write a PEM object to path via a temp file + fsync + rename. */
 static int
-write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
-          const char *pwd)
+write_pem(const struct localca *ca, const char *path, mode_t mode,
+          EVP_PKEY *key, X509 *cert, const char *pwd)
 {
     char tmp[SETUP_PATH_MAX + 16];
     FILE *f;
@@ -232,6 +248,7 @@ write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
         return -errno;
     }
     fchmod(fd, mode);
+    give_away(ca, fd);
     f = fdopen(fd, "w");
     if (!f) {
         close(fd);
@@ -270,18 +287,19 @@ create_ca_files(struct localca *ca, const char *dir, const char *signkey,
         goto out;
     }
     snprintf(path, sizeof(path), "%s/%s", dir, ROOT_KEY_NAME);
-    r = write_pem(path, 0640, rkey, NULL, getenv("SWTPM_ROOTCA_PASSWORD"));
+    r = write_pem(ca, path, 0640, rkey, NULL,
+                  getenv("SWTPM_ROOTCA_PASSWORD"));
     if (r == 0) {
         snprintf(path, sizeof(path), "%s/%s", dir, ROOT_CERT_NAME);
-        r = write_pem(path, 0644, NULL, rcert, NULL);
+        r = write_pem(ca, path, 0644, NULL, rcert, NULL);
     }
     if (r == 0) {
         snprintf(path, sizeof(path), "%s", signkey);
-        r = write_pem(path, 0640, skey, NULL, ca->signkey_pwd);
+        r = write_pem(ca, path, 0640, skey, NULL, ca->signkey_pwd);
     }
     if (r == 0) {
         snprintf(path, sizeof(path), "%s", issuercert);
-        r = write_pem(path, 0644, NULL, scert, NULL);
+        r = write_pem(ca, path, 0644, NULL, scert, NULL);
     }
     if (r < 0) {
         log_access(path, "write", -r);
@@ -364,6 +382,7 @@ lock_ca(struct localca *ca)
         log_access(path, "create", r);
         return -r;
     }
+    give_away(ca, fd);
     while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
             r = errno;
@@ -463,6 +482,7 @@ next_serial(struct localca *ca, char *out, size_t outlen)
         goto out;
     }
     fchmod(fd, 0644);
+    give_away(ca, fd);
     r = fd_write_full(fd, dec, strlen(dec));
     if (r == 0 && fsync(fd) < 0) {
         r = -errno;
@@ -520,6 +540,19 @@ make_parent_dirs(struct localca *ca, char *keydir, size_t len)
     return r;
 }
 
+/* As root in a directory of another user, files we create go to them. */
+static void
+note_owner(struct localca *ca)
+{
+    struct stat sb;
+
+    if (geteuid() == 0 && stat(ca->statedir, &sb) == 0 && sb.st_uid != 0) {
+        ca->give_away = true;
+        ca->owner_uid = sb.st_uid;
+        ca->owner_gid = sb.st_gid;
+    }
+}
+
 /* Make sure the CA exists and take the lock; returns the lock fd. */
 static int
 prepare_ca(struct localca *ca)
@@ -557,6 +590,7 @@ prepare_ca(struct localca *ca)
             log_access(keydir, "create", -r);
             return r;
         }
+        note_owner(ca);
     }
     fd = lock_ca(ca);
     if (fd < 0) {

@@ -115,11 +115,14 @@ class Libvirtd:
         for name, text in DEBIAN_CA_FILES.items():
             if not os.path.exists("/etc/" + name):
                 (etc / name).write_text(text)
-        if not os.path.isdir(CA_DIR):
-            ca = self.root / "var-up" / CA_DIR[len("/var/"):]
-            ca.mkdir(parents=True)
-            os.chmod(ca, 0o750)
-            os.chown(ca, _uid("tss"), 0)
+        # The system CA as Debian's package leaves it (empty, owned by
+        # tss), whatever earlier runs left in the host's: an opaque upper
+        # directory hides the lower one.
+        ca = self.root / "var-up" / CA_DIR[len("/var/"):]
+        ca.mkdir(parents=True)
+        os.chmod(ca, 0o750)
+        os.chown(ca, _uid("tss"), 0)
+        os.setxattr(ca, "trusted.overlay.opaque", b"y")
         (self.root / "libvirtd.conf").write_text(
             'unix_sock_dir = "%s"\n'
             'auth_unix_ro = "none"\n'

@@ -35,6 +35,12 @@ def system_ca():
     etc = {f: pathlib.Path(f).read_bytes() for f in SYS_FILES}
     st = SYS_CA.stat()
     saved = snapshot(SYS_CA)
+    # Start as Debian's package leaves it: empty, owned by tss.
+    for p in SYS_CA.iterdir():
+        p.unlink()
+    tss = pwd.getpwnam("tss")
+    os.chown(SYS_CA, tss.pw_uid, 0)
+    os.chmod(SYS_CA, 0o750)
     yield SYS_CA
     for p in SYS_CA.iterdir():
         p.unlink()
@@ -64,7 +70,7 @@ def bundle_of(work, issuercert, root):
     return b
 
 
-def test_libvirt_call_as_tss_with_home_root(shared, system_ca):
+def libvirt_call_as_tss(shared, system_ca):
     """libvirt 9.0's exact call, as tss with HOME=/root: /root/.config is
     not readable, so /etc/swtpm_setup.conf and the system CA are used."""
     tss = pwd.getpwnam("tss")
@@ -91,6 +97,27 @@ def test_libvirt_call_as_tss_with_home_root(shared, system_ca):
     b = bundle_of(shared, system_ca / "issuercert.pem",
                   system_ca / "swtpm-localca-rootca-cert.pem")
     ok(verify(b, shared / "certs" / "ek-rsa2048.crt"))
+
+
+def test_libvirt_call_as_tss_with_home_root(shared, system_ca):
+    libvirt_call_as_tss(shared, system_ca)
+
+
+def test_system_ca_made_by_root_stays_usable_by_tss(tmp_path, shared,
+                                                    system_ca):
+    """An admin's swtpm_setup as root creates the system CA first: its
+    files go to the directory's owner (tss), so libvirt's next call as tss
+    can still allocate serial numbers (upstream leaves them root's)."""
+    st = tmp_path / "st"
+    st.mkdir()
+    ok(run([SETUP, "--tpm2", "--createek", "--create-ek-cert", "--tpmstate",
+            st], env={"XDG_CONFIG_HOME": str(tmp_path / "nothing")}))
+    tss = pwd.getpwnam("tss")
+    names = sorted(p.name for p in system_ca.iterdir())
+    assert "certserial" in names and "signkey.pem" in names, names
+    for name in names:
+        assert (system_ca / name).stat().st_uid == tss.pw_uid, name
+    libvirt_call_as_tss(shared, system_ca)
 
 
 def ca_conf(work, ca, serial=None):
