@@ -76,6 +76,25 @@ loop_signals_setup(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/*
+ * tpm_instance.lock_pause: sleep between lock attempts with SIGTERM and
+ * SIGINT deliverable (they are blocked everywhere but in ppoll()), so a
+ * signal ends a lock wait at once instead of after it.
+ */
+static bool
+pause_for_lock(void *arg, int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    sigset_t none;
+
+    (void)arg;
+    sigemptyset(&none);
+    if (!stop_signal) {
+        ppoll(NULL, 0, &ts, &none);
+    }
+    return !stop_signal;
+}
+
 static int64_t
 now_ms(void)
 {
@@ -232,6 +251,9 @@ data_process(struct loop *l)
             l->tpm->locality = l->buf[4];   /* persistent, unchecked */
         }
         r = tpm_process(l->tpm, l->buf + off, size, &resp, &rlen);
+        if (r < 0 && stop_signal) {
+            return;     /* a signal ended the lock wait: loop_run exits */
+        }
         if (r < 0) {
             log_err("cannot take the TPM state lock for a command; "
                     "terminating");
@@ -343,7 +365,9 @@ ctrl_readable(struct loop *l)
         l->data_kind = DATA_PASSED;
         l->have = 0;
     }
-    if (l->eng.fatal) {
+    if (l->eng.fatal && stop_signal) {
+        l->eng.fatal = false;   /* a signal ended the lock wait */
+    } else if (l->eng.fatal) {
         log_err("cannot take the TPM state lock; terminating");
         finish(l, EXIT_ERR);
     } else if (l->eng.exit_requested) {
@@ -456,6 +480,7 @@ loop_run(struct loop_cfg *cfg, struct tpm_instance *tpm)
     l.cfg = cfg;
     l.tpm = tpm;
     ctrl_engine_init(&l.eng, tpm, CTRL_FE_SOCKET);
+    tpm->lock_pause = pause_for_lock;
     l.ctrl_fd = cfg->ctrl.conn_fd;
     l.ctrl_is_unix = cfg->ctrl.is_unix;
     cfg->ctrl.conn_fd = -1;
