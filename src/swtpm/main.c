@@ -282,6 +282,28 @@ validate_groups(struct opts *o, char *err, size_t errlen)
     return r < 0 ? -1 : 0;
 }
 
+/* No channel on the command line: systemd's sockets, if it passed any. */
+static int
+use_activation(struct opts *o, char *err, size_t errlen)
+{
+    static char server[40], ctrl[40];
+    int n;
+
+    if (o->iface != IFACE_SOCKET || o->server_opt || o->ctrl_opt ||
+        o->data_fd >= 0 || o->print_caps || o->print_states ||
+        o->print_info) {
+        return 0;
+    }
+    n = activation_channels(server, ctrl, sizeof(server), err, errlen);
+    if (n >= 1) {
+        o->server_opt = server;
+    }
+    if (n >= 2) {
+        o->ctrl_opt = ctrl;
+    }
+    return n < 0 ? -1 : 0;
+}
+
 /* Cross-option rules; returns -1 or an exit code. */
 static int
 opts_validate(struct opts *o)
@@ -289,7 +311,8 @@ opts_validate(struct opts *o)
     char err[512];
     int sources;
 
-    if (validate_groups(o, err, sizeof(err)) < 0) {
+    if (use_activation(o, err, sizeof(err)) < 0 ||
+        validate_groups(o, err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }
