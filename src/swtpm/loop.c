@@ -22,7 +22,8 @@
 
 /* Room for the 9-byte TCG prefix plus the largest command. */
 #define DATA_BUF_MAX (9 + TPM_CMD_MAX)
-/* A TPM command started must be complete within this. */
+/* A TPM command started must be complete within this, however its
+ * bytes are spread: a trickling client may not hold the data channel. */
 #define DATA_MSG_TIMEOUT_MS 5000
 #define DATA_WRITE_TIMEOUT_MS 10000
 #define TCG_SEND_COMMAND 8u
@@ -227,7 +228,7 @@ data_process(struct loop *l)
     const uint8_t *resp;
     uint32_t size, rlen;
     size_t off, used;
-    bool tcg;
+    bool tcg, consumed = false;
     int r;
 
     while (l->data_fd >= 0 && !l->done && l->have >= 10) {
@@ -263,6 +264,7 @@ data_process(struct loop *l)
         used = off + size;
         memmove(l->buf, l->buf + used, l->have - used);
         l->have -= used;
+        consumed = true;
         if (data_reply(l, resp, rlen, tcg) < 0) {
             log_info("cannot send the TPM response; closing the data "
                      "connection");
@@ -274,8 +276,13 @@ data_process(struct loop *l)
             return;
         }
     }
-    /* An incomplete command may pause this long between reads. */
-    l->msg_deadline = l->have ? now_ms() + DATA_MSG_TIMEOUT_MS : 0;
+    /* The clock runs from the first byte of the incomplete command on;
+     * more bytes of the same command do not restart it. */
+    if (!l->have) {
+        l->msg_deadline = 0;
+    } else if (!l->msg_deadline || consumed) {
+        l->msg_deadline = now_ms() + DATA_MSG_TIMEOUT_MS;
+    }
 }
 
 static void
