@@ -106,7 +106,8 @@ asan-check:
 
 # Benchmarks (bench/README.md): side-by-side ratios, never a failure on a
 # number.  BENCH_ITERATIONS and friends scale them.
-BENCH_BINS := $(BUILD)/bench/tpmbench $(BUILD)/bench/startbench $(BUILD)/bench/nowork
+BENCH_BINS := $(BUILD)/bench/tpmbench $(BUILD)/bench/startbench $(BUILD)/bench/nowork \
+              $(BUILD)/bench/nowork_cuse
 
 $(BUILD)/bench/tpmbench: $(BUILD)/bench/tpmbench.o $(BUILD)/bench/target.o \
                          $(BUILD)/bench/tpmcmd.o $(LIBCOMMON)
@@ -117,6 +118,9 @@ $(BUILD)/bench/startbench: $(BUILD)/bench/startbench.o $(BUILD)/bench/tpmcmd.o
 
 $(BUILD)/bench/nowork: $(BUILD)/bench/nowork.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/bench/nowork_cuse: $(BUILD)/bench/nowork_cuse.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs fuse3)
 
 bench: all $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run

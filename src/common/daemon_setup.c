@@ -87,7 +87,18 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
         }
     }
     /* Upstream prints an empty list as "[]". */
-    printf("%s }", *sep ? " ]" : "]");
+    printf("%s", *sep ? " ]" : "]");
+    /* Ours, and only after a recovery, so upstream's output stays. */
+    sep = "";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        sz = state_damaged_size(&st, names[i]);
+        if (sz >= 0) {
+            printf("%s {\"name\": \"%s\", \"size\": %ld}",
+                   *sep ? sep : ", \"damaged\": [", names[i], sz);
+            sep = ",";
+        }
+    }
+    printf("%s }", *sep ? " ]" : "");
     state_close(&st);
     return 0;
 }

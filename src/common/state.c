@@ -506,10 +506,11 @@ state_delete(struct state_store *st, const char *name, bool must_exist)
     return 0;
 }
 
-long
-state_size(struct state_store *st, const char *name)
+/* Size of the regular file of object name plus suffix, or -errno. */
+static long
+size_of(struct state_store *st, const char *name, const char *suffix)
 {
-    char fname[OBJ_NAME_MAX];
+    char fname[OBJ_NAME_MAX], full[OBJ_NAME_MAX + 16];
     struct stat sb;
     int r;
 
@@ -517,13 +518,26 @@ state_size(struct state_store *st, const char *name)
     if (r < 0) {
         return r;
     }
-    if (fstatat(st->dir_fd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+    snprintf(full, sizeof(full), "%s%s", fname, suffix);
+    if (fstatat(st->dir_fd, full, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
         return -errno;
     }
     if (!S_ISREG(sb.st_mode)) {
         return -EINVAL;
     }
     return (long)sb.st_size;
+}
+
+long
+state_size(struct state_store *st, const char *name)
+{
+    return size_of(st, name, "");
+}
+
+long
+state_damaged_size(struct state_store *st, const char *name)
+{
+    return size_of(st, name, ".damaged");
 }
 
 /*

@@ -94,5 +94,11 @@ int state_delete(struct state_store *st, const char *name, bool must_exist);
 
 /* Size in bytes of object name's file, or a negative errno. */
 long state_size(struct state_store *st, const char *name);
+/*
+ * Size of "<object file>.damaged", or a negative errno: the main file a
+ * load once could not use (the .bak generation was loaded instead), kept
+ * aside by the next checkpoint.
+ */
+long state_damaged_size(struct state_store *st, const char *name);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libtpms/tpm_library.h>
 #include <libtpms/tpm_memory.h>
@@ -173,10 +174,24 @@ tpm_debug_setup(unsigned int level, int fd, const char *prefix)
     TPMLIB_SetDebugPrefix(pfx);
 }
 
+/* Wait one lock retry interval; false: the front end wants out. */
+static bool
+lock_pause(struct tpm_instance *inst)
+{
+    const struct timespec delay = { 0, TPM_LOCK_RETRY_MS * 1000000L };
+
+    if (inst->lock_pause) {
+        return inst->lock_pause(inst->lock_pause_arg, TPM_LOCK_RETRY_MS);
+    }
+    nanosleep(&delay, NULL);
+    return true;
+}
+
 int
 tpm_ensure_locked(struct tpm_instance *inst)
 {
     pid_t holder = 0;
+    unsigned int i;
     int r;
 
     if (inst->no_lock || state_is_locked(&inst->store)) {
@@ -185,7 +200,24 @@ tpm_ensure_locked(struct tpm_instance *inst)
     if (inst->lock_retries > TPM_LOCK_RETRIES_MAX) {
         inst->lock_retries = TPM_LOCK_RETRIES_MAX;
     }
-    r = state_lock(&inst->store, inst->lock_retries, &holder);
+    /* One try per pause, so that the front end sees signals meanwhile. */
+    for (i = 0;; i++) {
+        r = state_lock(&inst->store, /* retries= */ 0, &holder);
+        if (r != -EAGAIN || i >= inst->lock_retries) {
+            break;
+        }
+        if (i == 0) {
+            log_info("waiting up to %u ms for the lock on TPM state "
+                     "directory '%s'", inst->lock_retries * TPM_LOCK_RETRY_MS,
+                     inst->store.path);
+        }
+        if (!lock_pause(inst)) {
+            log_warn("stopped waiting for the lock on TPM state directory "
+                     "'%s': interrupted by a signal or shutdown",
+                     inst->store.path);
+            return -EINTR;
+        }
+    }
     if (r == 0) {
         inst->lock_given_up = false;
     } else if (r != -EAGAIN) {

@@ -23,10 +23,12 @@
 /*
  * The longest lock wait, in 10 ms retries: 3 s, what QEMU asks for after
  * a failed migration and what follows a lock hand-over.  A larger
- * LOCK_STORAGE request is cut to this so that the daemon, which cannot
- * serve anyone while it waits, stays responsive.
+ * LOCK_STORAGE request is cut to this: the TPM cannot run commands
+ * without the lock, so the data channel waits as long as the lock does.
+ * Signals end the wait at once (see lock_pause below).
  */
 #define TPM_LOCK_RETRIES_MAX 300u
+#define TPM_LOCK_RETRY_MS 10
 
 enum tpm_startup {
     TPM_STARTUP_NONE = 0,      /* send nothing */
@@ -56,6 +58,13 @@ struct tpm_instance {
     bool load_failed;               /* a state object could not be read */
     uint32_t last_ordinal;          /* of the last command given libtpms */
     unsigned int lock_retries;      /* for lazy (re)locking, 10 ms each */
+    /*
+     * Set by the front end: wait ms between two lock attempts while
+     * noticing signals; false ends the wait (the lock call gives -EINTR).
+     * NULL: a plain sleep.
+     */
+    bool (*lock_pause)(void *arg, int ms);
+    void *lock_pause_arg;
     struct state_store store;
     struct state_key migkey;        /* len 0: none */
     /* Response buffer handed to TPMLIB_Process (it may realloc it). */
@@ -103,7 +112,9 @@ uint32_t tpm_set_locality(struct tpm_instance *inst, uint32_t loc);
 
 /*
  * (Re)take the storage lock if not held, with inst->lock_retries (at
- * most TPM_LOCK_RETRIES_MAX).  0 or a negative errno (logged).
+ * most TPM_LOCK_RETRIES_MAX), pausing through inst->lock_pause.  0,
+ * -EINTR when lock_pause ended the wait, or another negative errno
+ * (logged).
  */
 int tpm_ensure_locked(struct tpm_instance *inst);
 

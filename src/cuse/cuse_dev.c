@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cuse_lowlevel.h>
@@ -419,6 +420,22 @@ static const struct cuse_lowlevel_ops dev_ops = {
     .poll = dev_poll,
 };
 
+/*
+ * tpm_instance.lock_pause: sleep between lock attempts, but give up once
+ * a signal (FUSE's handlers end the session) or a SHUTDOWN asked us out.
+ */
+static bool
+pause_for_lock(void *arg, int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    (void)arg;
+    if (!fuse_session_exited(dev.se)) {
+        nanosleep(&ts, NULL);
+    }
+    return !fuse_session_exited(dev.se);
+}
+
 int
 cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
 {
@@ -458,6 +475,7 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
         fuse_session_destroy(dev.se);
         return 255;
     }
+    inst->lock_pause = pause_for_lock;
     fuse_session_loop(dev.se);
 
     /* Orderly end: finish the worker, shut the TPM down, keep state. */

@@ -22,7 +22,8 @@
 
 /* Room for the 9-byte TCG prefix plus the largest command. */
 #define DATA_BUF_MAX (9 + TPM_CMD_MAX)
-/* A TPM command started must be complete within this. */
+/* A TPM command started must be complete within this, however its
+ * bytes are spread: a trickling client may not hold the data channel. */
 #define DATA_MSG_TIMEOUT_MS 5000
 #define DATA_WRITE_TIMEOUT_MS 10000
 #define TCG_SEND_COMMAND 8u
@@ -74,6 +75,25 @@ loop_signals_setup(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/*
+ * tpm_instance.lock_pause: sleep between lock attempts with SIGTERM and
+ * SIGINT deliverable (they are blocked everywhere but in ppoll()), so a
+ * signal ends a lock wait at once instead of after it.
+ */
+static bool
+pause_for_lock(void *arg, int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    sigset_t none;
+
+    (void)arg;
+    sigemptyset(&none);
+    if (!stop_signal) {
+        ppoll(NULL, 0, &ts, &none);
+    }
+    return !stop_signal;
 }
 
 static int64_t
@@ -208,7 +228,7 @@ data_process(struct loop *l)
     const uint8_t *resp;
     uint32_t size, rlen;
     size_t off, used;
-    bool tcg;
+    bool tcg, consumed = false;
     int r;
 
     while (l->data_fd >= 0 && !l->done && l->have >= 10) {
@@ -232,6 +252,9 @@ data_process(struct loop *l)
             l->tpm->locality = l->buf[4];   /* persistent, unchecked */
         }
         r = tpm_process(l->tpm, l->buf + off, size, &resp, &rlen);
+        if (r < 0 && stop_signal) {
+            return;     /* a signal ended the lock wait: loop_run exits */
+        }
         if (r < 0) {
             log_err("cannot take the TPM state lock for a command; "
                     "terminating");
@@ -241,6 +264,7 @@ data_process(struct loop *l)
         used = off + size;
         memmove(l->buf, l->buf + used, l->have - used);
         l->have -= used;
+        consumed = true;
         if (data_reply(l, resp, rlen, tcg) < 0) {
             log_info("cannot send the TPM response; closing the data "
                      "connection");
@@ -252,8 +276,13 @@ data_process(struct loop *l)
             return;
         }
     }
-    /* An incomplete command may pause this long between reads. */
-    l->msg_deadline = l->have ? now_ms() + DATA_MSG_TIMEOUT_MS : 0;
+    /* The clock runs from the first byte of the incomplete command on;
+     * more bytes of the same command do not restart it. */
+    if (!l->have) {
+        l->msg_deadline = 0;
+    } else if (!l->msg_deadline || consumed) {
+        l->msg_deadline = now_ms() + DATA_MSG_TIMEOUT_MS;
+    }
 }
 
 static void
@@ -343,7 +372,9 @@ ctrl_readable(struct loop *l)
         l->data_kind = DATA_PASSED;
         l->have = 0;
     }
-    if (l->eng.fatal) {
+    if (l->eng.fatal && stop_signal) {
+        l->eng.fatal = false;   /* a signal ended the lock wait */
+    } else if (l->eng.fatal) {
         log_err("cannot take the TPM state lock; terminating");
         finish(l, EXIT_ERR);
     } else if (l->eng.exit_requested) {
@@ -456,6 +487,7 @@ loop_run(struct loop_cfg *cfg, struct tpm_instance *tpm)
     l.cfg = cfg;
     l.tpm = tpm;
     ctrl_engine_init(&l.eng, tpm, CTRL_FE_SOCKET);
+    tpm->lock_pause = pause_for_lock;
     l.ctrl_fd = cfg->ctrl.conn_fd;
     l.ctrl_is_unix = cfg->ctrl.is_unix;
     cfg->ctrl.conn_fd = -1;

@@ -89,7 +89,8 @@ usage(FILE *f, enum iface iface)
 "                            control channel on TCP\n"
 "  --tpm2                    emulate a TPM 2.0 (default: TPM 1.2)\n"
 "  --tpmstate dir=DIR|backend-uri=dir://DIR[,mode=OCTAL][,lock[=BOOL]]\n"
-"                            state directory (default: $TPM_PATH)\n"
+"         [,backup][,fsync]  state directory (default: $TPM_PATH);\n"
+"                            backup, fsync: accepted, always in effect\n"
 "  --key file=PATH|fd=N|pwdfile=PATH|pwdfd=N[,mode=aes-128-cbc|\n"
 "        aes-256-cbc][,format=hex|binary][,kdf=pbkdf2|sha512][,remove]\n"
 "                            encrypt the state files\n"
@@ -282,6 +283,28 @@ validate_groups(struct opts *o, char *err, size_t errlen)
     return r < 0 ? -1 : 0;
 }
 
+/* No channel on the command line: systemd's sockets, if it passed any. */
+static int
+use_activation(struct opts *o, char *err, size_t errlen)
+{
+    static char server[40], ctrl[40];
+    int n;
+
+    if (o->iface != IFACE_SOCKET || o->server_opt || o->ctrl_opt ||
+        o->data_fd >= 0 || o->print_caps || o->print_states ||
+        o->print_info) {
+        return 0;
+    }
+    n = activation_channels(server, ctrl, sizeof(server), err, errlen);
+    if (n >= 1) {
+        o->server_opt = server;
+    }
+    if (n >= 2) {
+        o->ctrl_opt = ctrl;
+    }
+    return n < 0 ? -1 : 0;
+}
+
 /* Cross-option rules; returns -1 or an exit code. */
 static int
 opts_validate(struct opts *o)
@@ -289,7 +312,8 @@ opts_validate(struct opts *o)
     char err[512];
     int sources;
 
-    if (validate_groups(o, err, sizeof(err)) < 0) {
+    if (use_activation(o, err, sizeof(err)) < 0 ||
+        validate_groups(o, err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }

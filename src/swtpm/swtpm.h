@@ -67,6 +67,16 @@ int chan_open(const struct chan_opts *o, struct chan *out,
               char *err, size_t errlen);
 void chan_close(struct chan *c);
 
+/*
+ * systemd socket activation: if $LISTEN_PID is this process, unset the
+ * LISTEN_* variables and describe fd 3 (data) and fd 4 (control, if
+ * LISTEN_FDS is 2) as --server / --ctrl values in server and ctrl (len
+ * bytes each).  Returns how many were passed (0: not activated), or
+ * -EINVAL with a message in err.
+ */
+int activation_channels(char *server, char *ctrl, size_t len,
+                        char *err, size_t errlen);
+
 /* Serve until SHUTDOWN, a signal, or a terminating hang-up.  Returns
  * the process exit code. */
 int loop_run(struct loop_cfg *cfg, struct tpm_instance *tpm);

@@ -4,8 +4,11 @@ state, migration between devices, the directory lock, and damaged files
 (which must fail clearly and stay byte-identical)."""
 import hashlib
 import os
+import signal
 import struct
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -190,6 +193,57 @@ def test_second_instance_on_same_dir_fails_at_once(tmp_path):
         assert not os.path.exists(t2.dev)
         # the first one is unaffected
         init_and_start(t)
+
+
+def test_sigterm_ends_a_lock_storage_wait(tmp_path):
+    """After --migration release-lock-outgoing gave the lock to another
+    instance, LOCK_STORAGE with retries 0xffffffff waits (at most 3 s);
+    SIGTERM ends that wait at once and the daemon exits."""
+    state = tmp_path / "st"
+    a = CuseTPM(tmp_path, state=state,
+                extra=["--migration", "release-lock-outgoing"])
+    a.start()
+    b = None
+    try:
+        init_and_start(a)
+        with a.open() as d:
+            d.get_blob(3)       # savestate: gives the lock up
+        b = CuseTPM(tmp_path, state=state)
+        b.start()
+        result = {}
+
+        def lock_storage():
+            try:
+                with a.open() as d:
+                    result["rc"] = d.lock_storage(0xffffffff)
+            except OSError as e:
+                result["error"] = e
+        t = threading.Thread(target=lock_storage)
+        t.start()
+        deadline = time.monotonic() + 30
+        while "waiting up to 3000 ms for the lock" not in a.read_log():
+            assert time.monotonic() < deadline, a.read_log()
+            time.sleep(0.02)
+        os.kill(a.pid, signal.SIGTERM)
+        t.join(30)
+        assert not t.is_alive()
+        assert result.get("rc", 9) == 9, result
+        deadline = time.monotonic() + 10
+        while a.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not a.alive(), "swtpm_cuse did not exit on SIGTERM"
+        log = a.read_log()
+        assert "stopped waiting for the lock" in log, log
+        a.check_log_clean()
+        # B, the holder, is unaffected.
+        assert (state / ".lock").read_text() == str(b.pid)
+        init_and_start(b)
+    finally:
+        a.stop()
+        a.kill()
+        if b:
+            b.stop()
+            b.kill()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty",

@@ -41,6 +41,18 @@ def test_entry_points():
         assert "Exit codes" in p.stdout
 
 
+def test_help_names_backup_and_fsync_which_are_accepted(tmp_path):
+    for iface in ("socket", "chardev", "cuse"):
+        p = swtpm(iface, "--help")
+        assert p.returncode == 0, p.stderr
+        assert "[,backup][,fsync]" in p.stdout, p.stdout
+        assert "backup, fsync: accepted" in p.stdout, p.stdout
+        p = swtpm(iface, "--tpm2", "--tpmstate",
+                  "dir=%s,backup,fsync" % tmp_path, "--print-states")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == '{ "type": "swtpm", "states": [] }'
+
+
 def test_cuse_runs_the_sibling_binary():
     p = swtpm("cuse", "--version")
     assert p.returncode == 0

@@ -110,6 +110,31 @@ def test_stalled_data_client_blocks_nothing_and_is_dropped(swtpm_factory):
     assert srv.startup() == 0
 
 
+def test_trickled_command_is_dropped_though_bytes_keep_coming(
+        swtpm_factory):
+    """A command whose header announces more bytes than arrive in time is
+    dropped even when a byte arrives every second (the bound is for the
+    whole command, not per pause); the control channel answers meanwhile
+    and the next data client is served."""
+    srv = swtpm_factory(running=True)
+    trickler = srv.connect_data()
+    try:
+        for b in TPM2_GETRANDOM8:       # 12 bytes: 12 s at this pace
+            trickler.sendall(bytes([b]))
+            assert srv.ctrl(1, resp_len=8)[:4] == bytes(4)
+            time.sleep(1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    trickler.settimeout(10)
+    try:
+        assert trickler.recv(10) == b"", "the trickled command was answered"
+    except ConnectionResetError:
+        pass
+    trickler.close()
+    assert "stalled in the middle of a TPM command" in srv.stderr(), str(srv)
+    assert srv.startup() == 0
+
+
 @pytest.mark.parametrize("how", ["disconnect", "port"])
 def test_disconnect_mode(swtpm_factory, how):
     port = free_port_pair()

@@ -3,6 +3,7 @@
 state name never hangs the daemon, a volatile state that cannot be read
 fails INIT and is kept, the log says why a state file could not be read,
 and TPM_PATH is a path, not sub-options."""
+import json
 import os
 import struct
 import subprocess
@@ -111,3 +112,40 @@ def test_wrong_key_is_named(swtpm_factory, tmp_path):
         assert srv.terminate() == 0
     finally:
         srv.stop()
+
+
+def print_states(srv):
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                        "dir=%s" % srv.statedir, "--print-states"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_print_states_reports_a_recovery(swtpm_factory):
+    first = swtpm_factory(running=False)
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False)
+    assert init(srv) == 0   # resumes from the volatile state
+    assert srv.terminate() == 0
+    main = srv.statedir / "tpm2-00.permall"
+    # The exit's TPM2_Shutdown wrote a new generation.
+    assert (srv.statedir / "tpm2-00.permall.bak").is_file()
+    size = main.stat().st_size
+    # Upstream's format, byte for byte, while nothing was recovered.
+    assert print_states(srv) == (
+        '{ "type": "swtpm", "states": [ {"name": "permall", "size": %d}, '
+        '{"name": "volatilestate", "size": %d} ] }'
+        % (size, (srv.statedir / "tpm2-00.volatilestate").stat().st_size))
+    main.write_bytes(main.read_bytes()[:size // 2])      # torn by hand
+    srv = OurSwtpm(first.dir, running=False)
+    assert init(srv) == 0, str(srv)
+    assert "loaded the previous generation" in srv.stderr()
+    assert srv.terminate() == 0         # the checkpoint keeps it aside
+    out = print_states(srv)
+    assert out.endswith(', "damaged": [ {"name": "permall", "size": %d} ] }'
+                        % (size // 2)), out
+    doc = json.loads(out)
+    assert [s["name"] for s in doc["states"]][0] == "permall"
+    assert (srv.statedir / "tpm2-00.permall.damaged").stat().st_size == \
+        size // 2

@@ -5,6 +5,7 @@ given up (only with `--migration release-lock-outgoing`, after the savestate
 blob), and that a process without the lock never writes state, so an
 acknowledged write of the process that took it over is never lost."""
 import struct
+import time
 
 from helpers_swtpm import (OurSwtpm, rc_of, run_tool,
                            swtpm_factory)  # noqa: F401 (fixture)
@@ -173,3 +174,54 @@ def test_lock_storage_huge_retry_count_is_bounded(swtpm_factory, tmp_path):
         assert b.terminate() == 0
     finally:
         b.stop()
+
+
+def wait_for_log(srv, text, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in srv.stderr():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigterm_ends_a_lock_storage_wait(swtpm_factory, tmp_path):
+    a = swtpm_factory(running=False)
+    assert init(a) == 0
+    b = sharing(tmp_path, "b", a, running=False, extra=["--log", "level=2"])
+    try:
+        with b.connect_ctrl(timeout=60) as s:
+            s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
+            assert wait_for_log(b, "waiting up to 3000 ms for the lock"), \
+                str(b)
+            # The wait ends with the signal, not when its 3 s are over.
+            assert b.terminate(timeout=10) == 0, str(b)
+        assert "stopped waiting for the lock" in b.stderr(), str(b)
+        assert "terminating on signal 15" in b.stderr(), str(b)
+    finally:
+        b.stop()
+    # The holder was not disturbed.
+    assert (a.statedir / ".lock").read_text() == str(a.proc.pid)
+    assert write_nv(a, b"AAAAAAAA", define=True, start=True) == 0
+
+
+def test_lock_storage_wait_gets_the_lock_when_the_holder_exits(
+        swtpm_factory, tmp_path):
+    a = swtpm_factory(running=False)
+    assert init(a) == 0
+    b = sharing(tmp_path, "b", a, running=False, extra=["--log", "level=2"])
+    try:
+        with b.connect_ctrl(timeout=60) as s:
+            s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
+            assert wait_for_log(b, "waiting up to 3000 ms for the lock"), \
+                str(b)
+            assert a.terminate() == 0, str(a)
+            s.settimeout(60)
+            assert res(s.recv(4)) == 0, str(b)
+        assert (a.statedir / ".lock").read_text() == str(b.proc.pid)
+        assert init(b) == 0, str(b)
+        assert write_nv(b, b"BBBBBBBB", define=True, start=True) == 0
+        assert b.terminate() == 0
+    finally:
+        b.stop()
+    assert nv_after_restart(tmp_path, a) == b"BBBBBBBB"

@@ -2,7 +2,8 @@
 """systemd integration of our `swtpm socket` (docs/cli.md §4, §9.1): READY=1 on
 $NOTIFY_SOCKET (path and abstract names) once the channels listen and the
 state is locked, and socket activation with systemd-socket-activate
-passing the listening sockets as --server/--ctrl fd=3/fd=4."""
+passing the listening sockets as --server/--ctrl fd=3/fd=4, or taken from
+$LISTEN_FDS without those options."""
 import json
 import os
 import shutil
@@ -182,6 +183,115 @@ def test_socket_activation(tmp_path):
         stop(act)
     err = (tmp_path / "activate.stderr").read_text()
     assert "rror" not in err, err
+
+
+def wait_for_path(path, proc, errfile, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, errfile.read_text()
+        assert time.monotonic() < deadline, errfile.read_text()
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"),
+                    reason="systemd-socket-activate not installed")
+@pytest.mark.parametrize("data_kind", ["unix", "tcp"])
+def test_socket_activation_by_listen_fds(tmp_path, data_kind):
+    """Without --server/--ctrl, the sockets of $LISTEN_FDS (for our
+    $LISTEN_PID) are the data channel (fd 3) and the control channel
+    (fd 4), whatever their address family."""
+    from helpers_swtpm import free_port_pair
+    data, ctrl = tmp_path / "data.sock", tmp_path / "ctrl.sock"
+    port = free_port_pair()
+    listen = str(data) if data_kind == "unix" else "127.0.0.1:%d" % port
+    (tmp_path / "state").mkdir()
+    errfile = tmp_path / "activate.stderr"
+    errf = open(errfile, "wb")
+    act = subprocess.Popen(
+        ["systemd-socket-activate", "-l", listen, "-l", str(ctrl),
+         tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+         "dir=%s" % (tmp_path / "state"), "--flags",
+         "not-need-init,startup-clear"],
+        stdout=errf, stderr=errf)
+    try:
+        wait_for_path(ctrl, act, errfile)
+        res = run_tool("swtpm_ioctl", "--unix", ctrl, "-g")
+        assert res.rc == 0, str(res) + errfile.read_text()
+        if data_kind == "unix":
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(str(data))
+        else:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(TPM2_GETRANDOM8)
+        assert rc_of(s.recv(4096)) == 0
+        s.close()
+        res = run_tool("swtpm_ioctl", "--unix", ctrl, "-s")
+        assert res.rc == 0, str(res)
+        assert act.wait(timeout=10) == 0
+    finally:
+        stop(act)
+    err = errfile.read_text()
+    assert "rror" not in err, err
+
+
+def run_activated(tmp_path, n_fds, fds, pid="self", extra=()):
+    """swtpm socket with fds[i] as fd 3 + i and LISTEN_FDS=n_fds; the
+    shell's $$ is swtpm's pid after exec."""
+    (tmp_path / "state").mkdir(exist_ok=True)
+    argv = [tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+            "dir=%s" % (tmp_path / "state"), "--flags", "not-need-init"]
+    argv += list(extra)
+    pid_expr = "$$" if pid == "self" else pid
+    script = 'LISTEN_PID=%s LISTEN_FDS=%s exec "$@"' % (pid_expr, n_fds)
+
+    def place_fds():
+        for i, fd in enumerate(fds):
+            os.dup2(fd, 3 + i)
+            os.set_inheritable(3 + i, True)
+    return subprocess.run(["sh", "-c", script, "sh"] + [str(a) for a in argv],
+                          preexec_fn=place_fds, close_fds=False,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_socket_activation_bad_passed_fds_are_named(tmp_path):
+    r, w = os.pipe()
+    try:
+        p = run_activated(tmp_path, 1, [r])
+        assert p.returncode == 1, p.stderr
+        assert "LISTEN_FDS: file descriptor 3 is not a socket" in p.stderr
+        p = run_activated(tmp_path, 3, [r, r, r])
+        assert p.returncode == 1, p.stderr
+        assert "LISTEN_FDS='3'" in p.stderr
+        assert "1 or 2 sockets" in p.stderr
+    finally:
+        os.close(r)
+        os.close(w)
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        p = run_activated(tmp_path, 1, [u.fileno()])
+        assert p.returncode == 1, p.stderr
+        assert "not a stream socket" in p.stderr
+    finally:
+        u.close()
+
+
+def test_socket_activation_ignored_unless_for_us(tmp_path):
+    """LISTEN_PID of another process, or explicit channels: the command
+    line means what it means without socket activation."""
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(tmp_path / "x.sock"))
+    lsock.listen(1)
+    try:
+        p = run_activated(tmp_path, 1, [lsock.fileno()], pid="1")
+        assert p.returncode == 1, p.stderr
+        assert "no channel given" in p.stderr
+        # --print-states needs no channel and does not look at LISTEN_FDS.
+        p = run_activated(tmp_path, 2, [], extra=["--print-states"])
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith('{ "type": "swtpm", "states": [')
+    finally:
+        lsock.close()
 
 
 @pytest.mark.cuse
