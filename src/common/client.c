@@ -286,30 +286,9 @@ client_read_some(struct client *c, void *buf, size_t len, size_t *out_n)
 size_t
 client_ctrl_struct_size(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_CAPABILITY: return sizeof(ptm_cap);
-    case CMD_INIT: return sizeof(struct ptm_init);
-    case CMD_GET_TPMESTABLISHED: return sizeof(struct ptm_est);
-    case CMD_SET_LOCALITY: return sizeof(struct ptm_loc);
-    case CMD_HASH_DATA: return sizeof(struct ptm_hdata);
-    case CMD_RESET_TPMESTABLISHED: return sizeof(struct ptm_reset_est);
-    case CMD_GET_STATEBLOB: return sizeof(struct ptm_getstate);
-    case CMD_SET_STATEBLOB: return sizeof(struct ptm_setstate);
-    case CMD_GET_CONFIG: return sizeof(struct ptm_getconfig);
-    case CMD_SET_BUFFERSIZE: return sizeof(struct ptm_setbuffersize);
-    case CMD_GET_INFO: return sizeof(struct ptm_getinfo);
-    case CMD_LOCK_STORAGE: return sizeof(struct ptm_lockstorage);
-    case CMD_SHUTDOWN:
-    case CMD_HASH_START:
-    case CMD_HASH_END:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_STORE_VOLATILE:
-    case CMD_STOP:
-    case CMD_SET_DATAFD:
-        return sizeof(ptm_res);
-    default:
-        return 0;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d ? _IOC_SIZE(d->ioctl) : 0;
 }
 
 /* Body of HASH_DATA / SET_STATEBLOB: header fields + data; -EINVAL. */
@@ -340,25 +319,28 @@ encode_data(uint32_t cmd, const void *st, uint8_t *body)
 int
 client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     const struct ptm_getstate *gs = st;
     const struct ptm_getinfo *gi = st;
     uint8_t body[REQ_BUF_MAX];
-    int n = 0;
+    int n;
 
+    if (!d) {
+        return -EINVAL;
+    }
+    n = d->sock_req;
+    memset(body, 0, (size_t)n);
     switch (cmd) {
     case CMD_INIT:
     case CMD_SET_BUFFERSIZE:
     case CMD_LOCK_STORAGE:
         /* All three carry a single u32 at offset 0 of req. */
         be32_put(body, ((const struct ptm_init *)st)->u.req.init_flags);
-        n = 4;
         break;
     case CMD_SET_LOCALITY:
     case CMD_RESET_TPMESTABLISHED:
         /* loc + 3 pad bytes, as QEMU sends them. */
-        memset(body, 0, 4);
         body[0] = ((const struct ptm_loc *)st)->u.req.loc;
-        n = 4;
         break;
     case CMD_HASH_DATA:
     case CMD_SET_STATEBLOB:
@@ -368,16 +350,12 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
         be32_put(body, gs->u.req.state_flags);
         be32_put(body + 4, gs->u.req.type);
         be32_put(body + 8, gs->u.req.offset);
-        n = 12;
         break;
     case CMD_GET_INFO:
         be64_put(body, gi->u.req.flags);
         be32_put(body + 8, gi->u.req.offset);
-        be32_put(body + 12, 0);
-        n = 16;
         break;
     default:
-        n = client_ctrl_struct_size(cmd) ? 0 : -EINVAL;
         break;      /* no request body */
     }
     if (n < 0) {
@@ -395,30 +373,21 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
 static size_t
 fixed_resp_len(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
-    case CMD_GET_TPMESTABLISHED:
-    case CMD_GET_CONFIG:
-        return 8;
-    case CMD_SET_BUFFERSIZE:
-        return 16;
-    default:
-        return 4;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d ? d->sock_resp : sizeof(ptm_res);
 }
 
 int
 client_resp_need(uint32_t cmd, const uint8_t *buf, size_t len,
                  size_t *out_need)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     size_t hdr = 0, max = 0, dlen;
 
-    if (cmd == CMD_GET_STATEBLOB) {
-        hdr = CLIENT_GETSTATE_HDR;
-        max = CLIENT_GET_BLOB_MAX;
-    } else if (cmd == CMD_GET_INFO) {
-        hdr = CLIENT_GETINFO_HDR;
-        max = PTM_GETINFO_SIZE;
+    if (d && d->sock_resp_data) {
+        hdr = d->sock_resp;
+        max = d->sock_data_max;
     }
     if (len < 4) {
         *out_need = 4;

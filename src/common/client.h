@@ -19,8 +19,6 @@
 #define CLIENT_TIMEOUT_MS      20000
 #define CLIENT_HOST_MAX        256
 #define CLIENT_DESC_MAX        320
-/* Largest socket GET_STATEBLOB reply we accept (sanity bound only). */
-#define CLIENT_GET_BLOB_MAX    (16u * 1024 * 1024)
 /* Largest raw TPM response we accept. */
 #define CLIENT_TPM_RESP_MAX    4096
 /* Fixed part of the socket replies of the variable-length commands. */

@@ -72,19 +72,9 @@ ctrl_capabilities(const struct ctrl_engine *eng)
 bool
 ctrl_needs_running(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_TPMESTABLISHED:
-    case CMD_RESET_TPMESTABLISHED:
-    case CMD_HASH_START:
-    case CMD_HASH_DATA:
-    case CMD_HASH_END:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_STORE_VOLATILE:
-    case CMD_GET_STATEBLOB:
-        return true;
-    default:
-        return false;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d && d->needs_running;
 }
 
 static uint32_t

@@ -301,23 +301,6 @@ dev_poll(fuse_req_t req, struct fuse_file_info *fi,
     fuse_reply_poll(req, ev);
 }
 
-/* ioctls that must not wait for the worker (docs/control-channel.md §9.3). */
-static bool
-ioctl_waits(uint32_t cmd)
-{
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
-    case CMD_SET_LOCALITY:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_GET_CONFIG:
-    case CMD_SET_BUFFERSIZE:
-    case CMD_LOCK_STORAGE:
-        return false;
-    default:
-        return true;
-    }
-}
-
 static void
 dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
           unsigned int flags, const void *in, size_t in_len, size_t out_len)
@@ -336,7 +319,9 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
         fuse_reply_err(req, EINVAL);
         return;
     }
-    waits = ioctl_waits(cmd);
+    /* Some ioctls do not wait for the worker (docs/control-channel.md
+     * §9.3). */
+    waits = ctrl_cmd_desc(cmd)->cuse_waits;
     dec = ctrl_ioctl_decode(cmd, in, in_len, &creq);
     if (cmd == CMD_CANCEL_TPM_CMD) {
         /* libtpms' cancel only sets a flag: safe beside the worker. */
