@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "fdio.h"
 #include "localca.h"
+#include "toolenv.h"
 #include "log.h"
 #include "../setup/run.h"
 

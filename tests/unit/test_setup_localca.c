@@ -20,7 +20,7 @@
 #include "../../src/common/localca.c"
 #include "../../src/common/x509.c"
 
-/* run.c's helpers that localca.c uses, reduced to what these tests need */
+/* toolenv.c's helpers that localca.c uses, reduced to what these tests need */
 void
 say(const char *fmt, ...)
 {
