@@ -56,17 +56,13 @@ transact(struct bios *b, const char *name, const uint8_t *cmd, size_t len,
          uint8_t *resp, size_t *out_len, int timeout_ms)
 {
     struct client c;
+    char msg[CLIENT_DESC_MAX + 128];
     int r;
 
     r = client_open(&c, &b->o->target, timeout_ms);
     if (r < 0) {
-        if (b->o->target.kind == CLIENT_DEVICE) {
-            log_err("cannot open TPM device %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        } else {
-            log_err("cannot connect to %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        }
+        client_open_errmsg(&c, r, msg, sizeof(msg));
+        log_err("%s", msg);
         return -1;
     }
     r = client_tpm_cmd(&c, cmd, len, resp, BIOS_RESP_MAX, out_len,

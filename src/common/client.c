@@ -204,6 +204,16 @@ client_open(struct client *c, const struct client_target *t,
     return r;
 }
 
+void
+client_open_errmsg(const struct client *c, int err, char *out,
+                   size_t outlen)
+{
+    snprintf(out, outlen, "%s %s: %s",
+             c->kind == CLIENT_DEVICE ? "cannot open TPM device"
+                                      : "cannot connect to",
+             c->desc, client_open_strerror(c, err));
+}
+
 const char *
 client_open_strerror(const struct client *c, int err)
 {
@@ -522,9 +532,9 @@ client_decode_resp(uint32_t cmd, const uint8_t *buf, size_t len,
  * malformed; after an error result they are dropped (upstream servers may
  * answer a rejected SET_STATEBLOB before its data has been consumed).
  */
-static int
-read_reply(struct client *c, uint32_t cmd, uint8_t **out_buf,
-           size_t *out_len)
+int
+client_read_reply(struct client *c, uint32_t cmd, uint8_t **out_buf,
+                  size_t *out_len)
 {
     size_t cap = 64, len = 0, need = 4, n;
     uint8_t *buf = malloc(cap), *nb;
@@ -596,92 +606,10 @@ client_ctrl(struct client *c, uint32_t cmd, void *st, uint32_t *out_tpm_rc)
     /* One write: the server evaluates some commands on the first read. */
     r = client_write_all(c, req, (size_t)n);
     if (r == 0) {
-        r = read_reply(c, cmd, &resp, &rlen);
+        r = client_read_reply(c, cmd, &resp, &rlen);
     }
     if (r == 0) {
         r = client_decode_resp(cmd, resp, rlen, st, out_tpm_rc);
-    }
-    free(resp);
-    return r;
-}
-
-int
-client_sock_get_blob(struct client *c, uint32_t flags, uint32_t type,
-                     uint8_t **out_blob, size_t *out_len,
-                     uint32_t *out_tpm_rc)
-{
-    struct ptm_getstate gs = { 0 };
-    uint8_t req[16];
-    uint8_t *resp = NULL, *blob = NULL;
-    size_t rlen = 0, dlen = 0;
-    int r;
-
-    gs.u.req.state_flags = flags;
-    gs.u.req.type = type;
-    r = client_encode_req(CMD_GET_STATEBLOB, &gs, req, sizeof(req));
-    if (r < 0) {
-        return r;
-    }
-    r = client_write_all(c, req, (size_t)r);
-    if (r == 0) {
-        r = read_reply(c, CMD_GET_STATEBLOB, &resp, &rlen);
-    }
-    if (r < 0) {
-        goto out;
-    }
-    if (be32_get(resp) == 0) {
-        /* Offset 0: the server sends everything, totlength == length. */
-        if (rlen < CLIENT_GETSTATE_HDR ||
-            be32_get(resp + 8) != rlen - CLIENT_GETSTATE_HDR) {
-            r = -EBADMSG;
-            goto out;
-        }
-        dlen = rlen - CLIENT_GETSTATE_HDR;
-        if (dlen > 0) {
-            blob = malloc(dlen);
-            if (!blob) {
-                r = -ENOMEM;
-                goto out;
-            }
-            memcpy(blob, resp + CLIENT_GETSTATE_HDR, dlen);
-        }
-    }
-    *out_tpm_rc = be32_get(resp);
-    *out_blob = blob;
-    *out_len = dlen;
-out:
-    free(resp);
-    return r;
-}
-
-int
-client_sock_set_blob(struct client *c, uint32_t flags, uint32_t type,
-                     const uint8_t *blob, size_t len, uint32_t *out_tpm_rc)
-{
-    uint8_t hdr[16];
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
-    int r;
-
-    if (len > UINT32_MAX) {
-        return -EFBIG;
-    }
-    be32_put(hdr, CMD_SET_STATEBLOB);
-    be32_put(hdr + 4, flags);
-    be32_put(hdr + 8, type);
-    be32_put(hdr + 12, (uint32_t)len);
-    r = client_write_all(c, hdr, sizeof(hdr));
-    if (r == 0 && len > 0) {
-        r = client_write_all(c, blob, len);
-    }
-    if (r == 0) {
-        r = read_reply(c, CMD_SET_STATEBLOB, &resp, &rlen);
-    }
-    if (r == 0 && rlen != 4) {
-        r = -EBADMSG;
-    }
-    if (r == 0) {
-        *out_tpm_rc = be32_get(resp);
     }
     free(resp);
     return r;
