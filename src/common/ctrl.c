@@ -81,12 +81,20 @@ static uint32_t
 do_init(struct ctrl_engine *eng, uint32_t flags)
 {
     struct tpm_instance *t = eng->tpm;
+    char msg[512];
     uint32_t rc = 0;
+    int r;
 
     tpm_stop(t);
     getblob_drop(eng);
     ctrl_setblob_abort(eng);
-    if (tpm_start(t, flags & PTM_INIT_FLAG_DELETE_VOLATILE, &rc) < 0) {
+    r = tpm_start(t, flags & PTM_INIT_FLAG_DELETE_VOLATILE, &rc);
+    if (r == -EIO) {
+        /* The client only sees rc: the daemon's log says why. */
+        tpm_start_strerror(t, rc, msg, sizeof(msg));
+        log_err("%s", msg);
+    }
+    if (r < 0) {
         return rc ? rc : TPM_FAIL;
     }
     return 0;

@@ -13,6 +13,12 @@
 
 #define SUBOPT_MAX 16
 
+/*
+ * Every front end's parse_args() and opts_validate() return this to go on,
+ * or else the exit code to stop with (0 after --help and --version).
+ */
+#define OPTS_CONTINUE (-1)
+
 struct subopt {
     char *name;
     char *value;        /* NULL for a bare `name` (boolean true) */

@@ -280,13 +280,13 @@ run(const struct opts *o)
     if (r < 0) {
         client_open_errmsg(&c, r, msg, sizeof(msg));
         log_err("%s", msg);
-        return 1;
+        return IOCTL_EXIT_FAIL;
     }
     r = dispatch(&c, o);
     client_close(&c);
     if (fflush(stdout) != 0) {
         log_errno(errno, "cannot write to stdout");
-        return 1;
+        return IOCTL_EXIT_FAIL;
     }
-    return r < 0 ? 1 : 0;
+    return r < 0 ? IOCTL_EXIT_FAIL : IOCTL_EXIT_OK;
 }

@@ -250,6 +250,7 @@ static int
 tpm_run(struct setup_ctx *ctx, const char *state_dir)
 {
     uint32_t rc = 0;
+    char msg[512];
     int r;
 
     if (ctx->o->tpm_prog) {
@@ -261,7 +262,12 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
         return -EINVAL;
     }
     get_ident(&ctx->ident);
-    if (tpm_start(ctx->tpm, false, &rc) < 0) {
+    r = tpm_start(ctx->tpm, false, &rc);
+    if (r == -EIO) {
+        tpm_start_strerror(ctx->tpm, rc, msg, sizeof(msg));
+        log_err("%s", msg);
+    }
+    if (r < 0) {
         return -EIO;
     }
     r = tpm_send_startup(ctx->tpm, TPM_STARTUP_CLEAR, &rc);
