@@ -22,6 +22,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "subopt.h"
+
 #define PWD_MAX       4096
 #define KEY_BYTES_MAX 1024          /* RSA-8192 modulus */
 
@@ -152,25 +154,6 @@ certtool_parse(int argc, char **argv, struct certtool_opts *o, char *err,
     return CERTTOOL_OK;
 }
 
-/* A non-negative decimal number up to max; -EINVAL otherwise. */
-static int
-parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s)) {
-        return -EINVAL;
-    }
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v > max) {
-        return -EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
 /* The three options of a group are all given (or the group is absent). */
 static bool
 all3(const char *a, const char *b, const char *c)
@@ -221,20 +204,20 @@ certtool_validate(const struct certtool_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "Serial number is invalid.");
         return CERTTOOL_FAIL;
     }
-    if (ek && (parse_ulong(o->spec_level, UINT_MAX, &v) < 0 ||
-               parse_ulong(o->spec_revision, UINT_MAX, &v) < 0)) {
+    if (ek && (parse_uint(o->spec_level, 0, UINT_MAX, &v) < 0 ||
+               parse_uint(o->spec_revision, 0, UINT_MAX, &v) < 0)) {
         snprintf(err, errlen, "--tpm-spec-level and --tpm-spec-revision "
                  "must be numbers, got '%s' and '%s'", o->spec_level,
                  o->spec_revision);
         return CERTTOOL_FAIL;
     }
     if (o->days && strcmp(o->days, "-1") != 0 &&
-        parse_ulong(o->days, INT_MAX / 2, &v) < 0) {
+        parse_uint(o->days, 0, INT_MAX / 2, &v) < 0) {
         snprintf(err, errlen, "--days must be a number of days or -1, "
                  "got '%s'", o->days);
         return CERTTOOL_FAIL;
     }
-    if (o->exponent && (parse_ulong(o->exponent, UINT_MAX, &v) < 0 ||
+    if (o->exponent && (parse_uint(o->exponent, 0, UINT_MAX, &v) < 0 ||
                         v < 3 || !(v & 1))) {
         snprintf(err, errlen, "--exponent must be an odd number >= 3, "
                  "got '%s'", o->exponent);
@@ -302,7 +285,7 @@ read_pwd_fd(int fd, char **out, char *err, size_t errlen)
 int
 certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
 {
-    unsigned long fdnum;
+    int fdnum;
     const char *v;
     int fd, r;
 
@@ -317,11 +300,11 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
         }
         *out = strdup(v);
     } else if (strncmp(arg, "fd:", 3) == 0) {
-        if (parse_ulong(arg + 3, INT_MAX, &fdnum) < 0) {
+        if (parse_fd(arg + 3, &fdnum) < 0) {
             snprintf(err, errlen, "invalid file descriptor in '%s'", arg);
             return -EINVAL;
         }
-        return read_pwd_fd((int)fdnum, out, err, errlen);
+        return read_pwd_fd(fdnum, out, err, errlen);
     } else if (strncmp(arg, "file:", 5) == 0) {
         fd = open(arg + 5, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
@@ -627,7 +610,7 @@ certtool_issue(const struct certtool_opts *o, void *key, void *cert,
     if (r < 0) {
         goto out;
     }
-    if (o->exponent && parse_ulong(o->exponent, UINT_MAX, &v) == 0) {
+    if (o->exponent && parse_uint(o->exponent, 0, UINT_MAX, &v) == 0) {
         p.exponent = v;
     }
     p.subject = o->subject;
@@ -636,8 +619,8 @@ certtool_issue(const struct certtool_opts *o, void *key, void *cert,
     p.tpm_version = o->tpm_version;
     p.spec_family = req.type == CERT_EK ? o->spec_family : NULL;
     if (p.spec_family) {
-        parse_ulong(o->spec_level, UINT_MAX, &p.spec_level);
-        parse_ulong(o->spec_revision, UINT_MAX, &p.spec_revision);
+        parse_uint(o->spec_level, 0, UINT_MAX, &p.spec_level);
+        parse_uint(o->spec_revision, 0, UINT_MAX, &p.spec_revision);
     }
     p.plat_manufacturer = o->plat_manufacturer;
     p.plat_model = o->plat_model;

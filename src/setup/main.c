@@ -145,16 +145,13 @@ static const struct option longopts[] = {
 };
 
 static int
-parse_fd(const char *s, const char *opt, int *out)
+parse_fd_arg(const char *s, const char *opt, int *out)
 {
-    unsigned long v;
-
-    if (parse_uint(s, 0, 1024 * 1024, &v) < 0) {
+    if (parse_fd(s, out) < 0) {
         fprintf(stderr, "%s needs a file descriptor number, got '%s'\n",
                 opt, s);
         return -1;
     }
-    *out = (int)v;
     return 0;
 }
 
@@ -204,7 +201,7 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
         break;
     case OPT_KEYFILE: o->keyfile = arg; break;
     case OPT_KEYFILEFD:
-        return parse_fd(arg, "--keyfile-fd", &o->keyfile_fd) < 0
+        return parse_fd_arg(arg, "--keyfile-fd", &o->keyfile_fd) < 0
                    ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
     case OPT_LOCKNV: o->lock_nvram = true; break;
     case OPT_LOGFILE: o->logfile = arg; break;
@@ -219,7 +216,7 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_PRINTCAPS: o->print_caps = true; break;
     case OPT_PWDFILE: o->pwdfile = arg; break;
     case OPT_PWDFILEFD:
-        return parse_fd(arg, "--pwdfile-fd", &o->pwdfile_fd) < 0
+        return parse_fd_arg(arg, "--pwdfile-fd", &o->pwdfile_fd) < 0
                    ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
     case OPT_RECONFIGURE: o->reconfigure = true; break;
     case OPT_RSAKEYSIZE: o->rsa_keysize = arg; break;
