@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fdio.h"
 #include "subopt.h"
 
 #define PWD_MAX       4096
@@ -504,53 +505,38 @@ load_pubkey(const char *path, struct cert_req *req, EVP_PKEY **out,
     return 0;
 }
 
-/* Write data to path with mode 0600 via temp file + fsync + rename. */
+/* Write data to path: a regular file is replaced atomically (mode 0600),
+ * anything else (/dev/stdout) written as it is. */
 static int
 write_out(const char *path, const void *data, size_t len, char *err,
           size_t errlen)
 {
-    char *tmp = NULL;
     struct stat sb;
-    int fd = -1, r = 0;
+    char u[128];
+    int fd, r;
 
     if (!path) {
         return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0
                ? 0 : -EIO;
     }
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        fd = open(path, O_WRONLY | O_CLOEXEC);     /* e.g. /dev/stdout */
-    } else if (asprintf(&tmp, "%s.XXXXXX", path) >= 0) {
-        fd = mkstemp(tmp);
-    }
-    if (fd < 0) {
-        r = errno ? errno : ENOMEM;
-        goto fail;
-    }
-    if (write(fd, data, len) != (ssize_t)len || (tmp && fsync(fd) < 0)) {
-        r = errno ? errno : EIO;
-    }
-    if (close(fd) < 0 && !r) {
-        r = errno;
-    }
-    if (!r && tmp && rename(tmp, path) < 0) {
-        r = errno;
-    }
-fail:
-    if (r) {
-        char u[128];
-
-        who(u, sizeof(u));
-        if (tmp) {
-            unlink(tmp);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : fd_write_full(fd, data, len);
+        if (fd >= 0 && close(fd) < 0 && r == 0) {
+            r = -errno;
         }
-        snprintf(err, errlen, "Could not open %s for writing the "
-                 "certificate: %s%s%s%s", path, strerror(r),
-                 r == EACCES ? " (" : "", r == EACCES ? u : "",
-                 r == EACCES ? " needs write permission on the file's "
-                               "directory)" : "");
+    } else {
+        r = fd_replace_file(path, data, len, 0600);
     }
-    free(tmp);
-    return -r;
+    if (r < 0) {
+        who(u, sizeof(u));
+        snprintf(err, errlen, "Could not open %s for writing the "
+                 "certificate: %s%s%s%s", path, strerror(-r),
+                 r == -EACCES ? " (" : "", r == -EACCES ? u : "",
+                 r == -EACCES ? " needs write permission on the file's "
+                                "directory)" : "");
+    }
+    return r;
 }
 
 /* DER (with header) to PEM text; *out malloc'd. */

@@ -428,12 +428,12 @@ random_serial(char *out)
 static int
 next_serial(struct localca *ca, char *out, size_t outlen)
 {
-    char cur[SERIAL_MAX_LEN + 2] = "", tmp[SETUP_PATH_MAX + 16];
+    char cur[SERIAL_MAX_LEN + 2] = "";
     BIGNUM *bn = NULL;
     char *dec = NULL;
     FILE *f;
     size_t n = 0;
-    int fd, r = -EIO;
+    int r = -EIO;
 
     f = fopen(ca->certserial, "re");
     if (f) {
@@ -456,27 +456,8 @@ next_serial(struct localca *ca, char *out, size_t outlen)
                 ca->certserial);
         goto out;
     }
-    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", ca->certserial);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        r = -errno;
-        log_access(ca->certserial, "write", -r);
-        goto out;
-    }
-    fchmod(fd, 0644);
-    r = fd_write_full(fd, dec, strlen(dec));
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    /* close even after a failed write: the fd must not leak */
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, ca->certserial) < 0) {
-        r = -errno;
-    }
+    r = fd_replace_file(ca->certserial, dec, strlen(dec), 0644);
     if (r < 0) {
-        unlink(tmp);
         log_access(ca->certserial, "write", -r);
         goto out;
     }

@@ -65,25 +65,26 @@ chunk_size(const struct client *c)
 }
 
 /*
- * Write the blob to path (mode 0600): via a temp file and rename when the
+ * Write the blob to path (mode 0600): replaced atomically when the
  * directory allows it, so a failure leaves an existing file intact;
- * otherwise in place.  An existing path must be a regular file.
+ * otherwise (a writable file in a directory we cannot write) in place.
+ * An existing path must be a regular file.
  */
 static int
 write_file(const char *path, const struct buf *b)
 {
-    char tmp[PATH_MAX];
     int fd, r;
-    bool use_tmp;
 
-    r = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-    use_tmp = r > 0 && (size_t)r < sizeof(tmp);
-    fd = use_tmp ? mkstemp(tmp) : -1;
-    if (fd < 0) {
-        use_tmp = false;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    r = fd_replace_file(path, b->data, b->len, 0600);
+    if (r == 0) {
+        return 0;
     }
+    if (r != -EACCES && r != -EPERM) {
+        log_errno(-r, "cannot write '%s'", path);
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0600);
     if (fd < 0) {
         log_errno(errno, "cannot create '%s'", path);
         return -1;
@@ -95,14 +96,8 @@ write_file(const char *path, const struct buf *b)
     if (close(fd) < 0 && r == 0) {
         r = -errno;
     }
-    if (r == 0 && use_tmp && rename(tmp, path) < 0) {
-        r = -errno;
-    }
     if (r < 0) {
         log_errno(-r, "cannot write '%s'", path);
-        if (use_tmp) {
-            unlink(tmp);
-        }
         return -1;
     }
     return 0;
