@@ -24,6 +24,7 @@
 
 #include "fdio.h"
 #include "subopt.h"
+#include "toolenv.h"
 
 #define PWD_MAX       4096
 #define KEY_BYTES_MAX 1024          /* RSA-8192 modulus */
@@ -227,16 +228,6 @@ certtool_validate(const struct certtool_opts *o, char *err, size_t errlen)
     return CERTTOOL_OK;
 }
 
-/* "user NAME (uid N)" of the effective user, for permission errors. */
-static void
-who(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
-}
-
 /* An open failure, naming the path, the user and the right it lacks. */
 static void
 open_error(char *err, size_t errlen, const char *what, const char *path,
@@ -249,7 +240,7 @@ open_error(char *err, size_t errlen, const char *what, const char *path,
                  path, strerror(e));
         return;
     }
-    who(u, sizeof(u));
+    effective_user(u, sizeof(u));
     snprintf(err, errlen, "Could not read %s from file %s: %s "
              "(%s needs %s permission)", what, path, strerror(e), u, right);
 }
@@ -529,7 +520,7 @@ write_out(const char *path, const void *data, size_t len, char *err,
         r = fd_replace_file(path, data, len, 0600);
     }
     if (r < 0) {
-        who(u, sizeof(u));
+        effective_user(u, sizeof(u));
         snprintf(err, errlen, "Could not open %s for writing the "
                  "certificate: %s%s%s%s", path, strerror(-r),
                  r == -EACCES ? " (" : "", r == -EACCES ? u : "",

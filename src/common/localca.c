@@ -53,20 +53,11 @@ struct localca {
 };
 
 static void
-who(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
-}
-
-static void
 log_access(const char *path, const char *perm, int err)
 {
     char u[128];
 
-    who(u, sizeof(u));
+    effective_user(u, sizeof(u));
     log_err("local CA: cannot %s '%s' as %s: %s; make it %s by that user "
             "or set XDG_CONFIG_HOME to a writable directory", perm, path, u,
             strerror(err), strcmp(perm, "read") == 0 ? "readable"

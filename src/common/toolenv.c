@@ -75,6 +75,15 @@ user_config_dir(char *out, size_t outlen)
     return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
+void
+effective_user(char *out, size_t outlen)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
+             (unsigned int)geteuid());
+}
+
 int
 path_join(char *out, size_t outlen, const char *dir, const char *name)
 {

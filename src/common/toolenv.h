@@ -27,6 +27,9 @@ int say_to_logfile(const char *path);
  */
 int user_config_dir(char *out, size_t outlen);
 
+/* "user NAME (uid N)" of the effective user, for permission errors. */
+void effective_user(char *out, size_t outlen);
+
 /* out = dir/name; -ENAMETOOLONG if it does not fit. */
 int path_join(char *out, size_t outlen, const char *dir, const char *name);
 
