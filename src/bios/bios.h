@@ -7,12 +7,14 @@
 
 #include "client.h"
 
-/* Exit codes (docs/cli.md §8). */
-#define BIOS_EXIT_OK         0
-#define BIOS_EXIT_USAGE      1
-#define BIOS_EXIT_TPM_ERROR  128
-#define BIOS_EXIT_NEED_RESET 129
-#define BIOS_EXIT_COMM       255
+/* Exit codes (docs/cli.md §8, man/swtpm_bios.8). */
+enum bios_exit {
+    BIOS_EXIT_OK = 0,
+    BIOS_EXIT_USAGE = 1,
+    BIOS_EXIT_TPM_ERROR = 128,
+    BIOS_EXIT_NEED_RESET = 129,
+    BIOS_EXIT_COMM = 255,
+};
 
 enum bios_startup {
     STARTUP_NONE = 0,

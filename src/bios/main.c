@@ -79,7 +79,7 @@ struct conn_args {
     const char *unix_path;
 };
 
-/* 0 = go on, 1 = exit 0 (help), -1 = exit 1. */
+/* OPTS_CONTINUE, or the exit code (help: success). */
 static int
 parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
 {
@@ -100,7 +100,7 @@ parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
             break;
         case 'h':
             usage(argv[0]);
-            return 1;
+            return BIOS_EXIT_OK;
         case 'n':
             o->startup = STARTUP_NONE;
             o->follow_ups = true;
@@ -121,14 +121,14 @@ parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
         case LOPT_UNIX: ca->unix_path = optarg; break;
         default:        /* 'v' and unknown options */
             usage(argv[0]);
-            return -1;
+            return BIOS_EXIT_USAGE;
         }
     }
     /* Upstream ignores surplus arguments; say so, but carry on. */
     if (optind < argc) {
         log_warn("ignoring extra argument '%s'", argv[optind]);
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
 /* Environment fallback: TCSD_USE_TCP_DEVICE, then TPM_DEVICE. */
@@ -163,7 +163,8 @@ target_from_env(struct opts *o)
     return 0;
 }
 
-/* Priority: --tpm-device, --tcp, --unix, then the environment. */
+/* Priority: --tpm-device, --tcp, --unix, then the environment.
+ * OPTS_CONTINUE, or the exit code. */
 static int
 opts_validate(struct opts *o, const struct conn_args *ca)
 {
@@ -174,15 +175,15 @@ opts_validate(struct opts *o, const struct conn_args *ca)
         if (client_parse_tcp(ca->tcp, DEFAULT_TPM_PORT, &o->target) < 0) {
             log_err("cannot parse --tcp '%s': expected [host]:[port] "
                     "with port 1-65535", ca->tcp);
-            return -1;
+            return BIOS_EXIT_USAGE;
         }
     } else if (ca->unix_path) {
         o->target.kind = CLIENT_UNIX;
         o->target.path = ca->unix_path;
-    } else {
-        return target_from_env(o);
+    } else if (target_from_env(o) < 0) {
+        return BIOS_EXIT_USAGE;
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
 int
@@ -194,11 +195,8 @@ main(int argc, char **argv)
 
     log_set_prefix("swtpm_bios: ");
     r = parse_args(argc, argv, &o, &ca);
-    if (r != 0) {
-        return r > 0 ? BIOS_EXIT_OK : BIOS_EXIT_USAGE;
+    if (r == OPTS_CONTINUE) {
+        r = opts_validate(&o, &ca);
     }
-    if (opts_validate(&o, &ca) < 0) {
-        return BIOS_EXIT_USAGE;
-    }
-    return run(&o);
+    return r == OPTS_CONTINUE ? run(&o) : r;
 }

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <tss2/tss2_tpm2_types.h>
+
 #include "bios.h"
+#include "crypto.h"
 #include "log.h"
 
 /* Upstream reads at most this many response bytes. */
@@ -30,13 +33,6 @@
 #define PP_CMD_ENABLE                0x0020u
 #define PP_PRESENT                   0x0008u
 #define PP_NOTPRESENT_LOCK           0x0014u
-/* TPM 2 command codes. */
-#define TPM2_CC_STARTUP              0x00000144u
-#define TPM2_CC_INCREMENTAL_SELFTEST 0x00000142u
-#define TPM2_CC_HIERARCHY_CHANGEAUTH 0x00000129u
-#define TPM2_RH_PLATFORM             0x4000000Cu
-#define TPM2_RS_PW                   0x40000009u
-#define TPM2_ALG_SHA256              0x000Bu
 #define PLATFORM_AUTH_LEN            20
 
 /* Offset of TPM_PERMANENT_FLAGS.deactivated in the GetCapability reply. */
@@ -56,17 +52,13 @@ transact(struct bios *b, const char *name, const uint8_t *cmd, size_t len,
          uint8_t *resp, size_t *out_len, int timeout_ms)
 {
     struct client c;
+    char msg[CLIENT_DESC_MAX + 128];
     int r;
 
     r = client_open(&c, &b->o->target, timeout_ms);
     if (r < 0) {
-        if (b->o->target.kind == CLIENT_DEVICE) {
-            log_err("cannot open TPM device %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        } else {
-            log_err("cannot connect to %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        }
+        client_open_errmsg(&c, r, msg, sizeof(msg));
+        log_err("%s", msg);
         return -1;
     }
     r = client_tpm_cmd(&c, cmd, len, resp, BIOS_RESP_MAX, out_len,
@@ -223,13 +215,11 @@ static int
 tpm2_lock_platform(struct bios *b)
 {
     uint8_t cmd[49], resp[BIOS_RESP_MAX];
-    size_t rlen, got = 0;
-    ssize_t n;
-    int fd;
+    size_t rlen;
 
-    be16_put(cmd, 0x8002);
+    be16_put(cmd, TPM2_ST_SESSIONS);
     be32_put(cmd + 2, sizeof(cmd));
-    be32_put(cmd + 6, TPM2_CC_HIERARCHY_CHANGEAUTH);
+    be32_put(cmd + 6, TPM2_CC_HierarchyChangeAuth);
     be32_put(cmd + 10, TPM2_RH_PLATFORM);
     be32_put(cmd + 14, 9);              /* authorization area size */
     be32_put(cmd + 18, TPM2_RS_PW);
@@ -237,19 +227,8 @@ tpm2_lock_platform(struct bios *b)
     cmd[24] = 0x01;                     /* continueSession */
     be16_put(cmd + 25, 0);              /* empty password: current auth */
     be16_put(cmd + 27, PLATFORM_AUTH_LEN);
-    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    while (fd >= 0 && got < PLATFORM_AUTH_LEN) {
-        n = read(fd, cmd + 29 + got, PLATFORM_AUTH_LEN - got);
-        if (n <= 0 && !(n < 0 && errno == EINTR)) {
-            break;
-        }
-        got += n > 0 ? (size_t)n : 0;
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (got < PLATFORM_AUTH_LEN) {
-        log_err("cannot read random bytes from /dev/urandom");
+    if (crypto_random(cmd + 29, PLATFORM_AUTH_LEN) < 0) {
+        log_err("cannot get random bytes for the platform password");
         return -1;
     }
     return tpm_cmd(b, "TPM2_HierarchyChangeAuth", cmd, sizeof(cmd), resp,
@@ -266,7 +245,7 @@ run_tpm2(struct bios *b)
 
     if (startup) {
         be16_put(p, o->startup == STARTUP_STATE ? 1 : 0);
-        if (simple(b, "TPM2_Startup", 0x8001, TPM2_CC_STARTUP, p, 2,
+        if (simple(b, "TPM2_Startup", TPM2_ST_NO_SESSIONS, TPM2_CC_Startup, p, 2,
                    TIMEOUT_MS) < 0) {
             return BIOS_EXIT_COMM;
         }
@@ -274,8 +253,8 @@ run_tpm2(struct bios *b)
     if (o->self_test) {
         be32_put(p, 1);                 /* one algorithm to test */
         be16_put(p + 4, TPM2_ALG_SHA256);
-        if (simple(b, "TPM2_IncrementalSelfTest", 0x8001,
-                   TPM2_CC_INCREMENTAL_SELFTEST, p, 6, TIMEOUT_MS) < 0) {
+        if (simple(b, "TPM2_IncrementalSelfTest", TPM2_ST_NO_SESSIONS,
+                   TPM2_CC_IncrementalSelfTest, p, 6, TIMEOUT_MS) < 0) {
             return BIOS_EXIT_COMM;
         }
     }

@@ -22,6 +22,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fdio.h"
+#include "subopt.h"
+#include "toolenv.h"
+
 #define PWD_MAX       4096
 #define KEY_BYTES_MAX 1024          /* RSA-8192 modulus */
 
@@ -152,25 +156,6 @@ certtool_parse(int argc, char **argv, struct certtool_opts *o, char *err,
     return CERTTOOL_OK;
 }
 
-/* A non-negative decimal number up to max; -EINVAL otherwise. */
-static int
-parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (!s || !*s || strspn(s, "0123456789") != strlen(s)) {
-        return -EINVAL;
-    }
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v > max) {
-        return -EINVAL;
-    }
-    *out = v;
-    return 0;
-}
-
 /* The three options of a group are all given (or the group is absent). */
 static bool
 all3(const char *a, const char *b, const char *c)
@@ -221,36 +206,26 @@ certtool_validate(const struct certtool_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "Serial number is invalid.");
         return CERTTOOL_FAIL;
     }
-    if (ek && (parse_ulong(o->spec_level, UINT_MAX, &v) < 0 ||
-               parse_ulong(o->spec_revision, UINT_MAX, &v) < 0)) {
+    if (ek && (parse_uint(o->spec_level, 0, UINT_MAX, &v) < 0 ||
+               parse_uint(o->spec_revision, 0, UINT_MAX, &v) < 0)) {
         snprintf(err, errlen, "--tpm-spec-level and --tpm-spec-revision "
                  "must be numbers, got '%s' and '%s'", o->spec_level,
                  o->spec_revision);
         return CERTTOOL_FAIL;
     }
     if (o->days && strcmp(o->days, "-1") != 0 &&
-        parse_ulong(o->days, INT_MAX / 2, &v) < 0) {
+        parse_uint(o->days, 0, INT_MAX / 2, &v) < 0) {
         snprintf(err, errlen, "--days must be a number of days or -1, "
                  "got '%s'", o->days);
         return CERTTOOL_FAIL;
     }
-    if (o->exponent && (parse_ulong(o->exponent, UINT_MAX, &v) < 0 ||
+    if (o->exponent && (parse_uint(o->exponent, 0, UINT_MAX, &v) < 0 ||
                         v < 3 || !(v & 1))) {
         snprintf(err, errlen, "--exponent must be an odd number >= 3, "
                  "got '%s'", o->exponent);
         return CERTTOOL_FAIL;
     }
     return CERTTOOL_OK;
-}
-
-/* "user NAME (uid N)" of the effective user, for permission errors. */
-static void
-who(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
 }
 
 /* An open failure, naming the path, the user and the right it lacks. */
@@ -265,7 +240,7 @@ open_error(char *err, size_t errlen, const char *what, const char *path,
                  path, strerror(e));
         return;
     }
-    who(u, sizeof(u));
+    effective_user(u, sizeof(u));
     snprintf(err, errlen, "Could not read %s from file %s: %s "
              "(%s needs %s permission)", what, path, strerror(e), u, right);
 }
@@ -302,7 +277,7 @@ read_pwd_fd(int fd, char **out, char *err, size_t errlen)
 int
 certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
 {
-    unsigned long fdnum;
+    int fdnum;
     const char *v;
     int fd, r;
 
@@ -317,11 +292,11 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
         }
         *out = strdup(v);
     } else if (strncmp(arg, "fd:", 3) == 0) {
-        if (parse_ulong(arg + 3, INT_MAX, &fdnum) < 0) {
+        if (parse_fd(arg + 3, &fdnum) < 0) {
             snprintf(err, errlen, "invalid file descriptor in '%s'", arg);
             return -EINVAL;
         }
-        return read_pwd_fd((int)fdnum, out, err, errlen);
+        return read_pwd_fd(fdnum, out, err, errlen);
     } else if (strncmp(arg, "file:", 5) == 0) {
         fd = open(arg + 5, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
@@ -521,53 +496,38 @@ load_pubkey(const char *path, struct cert_req *req, EVP_PKEY **out,
     return 0;
 }
 
-/* Write data to path with mode 0600 via temp file + fsync + rename. */
+/* Write data to path: a regular file is replaced atomically (mode 0600),
+ * anything else (/dev/stdout) written as it is. */
 static int
 write_out(const char *path, const void *data, size_t len, char *err,
           size_t errlen)
 {
-    char *tmp = NULL;
     struct stat sb;
-    int fd = -1, r = 0;
+    char u[128];
+    int fd, r;
 
     if (!path) {
         return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0
                ? 0 : -EIO;
     }
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        fd = open(path, O_WRONLY | O_CLOEXEC);     /* e.g. /dev/stdout */
-    } else if (asprintf(&tmp, "%s.XXXXXX", path) >= 0) {
-        fd = mkstemp(tmp);
-    }
-    if (fd < 0) {
-        r = errno ? errno : ENOMEM;
-        goto fail;
-    }
-    if (write(fd, data, len) != (ssize_t)len || (tmp && fsync(fd) < 0)) {
-        r = errno ? errno : EIO;
-    }
-    if (close(fd) < 0 && !r) {
-        r = errno;
-    }
-    if (!r && tmp && rename(tmp, path) < 0) {
-        r = errno;
-    }
-fail:
-    if (r) {
-        char u[128];
-
-        who(u, sizeof(u));
-        if (tmp) {
-            unlink(tmp);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : fd_write_full(fd, data, len);
+        if (fd >= 0 && close(fd) < 0 && r == 0) {
+            r = -errno;
         }
-        snprintf(err, errlen, "Could not open %s for writing the "
-                 "certificate: %s%s%s%s", path, strerror(r),
-                 r == EACCES ? " (" : "", r == EACCES ? u : "",
-                 r == EACCES ? " needs write permission on the file's "
-                               "directory)" : "");
+    } else {
+        r = fd_replace_file(path, data, len, 0600);
     }
-    free(tmp);
-    return -r;
+    if (r < 0) {
+        effective_user(u, sizeof(u));
+        snprintf(err, errlen, "Could not open %s for writing the "
+                 "certificate: %s%s%s%s", path, strerror(-r),
+                 r == -EACCES ? " (" : "", r == -EACCES ? u : "",
+                 r == -EACCES ? " needs write permission on the file's "
+                                "directory)" : "");
+    }
+    return r;
 }
 
 /* DER (with header) to PEM text; *out malloc'd. */
@@ -627,7 +587,7 @@ certtool_issue(const struct certtool_opts *o, void *key, void *cert,
     if (r < 0) {
         goto out;
     }
-    if (o->exponent && parse_ulong(o->exponent, UINT_MAX, &v) == 0) {
+    if (o->exponent && parse_uint(o->exponent, 0, UINT_MAX, &v) == 0) {
         p.exponent = v;
     }
     p.subject = o->subject;
@@ -636,8 +596,8 @@ certtool_issue(const struct certtool_opts *o, void *key, void *cert,
     p.tpm_version = o->tpm_version;
     p.spec_family = req.type == CERT_EK ? o->spec_family : NULL;
     if (p.spec_family) {
-        parse_ulong(o->spec_level, UINT_MAX, &p.spec_level);
-        parse_ulong(o->spec_revision, UINT_MAX, &p.spec_revision);
+        parse_uint(o->spec_level, 0, UINT_MAX, &p.spec_level);
+        parse_uint(o->spec_revision, 0, UINT_MAX, &p.spec_revision);
     }
     p.plat_manufacturer = o->plat_manufacturer;
     p.plat_model = o->plat_model;

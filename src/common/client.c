@@ -204,6 +204,16 @@ client_open(struct client *c, const struct client_target *t,
     return r;
 }
 
+void
+client_open_errmsg(const struct client *c, int err, char *out,
+                   size_t outlen)
+{
+    snprintf(out, outlen, "%s %s: %s",
+             c->kind == CLIENT_DEVICE ? "cannot open TPM device"
+                                      : "cannot connect to",
+             c->desc, client_open_strerror(c, err));
+}
+
 const char *
 client_open_strerror(const struct client *c, int err)
 {
@@ -286,30 +296,9 @@ client_read_some(struct client *c, void *buf, size_t len, size_t *out_n)
 size_t
 client_ctrl_struct_size(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_CAPABILITY: return sizeof(ptm_cap);
-    case CMD_INIT: return sizeof(struct ptm_init);
-    case CMD_GET_TPMESTABLISHED: return sizeof(struct ptm_est);
-    case CMD_SET_LOCALITY: return sizeof(struct ptm_loc);
-    case CMD_HASH_DATA: return sizeof(struct ptm_hdata);
-    case CMD_RESET_TPMESTABLISHED: return sizeof(struct ptm_reset_est);
-    case CMD_GET_STATEBLOB: return sizeof(struct ptm_getstate);
-    case CMD_SET_STATEBLOB: return sizeof(struct ptm_setstate);
-    case CMD_GET_CONFIG: return sizeof(struct ptm_getconfig);
-    case CMD_SET_BUFFERSIZE: return sizeof(struct ptm_setbuffersize);
-    case CMD_GET_INFO: return sizeof(struct ptm_getinfo);
-    case CMD_LOCK_STORAGE: return sizeof(struct ptm_lockstorage);
-    case CMD_SHUTDOWN:
-    case CMD_HASH_START:
-    case CMD_HASH_END:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_STORE_VOLATILE:
-    case CMD_STOP:
-    case CMD_SET_DATAFD:
-        return sizeof(ptm_res);
-    default:
-        return 0;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d ? _IOC_SIZE(d->ioctl) : 0;
 }
 
 /* Body of HASH_DATA / SET_STATEBLOB: header fields + data; -EINVAL. */
@@ -340,25 +329,28 @@ encode_data(uint32_t cmd, const void *st, uint8_t *body)
 int
 client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     const struct ptm_getstate *gs = st;
     const struct ptm_getinfo *gi = st;
     uint8_t body[REQ_BUF_MAX];
-    int n = 0;
+    int n;
 
+    if (!d) {
+        return -EINVAL;
+    }
+    n = d->sock_req;
+    memset(body, 0, (size_t)n);
     switch (cmd) {
     case CMD_INIT:
     case CMD_SET_BUFFERSIZE:
     case CMD_LOCK_STORAGE:
         /* All three carry a single u32 at offset 0 of req. */
         be32_put(body, ((const struct ptm_init *)st)->u.req.init_flags);
-        n = 4;
         break;
     case CMD_SET_LOCALITY:
     case CMD_RESET_TPMESTABLISHED:
         /* loc + 3 pad bytes, as QEMU sends them. */
-        memset(body, 0, 4);
         body[0] = ((const struct ptm_loc *)st)->u.req.loc;
-        n = 4;
         break;
     case CMD_HASH_DATA:
     case CMD_SET_STATEBLOB:
@@ -368,16 +360,12 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
         be32_put(body, gs->u.req.state_flags);
         be32_put(body + 4, gs->u.req.type);
         be32_put(body + 8, gs->u.req.offset);
-        n = 12;
         break;
     case CMD_GET_INFO:
         be64_put(body, gi->u.req.flags);
         be32_put(body + 8, gi->u.req.offset);
-        be32_put(body + 12, 0);
-        n = 16;
         break;
     default:
-        n = client_ctrl_struct_size(cmd) ? 0 : -EINVAL;
         break;      /* no request body */
     }
     if (n < 0) {
@@ -395,30 +383,21 @@ client_encode_req(uint32_t cmd, const void *st, uint8_t *out, size_t outlen)
 static size_t
 fixed_resp_len(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
-    case CMD_GET_TPMESTABLISHED:
-    case CMD_GET_CONFIG:
-        return 8;
-    case CMD_SET_BUFFERSIZE:
-        return 16;
-    default:
-        return 4;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d ? d->sock_resp : sizeof(ptm_res);
 }
 
 int
 client_resp_need(uint32_t cmd, const uint8_t *buf, size_t len,
                  size_t *out_need)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     size_t hdr = 0, max = 0, dlen;
 
-    if (cmd == CMD_GET_STATEBLOB) {
-        hdr = CLIENT_GETSTATE_HDR;
-        max = CLIENT_GET_BLOB_MAX;
-    } else if (cmd == CMD_GET_INFO) {
-        hdr = CLIENT_GETINFO_HDR;
-        max = PTM_GETINFO_SIZE;
+    if (d && d->sock_resp_data) {
+        hdr = d->sock_resp;
+        max = d->sock_data_max;
     }
     if (len < 4) {
         *out_need = 4;
@@ -553,9 +532,9 @@ client_decode_resp(uint32_t cmd, const uint8_t *buf, size_t len,
  * malformed; after an error result they are dropped (upstream servers may
  * answer a rejected SET_STATEBLOB before its data has been consumed).
  */
-static int
-read_reply(struct client *c, uint32_t cmd, uint8_t **out_buf,
-           size_t *out_len)
+int
+client_read_reply(struct client *c, uint32_t cmd, uint8_t **out_buf,
+                  size_t *out_len)
 {
     size_t cap = 64, len = 0, need = 4, n;
     uint8_t *buf = malloc(cap), *nb;
@@ -627,92 +606,10 @@ client_ctrl(struct client *c, uint32_t cmd, void *st, uint32_t *out_tpm_rc)
     /* One write: the server evaluates some commands on the first read. */
     r = client_write_all(c, req, (size_t)n);
     if (r == 0) {
-        r = read_reply(c, cmd, &resp, &rlen);
+        r = client_read_reply(c, cmd, &resp, &rlen);
     }
     if (r == 0) {
         r = client_decode_resp(cmd, resp, rlen, st, out_tpm_rc);
-    }
-    free(resp);
-    return r;
-}
-
-int
-client_sock_get_blob(struct client *c, uint32_t flags, uint32_t type,
-                     uint8_t **out_blob, size_t *out_len,
-                     uint32_t *out_tpm_rc)
-{
-    struct ptm_getstate gs = { 0 };
-    uint8_t req[16];
-    uint8_t *resp = NULL, *blob = NULL;
-    size_t rlen = 0, dlen = 0;
-    int r;
-
-    gs.u.req.state_flags = flags;
-    gs.u.req.type = type;
-    r = client_encode_req(CMD_GET_STATEBLOB, &gs, req, sizeof(req));
-    if (r < 0) {
-        return r;
-    }
-    r = client_write_all(c, req, (size_t)r);
-    if (r == 0) {
-        r = read_reply(c, CMD_GET_STATEBLOB, &resp, &rlen);
-    }
-    if (r < 0) {
-        goto out;
-    }
-    if (be32_get(resp) == 0) {
-        /* Offset 0: the server sends everything, totlength == length. */
-        if (rlen < CLIENT_GETSTATE_HDR ||
-            be32_get(resp + 8) != rlen - CLIENT_GETSTATE_HDR) {
-            r = -EBADMSG;
-            goto out;
-        }
-        dlen = rlen - CLIENT_GETSTATE_HDR;
-        if (dlen > 0) {
-            blob = malloc(dlen);
-            if (!blob) {
-                r = -ENOMEM;
-                goto out;
-            }
-            memcpy(blob, resp + CLIENT_GETSTATE_HDR, dlen);
-        }
-    }
-    *out_tpm_rc = be32_get(resp);
-    *out_blob = blob;
-    *out_len = dlen;
-out:
-    free(resp);
-    return r;
-}
-
-int
-client_sock_set_blob(struct client *c, uint32_t flags, uint32_t type,
-                     const uint8_t *blob, size_t len, uint32_t *out_tpm_rc)
-{
-    uint8_t hdr[16];
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
-    int r;
-
-    if (len > UINT32_MAX) {
-        return -EFBIG;
-    }
-    be32_put(hdr, CMD_SET_STATEBLOB);
-    be32_put(hdr + 4, flags);
-    be32_put(hdr + 8, type);
-    be32_put(hdr + 12, (uint32_t)len);
-    r = client_write_all(c, hdr, sizeof(hdr));
-    if (r == 0 && len > 0) {
-        r = client_write_all(c, blob, len);
-    }
-    if (r == 0) {
-        r = read_reply(c, CMD_SET_STATEBLOB, &resp, &rlen);
-    }
-    if (r == 0 && rlen != 4) {
-        r = -EBADMSG;
-    }
-    if (r == 0) {
-        *out_tpm_rc = be32_get(resp);
     }
     free(resp);
     return r;

@@ -19,8 +19,6 @@
 #define CLIENT_TIMEOUT_MS      20000
 #define CLIENT_HOST_MAX        256
 #define CLIENT_DESC_MAX        320
-/* Largest socket GET_STATEBLOB reply we accept (sanity bound only). */
-#define CLIENT_GET_BLOB_MAX    (16u * 1024 * 1024)
 /* Largest raw TPM response we accept. */
 #define CLIENT_TPM_RESP_MAX    4096
 /* Fixed part of the socket replies of the variable-length commands. */
@@ -66,6 +64,12 @@ int client_open(struct client *c, const struct client_target *t,
                 int timeout_ms);
 /* Text for a negative errno from client_open() on c's transport. */
 const char *client_open_strerror(const struct client *c, int err);
+/*
+ * The caller's report of a failed client_open(): "cannot open TPM device
+ * '/dev/vtpm0': ..." or "cannot connect to 127.0.0.1:6546: ...".
+ */
+void client_open_errmsg(const struct client *c, int err, char *out,
+                        size_t outlen);
 /* Close the connection; safe on a closed or never-opened client. */
 void client_close(struct client *c);
 
@@ -107,6 +111,46 @@ int client_decode_resp(uint32_t cmd, const uint8_t *buf, size_t len,
  */
 int client_ctrl(struct client *c, uint32_t cmd, void *st,
                 uint32_t *out_tpm_rc);
+
+/*
+ * Read one socket reply to cmd into a malloc'd buffer (*out_buf, caller
+ * frees), growing it as the header reveals the length.  Surplus bytes
+ * after a success reply make it malformed (-EBADMSG); after an error
+ * result they are dropped (upstream servers may answer a rejected
+ * SET_STATEBLOB before its data has been consumed).
+ */
+int client_read_reply(struct client *c, uint32_t cmd, uint8_t **out_buf,
+                      size_t *out_len);
+
+/* Which part of a blob transfer failed, for the caller's report. */
+enum client_blob_step {
+    CLIENT_BLOB_REQUEST,    /* a control request or reply (client_ctrl) */
+    CLIENT_BLOB_STREAM,     /* CUSE read()/write() of the blob data */
+    CLIENT_BLOB_SIZE,       /* CUSE pieces over CTRL_CLIENT_BLOB_MAX */
+};
+
+/*
+ * Fetch the whole state blob of type from offset 0 on either transport
+ * (client_blob.c).  CUSE: GET_STATEBLOB ioctls with growing offsets, or,
+ * with chunk > 0, one ioctl and then read() in chunk-byte pieces.
+ * Returns 0 with *out_tpm_rc set (the blob, malloc'd or NULL when empty,
+ * only when it is 0), or a negative errno with *out_step naming the part
+ * that failed.
+ */
+int client_get_blob(struct client *c, uint32_t flags, uint32_t type,
+                    size_t chunk, uint8_t **out_blob, size_t *out_len,
+                    uint32_t *out_tpm_rc, enum client_blob_step *out_step);
+
+/*
+ * Send a whole state blob on either transport.  CUSE: 3072-byte
+ * SET_STATEBLOB ioctls until a short one, or, with chunk > 0, an empty
+ * ioctl, write() in chunk-byte pieces and a closing empty ioctl; the
+ * first non-zero result stops it.  Returns 0 with *out_tpm_rc set, or a
+ * negative errno with *out_step naming the part that failed.
+ */
+int client_set_blob(struct client *c, uint32_t flags, uint32_t type,
+                    const uint8_t *blob, size_t len, size_t chunk,
+                    uint32_t *out_tpm_rc, enum client_blob_step *out_step);
 
 /*
  * Socket GET_STATEBLOB: fetch the whole blob of type in one request.

@@ -72,31 +72,29 @@ ctrl_capabilities(const struct ctrl_engine *eng)
 bool
 ctrl_needs_running(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_GET_TPMESTABLISHED:
-    case CMD_RESET_TPMESTABLISHED:
-    case CMD_HASH_START:
-    case CMD_HASH_DATA:
-    case CMD_HASH_END:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_STORE_VOLATILE:
-    case CMD_GET_STATEBLOB:
-        return true;
-    default:
-        return false;
-    }
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+
+    return d && d->needs_running;
 }
 
 static uint32_t
 do_init(struct ctrl_engine *eng, uint32_t flags)
 {
     struct tpm_instance *t = eng->tpm;
+    char msg[512];
     uint32_t rc = 0;
+    int r;
 
     tpm_stop(t);
     getblob_drop(eng);
     ctrl_setblob_abort(eng);
-    if (tpm_start(t, flags & PTM_INIT_FLAG_DELETE_VOLATILE, &rc) < 0) {
+    r = tpm_start(t, flags & PTM_INIT_FLAG_DELETE_VOLATILE, &rc);
+    if (r == -EIO) {
+        /* The client only sees rc: the daemon's log says why. */
+        tpm_start_strerror(t, rc, msg, sizeof(msg));
+        log_err("%s", msg);
+    }
+    if (r < 0) {
         return rc ? rc : TPM_FAIL;
     }
     return 0;
@@ -339,66 +337,169 @@ do_lock_storage(struct ctrl_engine *eng, uint32_t retries)
     return tpm_ensure_locked(eng->tpm) < 0 ? TPM_FAIL : 0;
 }
 
-static uint32_t
-do_simple(struct ctrl_engine *eng, uint32_t cmd, const struct ctrl_req *req)
+/*
+ * The handlers: one per command, indexed by code.  A handler runs after
+ * the running check and gets a decoded request; its outcome goes to resp
+ * (resp->result 0 unless set).
+ */
+typedef void ctrl_handler(struct ctrl_engine *eng, const struct ctrl_req *req,
+                          struct ctrl_resp *resp);
+
+static void
+h_init(struct ctrl_engine *eng, const struct ctrl_req *req,
+       struct ctrl_resp *resp)
 {
-    struct tpm_instance *t = eng->tpm;
+    resp->result = do_init(eng, req->u.init_flags);
+}
+
+static void
+h_stop(struct ctrl_engine *eng, const struct ctrl_req *req,
+       struct ctrl_resp *resp)
+{
+    tpm_stop(eng->tpm);
+    getblob_drop(eng);
+}
+
+static void
+h_shutdown(struct ctrl_engine *eng, const struct ctrl_req *req,
+           struct ctrl_resp *resp)
+{
+    eng->exit_requested = true;
+    h_stop(eng, req, resp);
+}
+
+static void
+h_get_established(struct ctrl_engine *eng, const struct ctrl_req *req,
+                  struct ctrl_resp *resp)
+{
+    TPM_BOOL bit = 0;
+
+    resp->result = TPM_IO_TpmEstablished_Get(&bit);
+    resp->est_bit = bit ? 1 : 0;
+}
+
+static void
+h_set_locality(struct ctrl_engine *eng, const struct ctrl_req *req,
+               struct ctrl_resp *resp)
+{
+    resp->result = tpm_set_locality(eng->tpm, req->u.loc);
+}
+
+static void
+h_reset_established(struct ctrl_engine *eng, const struct ctrl_req *req,
+                    struct ctrl_resp *resp)
+{
+    resp->result = do_reset_established(eng, req->u.loc);
+}
+
+static void
+h_hash_start(struct ctrl_engine *eng, const struct ctrl_req *req,
+             struct ctrl_resp *resp)
+{
+    resp->result = TPM_IO_Hash_Start();
+}
+
+static void
+h_hash_data(struct ctrl_engine *eng, const struct ctrl_req *req,
+            struct ctrl_resp *resp)
+{
+    if (req->u.hash.len > PTM_HDATA_SIZE && eng->fe == CTRL_FE_CUSE) {
+        resp->result = TPM_FAIL;
+        return;
+    }
+    resp->result = TPM_IO_Hash_Data(req->u.hash.data, req->u.hash.len);
+}
+
+static void
+h_hash_end(struct ctrl_engine *eng, const struct ctrl_req *req,
+           struct ctrl_resp *resp)
+{
+    resp->result = TPM_IO_Hash_End();
+}
+
+static void
+h_cancel(struct ctrl_engine *eng, const struct ctrl_req *req,
+         struct ctrl_resp *resp)
+{
+    resp->result = TPMLIB_CancelCommand();
+}
+
+static void
+h_store_volatile(struct ctrl_engine *eng, const struct ctrl_req *req,
+                 struct ctrl_resp *resp)
+{
     uint32_t rc = 0;
 
-    switch (cmd) {
-    case CMD_INIT:
-        return do_init(eng, req->u.init_flags);
-    case CMD_SHUTDOWN:
-        eng->exit_requested = true;
-        /* fall through */
-    case CMD_STOP:
-        tpm_stop(t);
-        getblob_drop(eng);
-        return 0;
-    case CMD_SET_LOCALITY:
-        return tpm_set_locality(t, req->u.loc);
-    case CMD_RESET_TPMESTABLISHED:
-        return do_reset_established(eng, req->u.loc);
-    case CMD_HASH_START:
-        return TPM_IO_Hash_Start();
-    case CMD_HASH_DATA:
-        if (req->u.hash.len > PTM_HDATA_SIZE &&
-            eng->fe == CTRL_FE_CUSE) {
-            return TPM_FAIL;
-        }
-        return TPM_IO_Hash_Data(req->u.hash.data, req->u.hash.len);
-    case CMD_HASH_END:
-        return TPM_IO_Hash_End();
-    case CMD_CANCEL_TPM_CMD:
-        return TPMLIB_CancelCommand();
-    case CMD_STORE_VOLATILE:
-        getblob_drop(eng);
-        if (tpm_store_volatile(t, &rc) < 0) {
-            return rc ? rc : TPM_FAIL;
-        }
-        return 0;
-    case CMD_SET_STATEBLOB:
-        return do_set_stateblob(eng, req);
-    case CMD_LOCK_STORAGE:
-        return do_lock_storage(eng, req->u.retries);
-    default:
-        return TPM_BAD_ORDINAL;
+    getblob_drop(eng);
+    if (tpm_store_volatile(eng->tpm, &rc) < 0) {
+        resp->result = rc ? rc : TPM_FAIL;
     }
 }
+
+static void
+h_set_stateblob(struct ctrl_engine *eng, const struct ctrl_req *req,
+                struct ctrl_resp *resp)
+{
+    resp->result = do_set_stateblob(eng, req);
+}
+
+static void
+h_get_config(struct ctrl_engine *eng, const struct ctrl_req *req,
+             struct ctrl_resp *resp)
+{
+    const struct tpm_instance *t = eng->tpm;
+
+    resp->config_flags =
+        (t->store.filekey.len ? PTM_CONFIG_FLAG_FILE_KEY : 0) |
+        (t->migkey.len ? PTM_CONFIG_FLAG_MIGRATION_KEY : 0);
+}
+
+static void
+h_set_buffersize(struct ctrl_engine *eng, const struct ctrl_req *req,
+                 struct ctrl_resp *resp)
+{
+    do_set_buffersize(eng, req->u.buffersize, resp);
+}
+
+static void
+h_lock_storage(struct ctrl_engine *eng, const struct ctrl_req *req,
+               struct ctrl_resp *resp)
+{
+    resp->result = do_lock_storage(eng, req->u.retries);
+}
+
+/* GET_CAPABILITY is answered before the table; SET_DATAFD carries an fd
+ * and is the socket reader's (ctrl_sock.c): neither has a handler. */
+static ctrl_handler *const handlers[CMD_MAX + 1] = {
+    [CMD_INIT] = h_init,
+    [CMD_SHUTDOWN] = h_shutdown,
+    [CMD_GET_TPMESTABLISHED] = h_get_established,
+    [CMD_SET_LOCALITY] = h_set_locality,
+    [CMD_HASH_START] = h_hash_start,
+    [CMD_HASH_DATA] = h_hash_data,
+    [CMD_HASH_END] = h_hash_end,
+    [CMD_CANCEL_TPM_CMD] = h_cancel,
+    [CMD_STORE_VOLATILE] = h_store_volatile,
+    [CMD_RESET_TPMESTABLISHED] = h_reset_established,
+    [CMD_GET_STATEBLOB] = do_get_stateblob,
+    [CMD_SET_STATEBLOB] = h_set_stateblob,
+    [CMD_STOP] = h_stop,
+    [CMD_GET_CONFIG] = h_get_config,
+    [CMD_SET_BUFFERSIZE] = h_set_buffersize,
+    [CMD_GET_INFO] = do_get_info,
+    [CMD_LOCK_STORAGE] = h_lock_storage,
+};
 
 void
 ctrl_dispatch(struct ctrl_engine *eng, uint32_t cmd,
               const struct ctrl_req *req, struct ctrl_resp *resp)
 {
-    struct tpm_instance *t = eng->tpm;
-    TPM_BOOL bit = 0;
-
     memset(resp, 0, sizeof(*resp));
     if (cmd == CMD_GET_CAPABILITY) {
         resp->caps = ctrl_capabilities(eng);
         return;
     }
-    if (ctrl_needs_running(cmd) && !t->running) {
+    if (ctrl_needs_running(cmd) && !eng->tpm->running) {
         resp->result = TPM_BAD_ORDINAL;
         return;
     }
@@ -406,29 +507,11 @@ ctrl_dispatch(struct ctrl_engine *eng, uint32_t cmd,
         resp->result = TPM_BAD_PARAMETER;
         return;
     }
-    switch (cmd) {
-    case CMD_GET_TPMESTABLISHED:
-        resp->result = TPM_IO_TpmEstablished_Get(&bit);
-        resp->est_bit = bit ? 1 : 0;
-        break;
-    case CMD_GET_STATEBLOB:
-        do_get_stateblob(eng, req, resp);
-        break;
-    case CMD_GET_CONFIG:
-        resp->config_flags =
-            (t->store.filekey.len ? PTM_CONFIG_FLAG_FILE_KEY : 0) |
-            (t->migkey.len ? PTM_CONFIG_FLAG_MIGRATION_KEY : 0);
-        break;
-    case CMD_SET_BUFFERSIZE:
-        do_set_buffersize(eng, req->u.buffersize, resp);
-        break;
-    case CMD_GET_INFO:
-        do_get_info(eng, req, resp);
-        break;
-    default:
-        resp->result = do_simple(eng, cmd, req);
-        break;
+    if (cmd > CMD_MAX || !handlers[cmd]) {
+        resp->result = TPM_BAD_ORDINAL;
+        return;
     }
+    handlers[cmd](eng, req, resp);
 }
 
 void

@@ -92,65 +92,59 @@ ctrl_ioctl_decode(uint32_t cmd, const void *in, size_t in_len,
 size_t
 ctrl_ioctl_encode(uint32_t cmd, const struct ctrl_resp *resp, void *out)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     uint32_t n;
 
     memset(out, 0, CTRL_IOCTL_MAX);
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
+    if (cmd == CMD_GET_CAPABILITY) {
         memcpy(out, &resp->caps, sizeof(ptm_cap));
         return sizeof(ptm_cap);
+    }
+    /* Every reply view starts with the result (docs/control-channel.md
+     * §9.4); the kernel copies back the size in the request number. */
+    memcpy(out, &resp->result, sizeof(ptm_res));
+    switch (cmd) {
     case CMD_GET_TPMESTABLISHED: {
         struct ptm_est *p = out;
-        p->u.resp.tpm_result = resp->result;
         p->u.resp.bit = resp->est_bit;
-        return sizeof(*p);
+        break;
     }
-    case CMD_HASH_DATA:
-        memcpy(out, &resp->result, sizeof(ptm_res));
-        return sizeof(struct ptm_hdata);
     case CMD_GET_STATEBLOB: {
         struct ptm_getstate *p = out;
         n = resp->avail < PTM_STATE_BLOB_SIZE ? resp->avail
                                               : PTM_STATE_BLOB_SIZE;
-        p->u.resp.tpm_result = resp->result;
         p->u.resp.state_flags = resp->state_flags;
         p->u.resp.totlength = resp->totlength;
         p->u.resp.length = n;
         if (n) {
             memcpy(p->u.resp.data, resp->data, n);
         }
-        return sizeof(*p);
+        break;
     }
-    case CMD_SET_STATEBLOB:
-        memcpy(out, &resp->result, sizeof(ptm_res));
-        return sizeof(struct ptm_setstate);
     case CMD_GET_CONFIG: {
         struct ptm_getconfig *p = out;
-        p->u.resp.tpm_result = resp->result;
         p->u.resp.flags = resp->config_flags;
-        return sizeof(*p);
+        break;
     }
     case CMD_SET_BUFFERSIZE: {
         struct ptm_setbuffersize *p = out;
-        p->u.resp.tpm_result = resp->result;
         p->u.resp.buffersize = resp->bufsize;
         p->u.resp.minsize = resp->minsize;
         p->u.resp.maxsize = resp->maxsize;
-        return sizeof(*p);
+        break;
     }
     case CMD_GET_INFO: {
         struct ptm_getinfo *p = out;
         n = resp->avail;    /* engine caps it at PTM_GETINFO_SIZE */
-        p->u.resp.tpm_result = resp->result;
         p->u.resp.totlength = resp->totlength;
         p->u.resp.length = n;
         if (n) {
             memcpy(p->u.resp.buffer, resp->data, n);
         }
-        return sizeof(*p);
+        break;
     }
     default:
-        memcpy(out, &resp->result, sizeof(ptm_res));
-        return sizeof(ptm_res);
+        break;      /* the result alone */
     }
+    return d ? _IOC_SIZE(d->ioctl) : sizeof(ptm_res);
 }

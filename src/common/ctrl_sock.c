@@ -16,41 +16,9 @@
 size_t
 ctrl_sock_fixed_len(uint32_t cmd)
 {
-    switch (cmd) {
-    case CMD_INIT:
-    case CMD_HASH_DATA:
-        return 4;
-    case CMD_SET_LOCALITY:
-    case CMD_RESET_TPMESTABLISHED:
-        return 1;
-    case CMD_GET_STATEBLOB:
-    case CMD_SET_STATEBLOB:
-        return 12;
-    default:
-        return 0;
-    }
-}
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
 
-/* Minimum body size of commands decoded from "at least" that much. */
-static size_t
-min_body(uint32_t cmd)
-{
-    switch (cmd) {
-    case CMD_SET_LOCALITY:
-    case CMD_RESET_TPMESTABLISHED:
-        return 1;
-    case CMD_SET_BUFFERSIZE:
-    case CMD_LOCK_STORAGE:
-    case CMD_HASH_DATA:
-        return 4;
-    case CMD_GET_STATEBLOB:
-    case CMD_SET_STATEBLOB:
-        return 12;
-    case CMD_GET_INFO:
-        return 16;
-    default:
-        return 0;
-    }
+    return d ? d->sock_fixed : 0;
 }
 
 /* Callers: anyone who can connect to the control socket. */
@@ -58,29 +26,17 @@ int
 ctrl_sock_decode(uint32_t cmd, const uint8_t *body, size_t len,
                  struct ctrl_req *out)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     uint32_t n;
 
     memset(out, 0, sizeof(*out));
     out->cmd = cmd;
-    if (len < min_body(cmd)) {
+    if (d && (len < d->sock_min || (d->sock_exact && len != d->sock_min))) {
         return -EBADMSG;
     }
     switch (cmd) {
     case CMD_INIT:
-        if (len != 4) {
-            return -EBADMSG;
-        }
         out->u.init_flags = be32_get(body);
-        break;
-    case CMD_SHUTDOWN:
-    case CMD_HASH_START:
-    case CMD_HASH_END:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_STORE_VOLATILE:
-    case CMD_STOP:
-        if (len != 0) {
-            return -EBADMSG;
-        }
         break;
     case CMD_SET_LOCALITY:
     case CMD_RESET_TPMESTABLISHED:
@@ -135,52 +91,52 @@ size_t
 ctrl_sock_encode(uint32_t cmd, const struct ctrl_resp *resp, uint8_t *hdr,
                  const uint8_t **out_data, uint32_t *out_data_len)
 {
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
+    size_t len = d ? d->sock_resp : sizeof(ptm_res);
+
     *out_data = NULL;
     *out_data_len = 0;
     memset(hdr, 0, CTRL_SOCK_RESP_HDR_MAX);
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
+    if (cmd == CMD_GET_CAPABILITY) {
         /* 5.1: result 0 then the caps; QEMU reads it as one BE64. */
         be32_put(hdr + 4, (uint32_t)resp->caps);
-        return 8;
-    case CMD_GET_TPMESTABLISHED:
-        be32_put(hdr, resp->result);
-        hdr[4] = resp->est_bit;
-        return 8;
-    case CMD_GET_STATEBLOB:
-        /* 7.3: everything from the offset; zeros after an error. */
-        be32_put(hdr, resp->result);
-        if (resp->result == 0) {
-            be32_put(hdr + 4, resp->state_flags);
-            be32_put(hdr + 8, resp->avail);
-            be32_put(hdr + 12, resp->avail);
-            *out_data = resp->data;
-            *out_data_len = resp->data ? resp->avail : 0;
+        return len;
+    }
+    be32_put(hdr, resp->result);
+    if (d && d->sock_resp_data) {
+        /* 7.3, 7.11: the data follows a success; zeros after an error. */
+        if (resp->result != 0) {
+            return len;
         }
-        return 16;
+        *out_data = resp->data;
+        *out_data_len = resp->data ? resp->avail : 0;
+    }
+    switch (cmd) {
+    case CMD_GET_TPMESTABLISHED:
+        hdr[4] = resp->est_bit;
+        break;
+    case CMD_GET_STATEBLOB:
+        /* Everything from the offset comes in this one reply. */
+        be32_put(hdr + 4, resp->state_flags);
+        be32_put(hdr + 8, resp->avail);
+        be32_put(hdr + 12, resp->avail);
+        break;
     case CMD_GET_CONFIG:
-        be32_put(hdr, resp->result);
         be32_put(hdr + 4, resp->config_flags);
-        return 8;
+        break;
     case CMD_SET_BUFFERSIZE:
-        be32_put(hdr, resp->result);
         be32_put(hdr + 4, resp->bufsize);
         be32_put(hdr + 8, resp->minsize);
         be32_put(hdr + 12, resp->maxsize);
-        return 16;
+        break;
     case CMD_GET_INFO:
-        be32_put(hdr, resp->result);
-        if (resp->result == 0) {
-            be32_put(hdr + 4, resp->totlength);
-            be32_put(hdr + 8, resp->avail);
-            *out_data = resp->data;
-            *out_data_len = resp->data ? resp->avail : 0;
-        }
-        return 12;
+        be32_put(hdr + 4, resp->totlength);
+        be32_put(hdr + 8, resp->avail);
+        break;
     default:
-        be32_put(hdr, resp->result);
-        return 4;
+        break;      /* the result alone */
     }
+    return len;
 }
 
 /* ---- the reader ---------------------------------------------------- */

@@ -9,6 +9,7 @@
 #ifndef SWTPM_CTRL_WIRE_H
 #define SWTPM_CTRL_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -89,6 +90,8 @@ enum ptm_blob_type {
 #define PTM_HDATA_SIZE      4096
 /* Largest blob accepted by SET_STATEBLOB (HEAD: 512 KiB). */
 #define PTM_SET_BLOB_MAX    (512 * 1024)
+/* Largest socket GET_STATEBLOB reply a client accepts (sanity bound). */
+#define CTRL_CLIENT_BLOB_MAX (16u * 1024 * 1024)
 
 /* GET_INFO flags understood by libtpms 0.9. */
 #define PTM_INFO_TPMSPECIFICATION 0x1u
@@ -222,6 +225,32 @@ _Static_assert(sizeof(struct ptm_setbuffersize) == 16, "setbuffersize ABI");
 #if defined(__x86_64__) || defined(__aarch64__)
 _Static_assert(sizeof(struct ptm_getinfo) == 3088, "ptm_getinfo ABI");
 #endif
+
+/*
+ * Everything that differs per control command besides its handler and its
+ * field layout: one row per command in ctrl_table.c.  The host-order
+ * struct size of a command is _IOC_SIZE(ioctl); the CUSE reply is that
+ * many bytes.  Socket sizes count the bytes after the 4-byte code
+ * (docs/control-channel.md §5, §7.10).
+ */
+struct ctrl_cmd_desc {
+    uint32_t code;              /* CMD_*; the ioctl nr is code - 1 */
+    unsigned long ioctl;        /* PTM_* request number */
+    const char *name;           /* upstream's name, "PTM_INIT" */
+    bool needs_running;         /* TPM_BAD_ORDINAL while stopped */
+    bool cuse_waits;            /* CUSE: waits for the TPM worker (§9.3) */
+    uint8_t sock_fixed;         /* body bytes the reader collects first */
+    uint8_t sock_min;           /* shortest body the decoder accepts */
+    bool sock_exact;            /* the body must be exactly sock_min */
+    uint8_t sock_req;           /* fixed body a client sends (then data) */
+    uint8_t sock_resp;          /* success reply (fixed part when data
+                                 * follows; its last field is the length) */
+    bool sock_resp_data;        /* data follows the fixed part */
+    uint32_t sock_data_max;     /* largest data a client accepts */
+};
+
+/* The row of a command code, or NULL for an unknown code. */
+const struct ctrl_cmd_desc *ctrl_cmd_desc(uint32_t cmd);
 
 /* The ioctl request number of a command code, or 0 if there is none. */
 unsigned long ctrl_cmd_to_ioctl(uint32_t cmd);

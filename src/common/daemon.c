@@ -152,7 +152,6 @@ daemon_parse_pid(struct daemon_cfg *c, const char *s,
     static const char *const names[] = { "file", "fd", NULL };
     struct subopts so;
     const char *file, *fd;
-    unsigned long v;
     int r = -EINVAL;
 
     if (parse_group("pid", s, names, &so, err, errlen) < 0) {
@@ -163,11 +162,10 @@ daemon_parse_pid(struct daemon_cfg *c, const char *s,
     if (file) {
         snprintf(c->pid_path, sizeof(c->pid_path), "%s", file);
     } else if (fd) {
-        if (parse_uint(fd, 0, 65535, &v) < 0) {
+        if (parse_fd(fd, &c->pid_fd) < 0) {
             snprintf(err, errlen, "pid fd must be a number, got '%s'", fd);
             goto out;
         }
-        c->pid_fd = (int)v;
     } else {
         snprintf(err, errlen, "--pid needs file=<path> or fd=<n>");
         goto out;
@@ -288,14 +286,13 @@ daemon_setup_log(const char *s, const char *default_prefix,
             goto out;
         }
     } else if (fdstr) {
-        if (parse_uint(fdstr, 0, 65535, &v) < 0 ||
-            (flags = fcntl((int)v, F_GETFL)) < 0 ||
+        if (parse_fd(fdstr, &fd) < 0 ||
+            (flags = fcntl(fd, F_GETFL)) < 0 ||
             (flags & O_ACCMODE) == O_RDONLY) {
             snprintf(err, errlen, "log fd '%s' is not a writable file "
                      "descriptor", fdstr);
             goto out;
         }
-        fd = (int)v;
     } else {
         /* Like upstream: without file= or fd=, lines go to stderr. */
         fd = STDERR_FILENO;

@@ -237,11 +237,17 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
                      char *err, size_t errlen)
 {
     uint32_t rc = 0;
+    int r;
 
     if (!c->not_need_init) {
         return 0;
     }
-    if (tpm_start(inst, false, &rc) < 0) {
+    r = tpm_start(inst, false, &rc);
+    if (r == -ENOLCK) {
+        err[0] = '\0';  /* tpm_ensure_locked() said why */
+        return r;
+    }
+    if (r < 0) {
         snprintf(err, errlen, "the TPM could not start (TPM result 0x%x); "
                  "check the state in '%s' and the --key", rc,
                  c->state_path);

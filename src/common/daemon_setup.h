@@ -66,7 +66,8 @@ int daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
 /*
  * With --flags not-need-init or startup-*: start the TPM and send the
  * Startup command.  A TPM error in the Startup response is only logged.
- * Returns 0 or -EIO with a message in err.
+ * Returns 0, -ENOLCK when the state lock is held elsewhere (already
+ * logged: err is empty), or -EIO with a message in err.
  */
 int daemon_autostart_tpm(const struct daemon_cfg *c,
                          struct tpm_instance *inst, char *err,

@@ -3,7 +3,13 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t
@@ -50,4 +56,64 @@ fd_write_full(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* fsync the directory holding path, so a rename in it is durable. */
+static int
+sync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    int fd, r = 0;
+
+    if (!copy) {
+        return -ENOMEM;
+    }
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0) {
+        r = -errno;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(copy);
+    /* Some file systems cannot sync a directory; the rename stands. */
+    return r == -EINVAL ? 0 : r;
+}
+
+int
+fd_replace_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char *tmp = NULL;
+    int fd, r;
+
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+        return -ENOMEM;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        free(tmp);
+        return r;
+    }
+    r = fchmod(fd, mode) < 0 ? -errno : 0;
+    if (r == 0) {
+        r = fd_write_full(fd, data, len);
+    }
+    if (r == 0 && fsync(fd) < 0) {
+        r = -errno;
+    }
+    /* close even after a failed write: the fd must not leak */
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, path) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        unlink(tmp);
+    } else {
+        r = sync_parent(path);
+    }
+    free(tmp);
+    return r;
 }

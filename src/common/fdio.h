@@ -12,4 +12,15 @@ ssize_t fd_read_full(int fd, void *buf, size_t len);
 /* Write all len bytes: 0, or -errno (-EIO if write() makes no progress). */
 int fd_write_full(int fd, const void *buf, size_t len);
 
+/*
+ * Replace the file at path with len bytes of data, atomically: a new
+ * temporary file beside it (path.XXXXXX, then mode), fsync, rename over
+ * path, fsync of the directory.  On failure path keeps its old contents
+ * and the temporary file is gone.  Returns 0 or a negative errno; the
+ * caller reports it.  For the other files of the tree (state files go
+ * through state.c, which also keeps a .bak).
+ */
+int fd_replace_file(const char *path, const void *data, size_t len,
+                    mode_t mode);
+
 #endif

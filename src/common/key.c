@@ -49,15 +49,12 @@ mode_name(size_t modelen)
 }
 
 static int
-parse_fd(const char *s, int *out, char *err, size_t errlen)
+parse_key_fd(const char *s, int *out, char *err, size_t errlen)
 {
-    unsigned long v;
-
-    if (parse_uint(s, 0, INT_MAX, &v) < 0) {
+    if (parse_fd(s, out) < 0) {
         snprintf(err, errlen, "invalid key fd '%s'", s);
         return -EINVAL;
     }
-    *out = (int)v;
     return 0;
 }
 
@@ -73,7 +70,7 @@ opts_fill(const struct subopts *so, struct key_opts *ko,
         snprintf(ko->what, sizeof(ko->what), "key file '%s'", ko->path);
     } else if ((v = subopts_get(so, "fd"))) {
         ko->src = SRC_FD;
-        if (parse_fd(v, &ko->fd, err, errlen) < 0) {
+        if (parse_key_fd(v, &ko->fd, err, errlen) < 0) {
             return -EINVAL;
         }
         snprintf(ko->what, sizeof(ko->what), "key fd %d", ko->fd);
@@ -83,7 +80,7 @@ opts_fill(const struct subopts *so, struct key_opts *ko,
                  ko->path);
     } else if ((v = subopts_get(so, "pwdfd"))) {
         ko->src = SRC_PWDFD;
-        if (parse_fd(v, &ko->fd, err, errlen) < 0) {
+        if (parse_key_fd(v, &ko->fd, err, errlen) < 0) {
             return -EINVAL;
         }
         snprintf(ko->what, sizeof(ko->what), "passphrase fd %d", ko->fd);

@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "fdio.h"
 #include "localca.h"
+#include "toolenv.h"
 #include "log.h"
 #include "../setup/run.h"
 
@@ -57,23 +58,15 @@ struct localca {
     gid_t owner_gid;
 };
 
-/* New file fd in the CA directory: hand it to the directory's owner. */
+/* A file we created in the CA directory: hand it to the directory's
+ * owner (under the CA lock, so no run sees it in between). */
 static void
-give_away(const struct localca *ca, int fd)
+give_away(const struct localca *ca, const char *path)
 {
-    if (ca->give_away && fchown(fd, ca->owner_uid, ca->owner_gid) < 0) {
+    if (ca->give_away && lchown(path, ca->owner_uid, ca->owner_gid) < 0) {
         log_debug("local CA: cannot hand a new file to uid %u: %s",
                   (unsigned int)ca->owner_uid, strerror(errno));
     }
-}
-
-static void
-who(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
 }
 
 static void
@@ -81,7 +74,7 @@ log_access(const char *path, const char *perm, int err)
 {
     char u[128];
 
-    who(u, sizeof(u));
+    effective_user(u, sizeof(u));
     log_err("local CA: cannot %s '%s' as %s: %s; make it %s by that user "
             "or set XDG_CONFIG_HOME to a writable directory", perm, path, u,
             strerror(err), strcmp(perm, "read") == 0 ? "readable"
@@ -248,7 +241,6 @@ write_pem(const struct localca *ca, const char *path, mode_t mode,
         return -errno;
     }
     fchmod(fd, mode);
-    give_away(ca, fd);
     f = fdopen(fd, "w");
     if (!f) {
         close(fd);
@@ -266,6 +258,7 @@ write_pem(const struct localca *ca, const char *path, mode_t mode,
         unlink(tmp);
         return -EIO;
     }
+    give_away(ca, path);
     return 0;
 }
 
@@ -382,7 +375,7 @@ lock_ca(struct localca *ca)
         log_access(path, "create", r);
         return -r;
     }
-    give_away(ca, fd);
+    give_away(ca, path);
     while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
             r = errno;
@@ -446,12 +439,12 @@ random_serial(char *out)
 static int
 next_serial(struct localca *ca, char *out, size_t outlen)
 {
-    char cur[SERIAL_MAX_LEN + 2] = "", tmp[SETUP_PATH_MAX + 16];
+    char cur[SERIAL_MAX_LEN + 2] = "";
     BIGNUM *bn = NULL;
     char *dec = NULL;
     FILE *f;
     size_t n = 0;
-    int fd, r = -EIO;
+    int r = -EIO;
 
     f = fopen(ca->certserial, "re");
     if (f) {
@@ -474,28 +467,11 @@ next_serial(struct localca *ca, char *out, size_t outlen)
                 ca->certserial);
         goto out;
     }
-    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", ca->certserial);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        r = -errno;
-        log_access(ca->certserial, "write", -r);
-        goto out;
-    }
-    fchmod(fd, 0644);
-    give_away(ca, fd);
-    r = fd_write_full(fd, dec, strlen(dec));
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
-    }
-    /* close even after a failed write: the fd must not leak */
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    if (r == 0 && rename(tmp, ca->certserial) < 0) {
-        r = -errno;
+    r = fd_replace_file(ca->certserial, dec, strlen(dec), 0644);
+    if (r == 0) {
+        give_away(ca, ca->certserial);
     }
     if (r < 0) {
-        unlink(tmp);
         log_access(ca->certserial, "write", -r);
         goto out;
     }

@@ -36,13 +36,4 @@ void localca_subject_cn(const char *vmid, char *out, size_t outlen);
 
 void localca_free(struct localca *ca);
 
-/*
- * localca.c calls these; the program linking it provides them
- * (swtpm_setup in src/setup/run.c, swtpm_localca in src/localca/).
- */
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int user_config_dir(char *out, size_t outlen);
-int path_join(char *out, size_t outlen, const char *dir, const char *name);
-int mkdir_parents(const char *path, mode_t mode);
-
 #endif

@@ -47,7 +47,6 @@ pcap_parse(const char *s, struct pcap_opts *out, char *err, size_t errlen)
     };
     struct subopts so;
     const char *v;
-    unsigned long fd;
     int r;
 
     memset(out, 0, sizeof(*out));
@@ -65,12 +64,11 @@ pcap_parse(const char *s, struct pcap_opts *out, char *err, size_t errlen)
         }
         strcpy(out->path, v);
     } else if ((v = subopts_get(&so, "fd"))) {
-        if (parse_uint(v, 0, 65535, &fd) < 0) {
+        if (parse_fd(v, &out->fd) < 0) {
             snprintf(err, errlen, "--pcap fd must be a file descriptor, "
                      "got '%s'", v);
             goto out;
         }
-        out->fd = (int)fd;
     } else {
         snprintf(err, errlen, "--pcap needs file= or fd=");
         goto out;

@@ -194,6 +194,18 @@ parse_uint(const char *s, unsigned long min, unsigned long max,
 }
 
 int
+parse_fd(const char *s, int *out)
+{
+    unsigned long v;
+    int r = parse_uint(s, 0, PARSE_FD_MAX, &v);
+
+    if (r == 0) {
+        *out = (int)v;
+    }
+    return r;
+}
+
+int
 parse_ulong_base0(const char *s, unsigned long max, unsigned long *out)
 {
     unsigned long v;

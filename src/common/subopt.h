@@ -13,6 +13,12 @@
 
 #define SUBOPT_MAX 16
 
+/*
+ * Every front end's parse_args() and opts_validate() return this to go on,
+ * or else the exit code to stop with (0 after --help and --version).
+ */
+#define OPTS_CONTINUE (-1)
+
 struct subopt {
     char *name;
     char *value;        /* NULL for a bare `name` (boolean true) */
@@ -45,6 +51,13 @@ bool subopts_bool(const struct subopts *so, const char *name, bool dflt);
 /* Decimal unsigned in [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_uint(const char *s, unsigned long min, unsigned long max,
                unsigned long *out);
+/*
+ * A file descriptor number given on the command line or in a sub-option:
+ * decimal 0-PARSE_FD_MAX (whether it is open is the caller's check).  0
+ * or -EINVAL/-ERANGE; the caller words the error for its option.
+ */
+#define PARSE_FD_MAX 65535
+int parse_fd(const char *s, int *out);
 /* Like parse_uint but base 0 (0x.., 0..). */
 int parse_ulong_base0(const char *s, unsigned long max, unsigned long *out);
 /* Octal file mode <= 0777, with or without leading 0. */

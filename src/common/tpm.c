@@ -259,6 +259,15 @@ tpm_may_write(struct tpm_instance *inst)
     return tpm_ensure_locked(inst);
 }
 
+void
+tpm_start_strerror(const struct tpm_instance *inst, uint32_t rc, char *out,
+                   size_t outlen)
+{
+    snprintf(out, outlen, "TPM start failed with TPM result 0x%x; the state "
+             "in '%s' may be damaged or need a different --key", rc,
+             inst->store.path);
+}
+
 int
 tpm_start(struct tpm_instance *inst, bool delete_volatile,
           uint32_t *out_tpm_rc)
@@ -268,7 +277,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
     *out_tpm_rc = 0;
     if (!inst->incoming_migration && tpm_ensure_locked(inst) < 0) {
         *out_tpm_rc = TPM_FAIL;
-        return -EIO;
+        return -ENOLCK;
     }
     inst->load_failed = false;
     rc = TPMLIB_MainInit();
@@ -278,9 +287,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         rc = inst->tpm2 ? 0x101 : TPM_FAIL;
     }
     if (rc != 0) {
-        log_err("TPM start failed with TPM result 0x%x; the state in '%s' "
-                "may be damaged or need a different --key", rc,
-                inst->store.path);
+        log_debug("TPMLIB_MainInit: 0x%x", rc);
         *out_tpm_rc = rc;
         return -EIO;
     }

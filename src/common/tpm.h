@@ -83,8 +83,14 @@ int tpm_setup(struct tpm_instance *inst);
 /*
  * Start libtpms (TPMLIB_MainInit), reading state through the store.  With
  * delete_volatile the volatile state file is removed after it was read.
- * Returns 0 or -EIO with *out_tpm_rc from libtpms.
+ * Returns 0; -ENOLCK when the storage lock could not be taken (reported
+ * by tpm_ensure_locked()); or -EIO with *out_tpm_rc from libtpms, for the
+ * caller to report (tpm_start_strerror()).
  */
+/* The report of a libtpms start failure with result rc, into out. */
+void tpm_start_strerror(const struct tpm_instance *inst, uint32_t rc,
+                        char *out, size_t outlen);
+
 int tpm_start(struct tpm_instance *inst, bool delete_volatile,
               uint32_t *out_tpm_rc);
 

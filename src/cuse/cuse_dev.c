@@ -302,23 +302,6 @@ dev_poll(fuse_req_t req, struct fuse_file_info *fi,
     fuse_reply_poll(req, ev);
 }
 
-/* ioctls that must not wait for the worker (docs/control-channel.md §9.3). */
-static bool
-ioctl_waits(uint32_t cmd)
-{
-    switch (cmd) {
-    case CMD_GET_CAPABILITY:
-    case CMD_SET_LOCALITY:
-    case CMD_CANCEL_TPM_CMD:
-    case CMD_GET_CONFIG:
-    case CMD_SET_BUFFERSIZE:
-    case CMD_LOCK_STORAGE:
-        return false;
-    default:
-        return true;
-    }
-}
-
 static void
 dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
           unsigned int flags, const void *in, size_t in_len, size_t out_len)
@@ -337,7 +320,9 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
         fuse_reply_err(req, EINVAL);
         return;
     }
-    waits = ioctl_waits(cmd);
+    /* Some ioctls do not wait for the worker (docs/control-channel.md
+     * §9.3). */
+    waits = ctrl_cmd_desc(cmd)->cuse_waits;
     dec = ctrl_ioctl_decode(cmd, in, in_len, &creq);
     if (cmd == CMD_CANCEL_TPM_CMD) {
         /* libtpms' cancel only sets a flag: safe beside the worker. */
@@ -379,19 +364,19 @@ dev_init_done(void *userdata)
 
     /* The device exists now: finish setup, then report readiness. */
     if (daemon_write_pid(&o->cfg, err, sizeof(err)) < 0) {
-        code = 243;     /* upstream's -13 */
+        code = EXIT_PIDFILE;
     } else if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0) {
-        code = 1;
+        code = EXIT_FAIL;
     } else if (daemon_become_user(&o->user, err, sizeof(err)) < 0) {
-        code = 246;     /* upstream's -10 */
+        code = EXIT_RUNAS;
     } else if (pthread_create(&dev.worker, NULL, worker_main, NULL) != 0) {
         snprintf(err, sizeof(err), "cannot start the worker thread");
-        code = 255;
+        code = EXIT_GENERIC;
     } else {
         dev.worker_started = true;
         daemon_detach();
         if (seccomp_install(o->cfg.seccomp, err, sizeof(err)) < 0) {
-            code = 242;     /* upstream's -14 */
+            code = EXIT_SECCOMP;
         }
     }
     if (code) {
@@ -460,20 +445,20 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
     if (fd < 0) {
         log_errno(errno, "cannot open /dev/cuse (load the kernel module "
                   "with 'modprobe cuse', and run as root)");
-        return 255;
+        return EXIT_GENERIC;
     }
     dev.se = cuse_lowlevel_new(&args, &ci, &dev_ops, o);
     if (!dev.se) {
         close(fd);
         log_err("cannot create the CUSE session for /dev/%s", o->name);
-        return 255;
+        return EXIT_GENERIC;
     }
     snprintf(mnt, sizeof(mnt), "/dev/fd/%d", fd);
     if (fuse_session_mount(dev.se, mnt) != 0 ||
         fuse_set_signal_handlers(dev.se) != 0) {
         log_err("cannot attach the CUSE session for /dev/%s", o->name);
         fuse_session_destroy(dev.se);
-        return 255;
+        return EXIT_GENERIC;
     }
     inst->lock_pause = pause_for_lock;
     fuse_session_loop(dev.se);
@@ -489,7 +474,7 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
     }
     tpm_stop(inst);
     if (dev.eng.fatal && !dev.exit_code) {
-        dev.exit_code = 1;
+        dev.exit_code = EXIT_FAIL;
     }
     fuse_remove_signal_handlers(dev.se);
     fuse_session_unmount(dev.se);

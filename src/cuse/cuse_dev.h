@@ -10,6 +10,26 @@
 #include "daemon.h"
 #include "daemon_setup.h"
 
+/*
+ * Exit codes of the CLI contract (docs/cli.md §5, man/swtpm_cuse.8):
+ * upstream's values, the last three being its negative codes -14, -13
+ * and -10 as an exit status.
+ */
+enum cuse_exit {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,         /* stray argument, log/print failure */
+    EXIT_FAIL = 1,          /* chroot failed; SET_STATEBLOB found the
+                             * storage locked (the daemon ends) */
+    EXIT_GENERIC = 255,     /* bad major/minor, device exists, no state */
+    EXIT_NO_NAME = 254,
+    EXIT_BAD_SUBOPT = 253,
+    EXIT_NOT_ROOT = 252,
+    EXIT_NO_USER = 251,
+    EXIT_RUNAS = 246,       /* after detaching: cannot become the user */
+    EXIT_PIDFILE = 243,     /* after detaching: cannot write the pid file */
+    EXIT_SECCOMP = 242,     /* after detaching: cannot install seccomp */
+};
+
 struct cuse_opts {
     const char *name;
     unsigned int major, minor;

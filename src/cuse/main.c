@@ -18,17 +18,6 @@
 #include "sdnotify.h"
 #include "subopt.h"
 
-/* Exit codes of the CLI contract (docs/cli.md §5). */
-enum {
-    EXIT_OK = 0,
-    EXIT_USAGE = 1,         /* stray argument, chroot/log/print failure */
-    EXIT_GENERIC = 255,     /* bad major/minor, device exists, no state */
-    EXIT_NO_NAME = 254,
-    EXIT_BAD_SUBOPT = 253,
-    EXIT_NOT_ROOT = 252,
-    EXIT_NO_USER = 251,
-};
-
 static void
 usage(FILE *f, const char *prg)
 {
@@ -68,7 +57,8 @@ usage(FILE *f, const char *prg)
 "\n"
 "The command returns once /dev/NAME can be opened.  Exit codes: 0 ok,\n"
 "1 usage, 251 unknown --runas user, 252 not root, 253 bad sub-option,\n"
-"254 missing --name, 255 other errors (each explained on stderr).\n",
+"254 missing --name, 255 other errors (each explained on stderr);\n"
+"after the device exists: 242 seccomp, 243 pid file, 246 --runas.\n",
             SWTPM_VERSION, prg);
 }
 
@@ -128,7 +118,7 @@ parse_devnum(const char *what, const char *s, unsigned int *out)
     return 0;
 }
 
-/* Returns -1 to continue, else an exit code. */
+/* OPTS_CONTINUE, or the exit code. */
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -190,7 +180,7 @@ parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "swtpm_cuse: unknown parameter '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* Apply the sub-option groups; returns -1 or an exit code. */
@@ -216,7 +206,7 @@ opts_validate(struct opts *o)
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_NO_USER;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 static int
@@ -243,7 +233,7 @@ check_device(const char *name)
                 path, path);
         return EXIT_GENERIC;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* Open and lock the state, load keys, start the TPM if asked to. */
@@ -280,10 +270,12 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         r = daemon_autostart_tpm(&o->cuse.cfg, inst, err, sizeof(err));
     }
     if (r < 0) {
-        log_err("%s", err);
+        if (err[0]) {
+            log_err("%s", err);
+        }
         return r == -EKEYREJECTED ? EXIT_BAD_SUBOPT : EXIT_GENERIC;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
@@ -301,7 +293,7 @@ print_info(struct opts *o, struct tpm_instance *inst)
         o->cuse.cfg.not_need_init = true;
         code = prepare_tpm(o, inst);
     }
-    if (code < 0) {
+    if (code == OPTS_CONTINUE) {
         code = caps_print_info((unsigned int)o->info_flags) < 0 ? EXIT_USAGE
                                                                : EXIT_OK;
     }
@@ -332,7 +324,7 @@ run(struct opts *o)
         return EXIT_NOT_ROOT;
     }
     code = check_device(o->cuse.name);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     if (!o->cuse.cfg.state_path[0]) {
@@ -357,7 +349,7 @@ run(struct opts *o)
     }
     /* From here on we are the daemon; failures reach the parent. */
     code = prepare_tpm(o, &inst);
-    if (code < 0) {
+    if (code == OPTS_CONTINUE) {
         code = cuse_dev_run(&o->cuse, &inst);
     }
     if (code) {
@@ -380,11 +372,11 @@ main(int argc, char **argv)
     o.cuse.notify_fd = -1;
     daemon_cfg_init(&o.cuse.cfg);
     code = parse_args(argc, argv, &o);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     code = opts_validate(&o);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     return run(&o);

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * swtpm_ioctl --save / --load: state blob transfer (docs/control-channel.md
- * §7 and §10).  Sockets move the whole blob in one request; CUSE
- * moves it in 3072-byte ioctl chunks, or with SWTPM_IOCTL_BUFFERSIZE set,
- * through read()/write() on the device between ioctls.
+ * swtpm_ioctl --save / --load (docs/control-channel.md §10): the files
+ * on this side, SWTPM_IOCTL_BUFFERSIZE, and the reports; the transfer
+ * itself is the client's (client_get_blob, client_set_blob).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,34 +18,10 @@
 #include "log.h"
 #include "subopt.h"
 
-/* Bound on blobs assembled from CUSE chunks (sanity only). */
-#define CUSE_BLOB_MAX (16u * 1024 * 1024)
-
 struct buf {
     uint8_t *data;
     size_t len;
 };
-
-static int
-buf_append(struct buf *b, const void *p, size_t n)
-{
-    uint8_t *nd;
-
-    if (n == 0) {
-        return 0;
-    }
-    if (b->len + n > CUSE_BLOB_MAX) {
-        return -EFBIG;
-    }
-    nd = realloc(b->data, b->len + n);
-    if (!nd) {
-        return -ENOMEM;
-    }
-    b->data = nd;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
 
 /* 0 = not set, else the chunk size from SWTPM_IOCTL_BUFFERSIZE; -1 bad. */
 static long
@@ -66,110 +41,50 @@ env_buffersize(void)
     return (long)v;
 }
 
-/* One GET_STATEBLOB ioctl; result in *rc, -1 on transport failure. */
-static int
-get_chunk(struct client *c, struct ptm_getstate *gs, uint32_t type,
-          uint32_t offset, uint32_t *rc)
+/* Report a failed transfer of the blob (cmd: GET or SET_STATEBLOB). */
+static void
+report_xfer(const struct client *c, uint32_t cmd, int err,
+            enum client_blob_step step)
 {
-    int r;
-
-    memset(gs, 0, sizeof(*gs));
-    gs->u.req.state_flags = PTM_STATE_FLAG_DECRYPTED;
-    gs->u.req.type = type;
-    gs->u.req.offset = offset;
-    r = client_ctrl(c, CMD_GET_STATEBLOB, gs, rc);
-    if (r < 0) {
-        report_err(c, CMD_GET_STATEBLOB, r);
-        return -1;
+    if (step == CLIENT_BLOB_SIZE) {
+        log_err("state blob from %s is too big", c->desc);
+    } else if (step == CLIENT_BLOB_STREAM && cmd == CMD_GET_STATEBLOB) {
+        log_errno(-err, "cannot read the state blob from %s", c->desc);
+    } else if (step == CLIENT_BLOB_STREAM) {
+        log_errno(-err, "cannot write the state blob to %s", c->desc);
+    } else {
+        report_err(c, cmd, err);
     }
-    if (*rc == 0 && (gs->u.resp.length > PTM_STATE_BLOB_SIZE ||
-                     gs->u.resp.totlength > CUSE_BLOB_MAX)) {
-        report_err(c, CMD_GET_STATEBLOB, -EBADMSG);
-        return -1;
-    }
-    return 0;
 }
 
-/* Stream the rest of the blob with read() (SWTPM_IOCTL_BUFFERSIZE). */
-static int
-read_rest(struct client *c, struct buf *b, uint32_t total, size_t chunk)
+/* CUSE only: the read()/write() piece size, 0 for ioctls only; -1 bad. */
+static long
+chunk_size(const struct client *c)
 {
-    uint8_t *tmp = malloc(chunk);
-    size_t n;
-    int r = 0;
-
-    while (r == 0 && b->len < total) {
-        if (!tmp) {
-            r = -ENOMEM;
-            break;
-        }
-        r = client_read_some(c, tmp, chunk, &n);
-        if (r == 0) {
-            r = buf_append(b, tmp, n > total - b->len ? total - b->len : n);
-        }
-    }
-    free(tmp);
-    if (r < 0) {
-        log_errno(-r, "cannot read the state blob from %s", c->desc);
-        return -1;
-    }
-    return 0;
-}
-
-/* CUSE: fetch all chunks; *rc gets a non-zero result if one came. */
-static int
-cuse_get(struct client *c, uint32_t type, struct buf *b, uint32_t *rc)
-{
-    struct ptm_getstate *gs = malloc(sizeof(*gs));
-    long chunk = env_buffersize();
-    int r = -1;
-
-    if (!gs || chunk < 0) {
-        goto out;
-    }
-    do {
-        if (get_chunk(c, gs, type, (uint32_t)b->len, rc) < 0) {
-            goto out;
-        }
-        if (*rc != 0) {
-            r = 0;
-            goto out;
-        }
-        if (buf_append(b, gs->u.resp.data, gs->u.resp.length) < 0) {
-            log_err("state blob from %s is too big", c->desc);
-            goto out;
-        }
-        if (chunk > 0 && b->len < gs->u.resp.totlength) {
-            r = read_rest(c, b, gs->u.resp.totlength, (size_t)chunk);
-            goto out;
-        }
-    } while (gs->u.resp.length > 0 && b->len < gs->u.resp.totlength);
-    r = 0;
-out:
-    free(gs);
-    return r;
+    return c->kind == CLIENT_DEVICE ? env_buffersize() : 0;
 }
 
 /*
- * Write the blob to path (mode 0600): via a temp file and rename when the
+ * Write the blob to path (mode 0600): replaced atomically when the
  * directory allows it, so a failure leaves an existing file intact;
- * otherwise in place.  An existing path must be a regular file.
+ * otherwise (a writable file in a directory we cannot write) in place.
+ * An existing path must be a regular file.
  */
 static int
 write_file(const char *path, const struct buf *b)
 {
-    char tmp[PATH_MAX];
     int fd, r;
-    bool use_tmp;
 
-    r = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-    use_tmp = r > 0 && (size_t)r < sizeof(tmp);
-    fd = use_tmp ? mkstemp(tmp) : -1;
-    if (fd < 0) {
-        use_tmp = false;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    r = fd_replace_file(path, b->data, b->len, 0600);
+    if (r == 0) {
+        return 0;
     }
+    if (r != -EACCES && r != -EPERM) {
+        log_errno(-r, "cannot write '%s'", path);
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0600);
     if (fd < 0) {
         log_errno(errno, "cannot create '%s'", path);
         return -1;
@@ -181,14 +96,8 @@ write_file(const char *path, const struct buf *b)
     if (close(fd) < 0 && r == 0) {
         r = -errno;
     }
-    if (r == 0 && use_tmp && rename(tmp, path) < 0) {
-        r = -errno;
-    }
     if (r < 0) {
         log_errno(-r, "cannot write '%s'", path);
-        if (use_tmp) {
-            unlink(tmp);
-        }
         return -1;
     }
     return 0;
@@ -216,24 +125,23 @@ int
 save_blob(struct client *c, const struct opts *o)
 {
     struct buf b = { 0 };
+    enum client_blob_step step;
     uint32_t rc = 0;
+    long chunk;
     int r;
 
     if (check_out_path(o->file) < 0) {
         return -1;
     }
-
-    if (c->kind == CLIENT_DEVICE) {
-        r = cuse_get(c, o->blob_type, &b, &rc);
-    } else {
-        r = client_sock_get_blob(c, PTM_STATE_FLAG_DECRYPTED, o->blob_type,
-                                 &b.data, &b.len, &rc);
-        if (r < 0) {
-            report_err(c, CMD_GET_STATEBLOB, r);
-        }
+    chunk = chunk_size(c);
+    if (chunk < 0) {
+        return -1;
     }
+    r = client_get_blob(c, PTM_STATE_FLAG_DECRYPTED, o->blob_type,
+                        (size_t)chunk, &b.data, &b.len, &rc, &step);
     if (r < 0) {
-        goto out;
+        report_xfer(c, CMD_GET_STATEBLOB, r, step);
+        return -1;
     }
     /* TPM_RETRY (0x800) means "no such blob": an empty file, success. */
     if (rc != 0 && !(rc & TPM_RETRY)) {
@@ -289,96 +197,32 @@ fail:
     return -1;
 }
 
-static int
-set_chunk(struct client *c, struct ptm_setstate *ss, uint32_t type,
-          const uint8_t *p, size_t n)
-{
-    uint32_t rc = 0;
-    int r;
-
-    memset(ss, 0, sizeof(*ss));
-    ss->u.req.state_flags = 0;
-    ss->u.req.type = type;
-    ss->u.req.length = (uint32_t)n;
-    if (n) {
-        memcpy(ss->u.req.data, p, n);  /* p may be NULL for an empty chunk */
-    }
-    r = client_ctrl(c, CMD_SET_STATEBLOB, ss, &rc);
-    if (r < 0) {
-        report_err(c, CMD_SET_STATEBLOB, r);
-        return -1;
-    }
-    if (rc != 0) {
-        report_rc(c, CMD_SET_STATEBLOB, rc);
-        return -1;
-    }
-    return 0;
-}
-
-/* CUSE: 3072-byte packets until a short one, or open/write()/close. */
-static int
-cuse_set(struct client *c, uint32_t type, const struct buf *b)
-{
-    struct ptm_setstate *ss = malloc(sizeof(*ss));
-    long chunk = env_buffersize();
-    size_t off = 0, n;
-    int r = -1;
-
-    if (!ss || chunk < 0) {
-        goto out;
-    }
-    if (chunk > 0) {
-        if (set_chunk(c, ss, type, NULL, 0) < 0) {
-            goto out;
-        }
-        for (off = 0; off < b->len; off += n) {
-            n = b->len - off < (size_t)chunk ? b->len - off : (size_t)chunk;
-            r = client_write_all(c, b->data + off, n);
-            if (r < 0) {
-                log_errno(-r, "cannot write the state blob to %s", c->desc);
-                r = -1;
-                goto out;
-            }
-        }
-        r = set_chunk(c, ss, type, NULL, 0);
-        goto out;
-    }
-    do {
-        n = b->len - off < PTM_STATE_BLOB_SIZE ? b->len - off
-                                               : PTM_STATE_BLOB_SIZE;
-        if (set_chunk(c, ss, type, b->data + off, n) < 0) {
-            goto out;
-        }
-        off += n;
-    } while (n == PTM_STATE_BLOB_SIZE);
-    r = 0;
-out:
-    free(ss);
-    return r;
-}
-
 int
 load_blob(struct client *c, const struct opts *o)
 {
     struct buf b = { 0 };
+    enum client_blob_step step;
     uint32_t rc = 0;
-    int r;
+    long chunk;
+    int r = -1;
 
     if (read_file(o->file, &b) < 0) {
-        free(b.data);
-        return -1;
+        goto out;
     }
-    if (c->kind == CLIENT_DEVICE) {
-        r = cuse_set(c, o->blob_type, &b);
-    } else {
-        r = client_sock_set_blob(c, 0, o->blob_type, b.data, b.len, &rc);
-        if (r < 0) {
-            report_err(c, CMD_SET_STATEBLOB, r);
-        } else if (rc != 0) {
-            report_rc(c, CMD_SET_STATEBLOB, rc);
-            r = -1;
-        }
+    chunk = chunk_size(c);
+    if (chunk < 0) {
+        goto out;
     }
+    r = client_set_blob(c, 0, o->blob_type, b.data, b.len, (size_t)chunk,
+                        &rc, &step);
+    if (r < 0) {
+        report_xfer(c, CMD_SET_STATEBLOB, r, step);
+        r = -1;
+    } else if (rc != 0) {
+        report_rc(c, CMD_SET_STATEBLOB, rc);
+        r = -1;
+    }
+out:
     free(b.data);
     return r;
 }

@@ -27,6 +27,12 @@ enum ioctl_op {
     OP_LOCK_STORAGE,
 };
 
+/* Exit codes (man/swtpm_ioctl.8). */
+enum ioctl_exit {
+    IOCTL_EXIT_OK = 0,
+    IOCTL_EXIT_FAIL = 1,    /* usage, connection, reply or TPM result */
+};
+
 struct opts {
     enum ioctl_op op;
     struct client_target target;
@@ -37,7 +43,7 @@ struct opts {
     const char *file;           /* --save / --load */
 };
 
-/* Run the operation; returns the exit status (0 or 1). */
+/* Run the operation; returns the exit code. */
 int run(const struct opts *o);
 
 /* Helpers shared by run.c and blob.c. */

@@ -234,7 +234,7 @@ parse_connection(struct opts *o, int c)
     }
 }
 
-/* 0 = go on, 1 = exit 0 (help/version), -1 = exit 1. */
+/* OPTS_CONTINUE, or the exit code (help and version: success). */
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -254,10 +254,10 @@ parse_args(int argc, char **argv, struct opts *o)
         case LOPT_STOP: r = set_op(o, OP_STOP); break;
         case LOPT_HELP:
             usage(argv[0]);
-            return 1;
+            return IOCTL_EXIT_OK;
         case LOPT_VERSION:
             print_version();
-            return 1;
+            return IOCTL_EXIT_OK;
         case LOPT_DEVICE:
         case LOPT_TCP:
         case LOPT_UNIX:
@@ -266,29 +266,30 @@ parse_args(int argc, char **argv, struct opts *o)
         case '?':
             fprintf(stderr, "Try '%s --help' for more information.\n",
                     argv[0]);
-            return -1;
+            return IOCTL_EXIT_FAIL;
         default:
             r = parse_valued(o, c, argc, argv);
             break;
         }
         if (r < 0) {
-            return -1;
+            return IOCTL_EXIT_FAIL;
         }
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
+/* OPTS_CONTINUE, or the exit code. */
 static int
 opts_validate(struct opts *o, int argc, char **argv)
 {
     if (o->op == OP_NONE) {
         fprintf(stderr, "No valid command.\n");
-        return -1;
+        return IOCTL_EXIT_FAIL;
     }
     if (o->target.kind == 0) {
         if (optind >= argc) {
             fprintf(stderr, "Error: Missing device name.\n");
-            return -1;
+            return IOCTL_EXIT_FAIL;
         }
         o->target.kind = CLIENT_DEVICE;
         o->target.path = argv[optind++];
@@ -297,7 +298,7 @@ opts_validate(struct opts *o, int argc, char **argv)
     if (optind < argc) {
         log_warn("ignoring extra argument '%s'", argv[optind]);
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
 int
@@ -308,11 +309,8 @@ main(int argc, char **argv)
 
     log_set_prefix("swtpm_ioctl: ");
     r = parse_args(argc, argv, &o);
-    if (r != 0) {
-        return r > 0 ? 0 : 1;
+    if (r == OPTS_CONTINUE) {
+        r = opts_validate(&o, argc, argv);
     }
-    if (opts_validate(&o, argc, argv) < 0) {
-        return 1;
-    }
-    return run(&o);
+    return r == OPTS_CONTINUE ? run(&o) : r;
 }

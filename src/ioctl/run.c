@@ -271,26 +271,22 @@ int
 run(const struct opts *o)
 {
     struct client c;
+    char msg[CLIENT_DESC_MAX + 128];
     int r;
 
     /* A closed socket must give EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     r = client_open(&c, &o->target, CLIENT_TIMEOUT_MS);
     if (r < 0) {
-        if (o->target.kind == CLIENT_DEVICE) {
-            log_err("cannot open TPM device %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        } else {
-            log_err("cannot connect to %s: %s", c.desc,
-                    client_open_strerror(&c, r));
-        }
-        return 1;
+        client_open_errmsg(&c, r, msg, sizeof(msg));
+        log_err("%s", msg);
+        return IOCTL_EXIT_FAIL;
     }
     r = dispatch(&c, o);
     client_close(&c);
     if (fflush(stdout) != 0) {
         log_errno(errno, "cannot write to stdout");
-        return 1;
+        return IOCTL_EXIT_FAIL;
     }
-    return r < 0 ? 1 : 0;
+    return r < 0 ? IOCTL_EXIT_FAIL : IOCTL_EXIT_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "tool.h"
+#include "toolenv.h"
 
 static void
 usage(const char *prog)
@@ -148,7 +149,7 @@ main(int argc, char **argv)
         fprintf(stderr, "Unexpected argument '%s'\n", argv[optind]);
         return LOCALCA_EXIT_FAIL;
     }
-    if (o.logfile && use_logfile(o.logfile) < 0) {
+    if (o.logfile && say_to_logfile(o.logfile) < 0) {
         fprintf(stderr, "Cannot open log file '%s'\n", o.logfile);
         return LOCALCA_EXIT_FAIL;
     }

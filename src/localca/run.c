@@ -17,6 +17,7 @@
 #include "localca.h"
 #include "log.h"
 #include "tool.h"
+#include "toolenv.h"
 
 #define SYSCONF_DIR   "/etc"
 #define CONF_NAME     "swtpm-localca.conf"

@@ -32,7 +32,4 @@ enum {
 /* Make the certificate; returns the exit code (errors were logged). */
 int run(const struct opts *o);
 
-/* Send say() and log lines to path (appended) instead of the terminal. */
-int use_logfile(const char *path);
-
 #endif

@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "run.h"
 
 #define NFILES 3
@@ -64,24 +65,11 @@ underscore_spaces(char *s)
     }
 }
 
+/* A config file is replaced whole, so a failure keeps the old one. */
 static int
 write_file(const char *path, const char *text)
 {
-    size_t len = strlen(text);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                  O_CLOEXEC, 0644);
-    int r = 0;
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (write(fd, text, len) != (ssize_t)len) {
-        r = errno ? -errno : -EIO;
-    }
-    if (close(fd) < 0 && r == 0) {
-        r = -errno;
-    }
-    return r;
+    return fd_replace_file(path, text, strlen(text), 0644);
 }
 
 /* The three file contents (docs/setup-and-bios.md §5.5); false on allocation

@@ -145,16 +145,13 @@ static const struct option longopts[] = {
 };
 
 static int
-parse_fd(const char *s, const char *opt, int *out)
+parse_fd_arg(const char *s, const char *opt, int *out)
 {
-    unsigned long v;
-
-    if (parse_uint(s, 0, 1024 * 1024, &v) < 0) {
+    if (parse_fd(s, out) < 0) {
         fprintf(stderr, "%s needs a file descriptor number, got '%s'\n",
                 opt, s);
         return -1;
     }
-    *out = (int)v;
     return 0;
 }
 
@@ -176,12 +173,12 @@ add_pcr_banks(struct opts *o, const char *v)
     return 0;
 }
 
-/* Returns 0 to go on, 1 for an exit-0 option, -1 for a usage error. */
+/* OPTS_CONTINUE, or the exit code (help and version: success). */
 static int
 parse_one(struct opts *o, int c, const char *arg, char **argv)
 {
     switch (c) {
-    case 'h': usage(argv[0]); return 1;
+    case 'h': usage(argv[0]); return SETUP_EXIT_OK;
     case OPT_CCF:
         o->create_config_files = true;
         /* the optional argument may be the next word (docs/cli.md §10) */
@@ -204,7 +201,8 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
         break;
     case OPT_KEYFILE: o->keyfile = arg; break;
     case OPT_KEYFILEFD:
-        return parse_fd(arg, "--keyfile-fd", &o->keyfile_fd);
+        return parse_fd_arg(arg, "--keyfile-fd", &o->keyfile_fd) < 0
+                   ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
     case OPT_LOCKNV: o->lock_nvram = true; break;
     case OPT_LOGFILE: o->logfile = arg; break;
     case OPT_NOTOVERWRITE: o->not_overwrite = true; break;
@@ -212,12 +210,14 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_OWNERPASS: o->ownerpass = arg; break;
     case OPT_OWNERSHIP: o->take_ownership = true; break;
     case OPT_OWNERWK: o->owner_well_known = true; break;
-    case OPT_PCRBANKS: return add_pcr_banks(o, arg);
+    case OPT_PCRBANKS:
+        return add_pcr_banks(o, arg) < 0 ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
     case OPT_PLATCERT: o->create_platform_cert = true; break;
     case OPT_PRINTCAPS: o->print_caps = true; break;
     case OPT_PWDFILE: o->pwdfile = arg; break;
     case OPT_PWDFILEFD:
-        return parse_fd(arg, "--pwdfile-fd", &o->pwdfile_fd);
+        return parse_fd_arg(arg, "--pwdfile-fd", &o->pwdfile_fd) < 0
+                   ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
     case OPT_RECONFIGURE: o->reconfigure = true; break;
     case OPT_RSAKEYSIZE: o->rsa_keysize = arg; break;
     case OPT_RUNAS: o->runas = arg; break;
@@ -233,14 +233,15 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
         break;      /* recorded by parse_args with the option's name */
     case OPT_VERSION:
         printf("TPM emulator setup tool version %s\n", SWTPM_VERSION);
-        return 1;
+        return SETUP_EXIT_OK;
     case OPT_VMID: o->vmid = arg; break;
     default:
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
+/* OPTS_CONTINUE, or the exit code. */
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -258,19 +259,19 @@ parse_args(int argc, char **argv, struct opts *o)
         if (c == '?') {
             fprintf(stderr, "Try '%s --help' for more information.\n",
                     argv[0]);
-            return -1;
+            return SETUP_EXIT_FAIL;
         }
         r = parse_one(o, c, optarg, argv);
-        if (r != 0) {
+        if (r != OPTS_CONTINUE) {
             return r;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "unexpected argument '%s'; try '%s --help'\n",
                 argv[optind], argv[0]);
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
 /* Options of the other TPM version (docs/cli.md §10). */
@@ -306,7 +307,8 @@ check_version_opts(const struct opts *o)
     return 0;
 }
 
-/* Cross-option rules (docs/cli.md §10); messages go to stderr. */
+/* Cross-option rules (docs/cli.md §10); messages go to stderr.
+ * OPTS_CONTINUE, or the exit code. */
 static int
 opts_validate(struct opts *o)
 {
@@ -315,22 +317,22 @@ opts_validate(struct opts *o)
     if (o->unsupported) {
         fprintf(stderr, "option '--%s' is not supported with libtpms 0.9\n",
                 o->unsupported);
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->print_caps || o->create_config_files) {
-        return 0;
+        return OPTS_CONTINUE;
     }
     if (!o->state_path) {
         fprintf(stderr, "missing --tpm-state\n");
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->overwrite && o->not_overwrite) {
         fprintf(stderr, "--overwrite and --not-overwrite cannot be used "
                 "together\n");
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (check_version_opts(o) < 0) {
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->reconfigure && (o->createek || o->create_ek_cert ||
                            o->create_platform_cert || o->create_spk ||
@@ -339,41 +341,41 @@ opts_validate(struct opts *o)
         fprintf(stderr, "--reconfigure only re-allocates PCR banks; it "
                 "cannot be combined with EK, certificate, key or NV "
                 "options\n");
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->owner_well_known && o->ownerpass) {
         fprintf(stderr, "--ownerpass and --owner-well-known exclude each "
                 "other\n");
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->srk_well_known && o->srkpass) {
         fprintf(stderr, "--srkpass and --srk-well-known exclude each "
                 "other\n");
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->pcr_banks && pcrs_check_names(o->pcr_banks, err,
                                          sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->cipher && strcmp(o->cipher, "aes-128-cbc") != 0 &&
         strcmp(o->cipher, "aes-cbc") != 0 &&
         strcmp(o->cipher, "aes-256-cbc") != 0) {
         fprintf(stderr, "unsupported cipher '%s'; use aes-128-cbc, aes-cbc "
                 "or aes-256-cbc\n", o->cipher);
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->rsa_keysize && strcmp(o->rsa_keysize, "2048") != 0 &&
         strcmp(o->rsa_keysize, "3072") != 0 &&
         strcmp(o->rsa_keysize, "max") != 0) {
         fprintf(stderr, "unsupported --rsa-keysize '%s'; libtpms 0.9 "
                 "supports 2048, 3072 and max (3072)\n", o->rsa_keysize);
-        return -1;
+        return SETUP_EXIT_FAIL;
     }
     if (o->create_ek_cert || o->create_platform_cert || o->take_ownership) {
         o->createek = true;
     }
-    return 0;
+    return OPTS_CONTINUE;
 }
 
 int
@@ -383,13 +385,11 @@ main(int argc, char **argv)
     int r;
 
     r = parse_args(argc, argv, &o);
-    if (r == 0) {
+    if (r == OPTS_CONTINUE) {
         r = opts_validate(&o);
     }
-    if (r == 0) {
+    if (r == OPTS_CONTINUE) {
         r = run(&o);
-    } else {
-        r = r > 0 ? SETUP_EXIT_OK : SETUP_EXIT_FAIL;
     }
     free(o.pcr_banks);
     return r;

@@ -33,29 +33,6 @@
 
 #define SYSCONF_SETUP "/etc/swtpm_setup.conf"
 
-static int out_fd = STDOUT_FILENO;
-
-void
-say(const char *fmt, ...)
-{
-    char line[2048];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof(line) - 2) {
-        n = sizeof(line) - 2;
-    }
-    line[n++] = '\n';
-    while (write(out_fd, line, (size_t)n) < 0 && errno == EINTR) {
-    }
-}
-
 int
 setup_tpm_cmd(struct setup_ctx *ctx, struct buf *cmd, const char *what,
               const uint8_t **out_resp, uint32_t *out_len)
@@ -106,75 +83,16 @@ print_capabilities(void)
            SWTPM_VERSION);
 }
 
-int
-user_config_dir(char *out, size_t outlen)
-{
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
-    struct passwd *pw;
-
-    if (xdg && xdg[0] == '/') {
-        snprintf(out, outlen, "%s", xdg);
-        return 0;
-    }
-    if (!home || !home[0]) {
-        pw = getpwuid(geteuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home || !home[0]) {
-        return -ENOENT;
-    }
-    snprintf(out, outlen, "%s/.config", home);
-    return 0;
-}
-
-int
-path_join(char *out, size_t outlen, const char *dir, const char *name)
-{
-    int n = snprintf(out, outlen, "%s/%s", dir, name);
-
-    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
-}
-
-int
-mkdir_parents(const char *path, mode_t mode)
-{
-    char tmp[SETUP_PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(tmp)) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-
-            *p = '\0';
-            if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
-                return -errno;
-            }
-            *p = c;
-            if (c == '\0') {
-                return 0;
-            }
-        }
-    }
-}
-
 static int
 open_logfile(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-                  O_CLOEXEC, 0640);
+    int r = say_to_logfile(path);
 
-    if (fd < 0) {
+    if (r < 0) {
         fprintf(stderr, "cannot open log file '%s': %s\n", path,
-                strerror(errno));
+                strerror(-r));
         return -1;
     }
-    out_fd = fd;
-    log_set_fd(fd);
     return 0;
 }
 
@@ -332,6 +250,7 @@ static int
 tpm_run(struct setup_ctx *ctx, const char *state_dir)
 {
     uint32_t rc = 0;
+    char msg[512];
     int r;
 
     if (ctx->o->tpm_prog) {
@@ -343,7 +262,12 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
         return -EINVAL;
     }
     get_ident(&ctx->ident);
-    if (tpm_start(ctx->tpm, false, &rc) < 0) {
+    r = tpm_start(ctx->tpm, false, &rc);
+    if (r == -EIO) {
+        tpm_start_strerror(ctx->tpm, rc, msg, sizeof(msg));
+        log_err("%s", msg);
+    }
+    if (r < 0) {
         return -EIO;
     }
     r = tpm_send_startup(ctx->tpm, TPM_STARTUP_CLEAR, &rc);

@@ -90,8 +90,8 @@ struct setup_ctx {
     char keyopt[SETUP_PATH_MAX + 64];   /* --key string ("" for none) */
 };
 
-/* Informational output: stdout, or the --logfile. */
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Informational output (say()): stdout, or the --logfile. */
+#include "toolenv.h"
 
 /*
  * Send cmd (header size filled in here) to the TPM and check the result.

@@ -12,31 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <tss2/tss2_tpm2_types.h>
+
 #include "certs.h"
 #include "fdio.h"
 #include "log.h"
 #include "setup.h"
 
-#define TPM2_ST_NO_SESSIONS 0x8001
-#define TPM2_ST_SESSIONS    0x8002
-#define TPM2_CC_CREATEPRIMARY   0x131
-#define TPM2_CC_EVICTCONTROL    0x120
-#define TPM2_CC_FLUSHCONTEXT    0x165
-#define TPM2_CC_NV_DEFINESPACE  0x12a
-#define TPM2_CC_NV_WRITE        0x137
-#define TPM2_CC_NV_WRITELOCK    0x138
-#define TPM2_CC_GETCAPABILITY   0x17a
-#define TPM2_CC_PCR_ALLOCATE    0x12b
-#define TPM2_RH_OWNER       0x40000001u
-#define TPM2_RH_ENDORSEMENT 0x4000000bu
-#define TPM2_RH_PLATFORM    0x4000000cu
-#define TPM2_RS_PW          0x40000009u
-#define TPM2_ALG_RSA    0x0001
-#define TPM2_ALG_AES    0x0006
-#define TPM2_ALG_SHA256 0x000b
-#define TPM2_ALG_NULL   0x0010
-#define TPM2_ALG_CFB    0x0043
-#define TPM2_ALG_ECC    0x0023
 
 #define SPK_HANDLE          0x81000001u
 #define PLATFORM_CERT_INDEX 0x01c08000u
@@ -251,7 +233,7 @@ create_primary(struct setup_ctx *ctx, uint32_t hierarchy,
 {
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_CREATEPRIMARY);
+    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_CreatePrimary);
     buf_u32(&cmd, hierarchy);
     put_pw_session(&cmd);
     buf_u16(&cmd, 4);                       /* inSensitive: empty */
@@ -270,7 +252,7 @@ evict_control(struct setup_ctx *ctx, uint32_t obj, uint32_t persistent)
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_EVICTCONTROL);
+    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_EvictControl);
     buf_u32(&cmd, TPM2_RH_OWNER);
     buf_u32(&cmd, obj);
     put_pw_session(&cmd);
@@ -285,7 +267,7 @@ flush_context(struct setup_ctx *ctx, uint32_t handle)
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_FLUSHCONTEXT);
+    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_FlushContext);
     buf_u32(&cmd, handle);
     return setup_tpm_cmd(ctx, &cmd, "TPM2_FlushContext", &resp, &len);
 }
@@ -305,7 +287,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
         log_err("cannot store %zu bytes in NV index 0x%x", len, index);
         return -EINVAL;
     }
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_DEFINESPACE);
+    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_DefineSpace);
     buf_u32(&cmd, TPM2_RH_PLATFORM);
     put_pw_session(&cmd);
     buf_u16(&cmd, 0);                       /* auth */
@@ -319,7 +301,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
     for (size_t off = 0; r == 0 && off < len; off += NV_CHUNK) {
         size_t n = len - off < NV_CHUNK ? len - off : NV_CHUNK;
 
-        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_WRITE);
+        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_Write);
         buf_u32(&cmd, TPM2_RH_PLATFORM);
         buf_u32(&cmd, index);
         put_pw_session(&cmd);
@@ -328,7 +310,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
         r = setup_tpm_cmd(ctx, &cmd, "TPM2_NV_Write", &resp, &rlen);
     }
     if (r == 0 && lock) {
-        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_WRITELOCK);
+        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_WriteLock);
         buf_u32(&cmd, TPM2_RH_PLATFORM);
         buf_u32(&cmd, index);
         put_pw_session(&cmd);
@@ -501,7 +483,7 @@ allocate_pcrs(struct setup_ctx *ctx)
     char active[256], all[256];
     int r;
 
-    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_GETCAPABILITY);
+    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_GetCapability);
     buf_u32(&cmd, 5);                       /* TPM_CAP_PCRS */
     buf_u32(&cmd, 0);
     buf_u32(&cmd, 64);
@@ -520,7 +502,7 @@ allocate_pcrs(struct setup_ctx *ctx)
         log_err("malformed TPM2_GetCapability(PCRS) response");
         return r;
     }
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_PCR_ALLOCATE);
+    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_PCR_Allocate);
     buf_u32(&cmd, TPM2_RH_PLATFORM);
     put_pw_session(&cmd);
     buf_bytes(&cmd, sel.data, sel.len);

@@ -17,16 +17,14 @@
 #include "swtpm.h"
 
 static int
-parse_fd(const char *what, const char *v, int *out, char *err, size_t errlen)
+parse_fd_opt(const char *what, const char *v, int *out, char *err,
+             size_t errlen)
 {
-    unsigned long n;
-
-    if (parse_uint(v, 0, 65535, &n) < 0) {
+    if (parse_fd(v, out) < 0) {
         snprintf(err, errlen, "%s must be a file descriptor number, got "
                  "'%s'", what, v);
         return -EINVAL;
     }
-    *out = (int)n;
     return 0;
 }
 
@@ -139,11 +137,11 @@ chan_parse(const char *s, bool is_ctrl, struct chan_opts *o,
         goto out;
     }
     if ((v = subopts_get(&so, "fd")) &&
-        parse_fd("fd", v, &o->fd, err, errlen) < 0) {
+        parse_fd_opt("fd", v, &o->fd, err, errlen) < 0) {
         goto out;
     }
     if ((v = subopts_get(&so, "clientfd")) &&
-        parse_fd("clientfd", v, &o->clientfd, err, errlen) < 0) {
+        parse_fd_opt("clientfd", v, &o->clientfd, err, errlen) < 0) {
         goto out;
     }
     if (o->is_unix ? parse_unix_opts(&so, o, err, errlen) < 0

@@ -381,7 +381,9 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
                         /* lock_now= */ false, err, sizeof(err)) < 0 ||
         daemon_write_pid(&o->cfg, err, sizeof(err)) < 0 ||
         daemon_autostart_tpm(&o->cfg, inst, err, sizeof(err)) < 0) {
-        log_err("%s", err);
+        if (err[0]) {
+            log_err("%s", err);
+        }
         return EXIT_ERR;
     }
     return -1;

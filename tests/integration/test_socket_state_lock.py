@@ -225,3 +225,20 @@ def test_lock_storage_wait_gets_the_lock_when_the_holder_exits(
     finally:
         b.stop()
     assert nv_after_restart(tmp_path, a) == b"BBBBBBBB"
+
+
+def test_not_need_init_on_locked_dir_reports_the_lock_once(swtpm_factory,
+                                                           tmp_path):
+    """A second server started running (--flags not-need-init) on a locked
+    directory fails with the lock holder named once, and without a second
+    line blaming the state or the --key."""
+    a = swtpm_factory()
+    b = sharing(tmp_path, "b", a, running=True, wait=False)
+    try:
+        assert b.proc.wait(timeout=30) != 0
+        err = b.stderr()
+        assert err.count("in use by process %d" % a.proc.pid) == 1, err
+        assert "--key" not in err and "could not start" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    finally:
+        b.stop()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for the control/TPM client helper (src/common/client.c):
+ * Unit tests for the control/TPM client helper (src/common/client.c,
+ * client_blob.c):
  * --tcp parsing, socket request encoding, reply decoding with short, long
  * and garbage input, and the I/O paths over a socketpair.  The ioctl()
  * form is checked through -Wl,--wrap=ioctl.  Byte vectors are written by
@@ -8,6 +9,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,65 @@
 /* ---- ioctl() stand-in: records the request, fills a reply ---- */
 
 int __wrap_ioctl(int fd, unsigned long request, void *arg);
+
+/* A fake CUSE device's state blob for GET/SET_STATEBLOB ioctls. */
+static uint8_t dev_blob[7000];
+static uint32_t dev_blob_len;
+static unsigned int dev_ioctls;
+static uint32_t dev_fail_at;        /* answer TPM_FAIL at this ioctl */
+static uint32_t dev_bad_length;     /* GET: claim this length if set */
+static uint32_t dev_set_lens[8];
+
+static int
+fake_get_piece(struct ptm_getstate *gs)
+{
+    uint32_t off = gs->u.req.offset, n;
+
+    assert_int_equal(gs->u.req.state_flags, PTM_STATE_FLAG_DECRYPTED);
+    assert_int_equal(gs->u.req.type, PTM_BLOB_TYPE_VOLATILE);
+    assert_true(off <= dev_blob_len);
+    n = dev_blob_len - off < PTM_STATE_BLOB_SIZE ? dev_blob_len - off
+                                                 : PTM_STATE_BLOB_SIZE;
+    dev_ioctls++;
+    memset(gs, 0, sizeof(*gs));
+    if (dev_ioctls == dev_fail_at) {
+        gs->u.resp.tpm_result = TPM_FAIL;
+        return 0;
+    }
+    gs->u.resp.totlength = dev_blob_len;
+    gs->u.resp.length = dev_bad_length ? dev_bad_length : n;
+    memcpy(gs->u.resp.data, dev_blob + off, n);
+    return 0;
+}
+
+static int
+fake_set_piece(struct ptm_setstate *ss)
+{
+    uint32_t n = ss->u.req.length;
+
+    assert_int_equal(ss->u.req.type, PTM_BLOB_TYPE_PERMANENT);
+    assert_true(n <= PTM_STATE_BLOB_SIZE);
+    assert_true(dev_blob_len + n <= sizeof(dev_blob));
+    assert_true(dev_ioctls < 8);
+    memcpy(dev_blob + dev_blob_len, ss->u.req.data, n);
+    dev_blob_len += n;
+    dev_set_lens[dev_ioctls++] = n;
+    ss->u.resp.tpm_result = dev_ioctls == dev_fail_at ? TPM_FAIL : 0;
+    return 0;
+}
+
+static void
+fake_dev_reset(uint32_t len)
+{
+    for (size_t i = 0; i < sizeof(dev_blob); i++) {
+        dev_blob[i] = (uint8_t)(i * 7 + 1);
+    }
+    dev_blob_len = len;
+    dev_ioctls = 0;
+    dev_fail_at = 0;
+    dev_bad_length = 0;
+    memset(dev_set_lens, 0, sizeof(dev_set_lens));
+}
 static unsigned long last_request;
 
 int
@@ -32,6 +93,12 @@ __wrap_ioctl(int fd, unsigned long request, void *arg)
     if (request == PTM_GET_CAPABILITY) {
         *(ptm_cap *)arg = 0x6fff;
         return 0;
+    }
+    if (request == PTM_GET_STATEBLOB) {
+        return fake_get_piece(arg);
+    }
+    if (request == PTM_SET_STATEBLOB) {
+        return fake_set_piece(arg);
     }
     if (request == PTM_INIT) {
         struct ptm_init *init = arg;
@@ -539,6 +606,182 @@ test_client_ctrl_device_ioctl(void **state)
     assert_int_equal(client_ctrl(&c, 0, &res, &rc), -EINVAL);
 }
 
+/* ---- state blobs on a CUSE device ---- */
+
+static void
+test_client_get_blob_cuse_pieces(void **state)
+{
+    struct client c = { .kind = CLIENT_DEVICE, .fd = 100 };
+    enum client_blob_step step;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    uint32_t rc = 1;
+
+    fake_dev_reset(7000);
+    assert_int_equal(client_get_blob(&c, PTM_STATE_FLAG_DECRYPTED,
+                                     PTM_BLOB_TYPE_VOLATILE, 0, &blob, &len,
+                                     &rc, &step), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dev_ioctls, 3);            /* 3072 + 3072 + 856 */
+    assert_int_equal(len, 7000);
+    assert_memory_equal(blob, dev_blob, 7000);
+    free(blob);
+    /* A result on the second piece: no blob, the result comes back. */
+    fake_dev_reset(7000);
+    dev_fail_at = 2;
+    blob = NULL;
+    assert_int_equal(client_get_blob(&c, PTM_STATE_FLAG_DECRYPTED,
+                                     PTM_BLOB_TYPE_VOLATILE, 0, &blob, &len,
+                                     &rc, &step), 0);
+    assert_int_equal(rc, TPM_FAIL);
+    assert_null(blob);
+    assert_int_equal(len, 0);
+}
+
+static void
+test_client_get_blob_cuse_bad_reply(void **state)
+{
+    struct client c = { .kind = CLIENT_DEVICE, .fd = 100 };
+    enum client_blob_step step = CLIENT_BLOB_SIZE;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    uint32_t rc = 0;
+
+    fake_dev_reset(7000);
+    dev_bad_length = PTM_STATE_BLOB_SIZE + 1;
+    assert_int_equal(client_get_blob(&c, PTM_STATE_FLAG_DECRYPTED,
+                                     PTM_BLOB_TYPE_VOLATILE, 0, &blob, &len,
+                                     &rc, &step), -EBADMSG);
+    assert_int_equal(step, CLIENT_BLOB_REQUEST);
+    assert_null(blob);
+}
+
+/* With a chunk size the rest after the first ioctl comes by read(). */
+static void
+test_client_get_blob_cuse_stream(void **state)
+{
+    struct client c = { .kind = CLIENT_DEVICE };
+    enum client_blob_step step;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    uint32_t rc = 1;
+    int p[2];
+
+    fake_dev_reset(7000);
+    assert_int_equal(pipe(p), 0);
+    c.fd = p[0];
+    assert_int_equal(write(p[1], dev_blob + 3072, 7000 - 3072),
+                     7000 - 3072);
+    assert_int_equal(client_get_blob(&c, PTM_STATE_FLAG_DECRYPTED,
+                                     PTM_BLOB_TYPE_VOLATILE, 1000, &blob,
+                                     &len, &rc, &step), 0);
+    assert_int_equal(dev_ioctls, 1);
+    assert_int_equal(len, 7000);
+    assert_memory_equal(blob, dev_blob, 7000);
+    free(blob);
+    /* The device closes half way: a stream failure. */
+    fake_dev_reset(7000);
+    assert_int_equal(write(p[1], dev_blob + 3072, 100), 100);
+    close(p[1]);
+    blob = NULL;
+    assert_int_equal(client_get_blob(&c, PTM_STATE_FLAG_DECRYPTED,
+                                     PTM_BLOB_TYPE_VOLATILE, 1000, &blob,
+                                     &len, &rc, &step), -ECONNRESET);
+    assert_int_equal(step, CLIENT_BLOB_STREAM);
+    assert_null(blob);
+    close(p[0]);
+}
+
+static void
+test_client_set_blob_cuse_pieces(void **state)
+{
+    struct client c = { .kind = CLIENT_DEVICE, .fd = 100 };
+    enum client_blob_step step;
+    static uint8_t src[6144];
+    uint32_t rc = 1;
+
+    for (size_t i = 0; i < sizeof(src); i++) {
+        src[i] = (uint8_t)(i * 13);
+    }
+    /* A multiple of 3072 ends with an empty piece. */
+    fake_dev_reset(0);
+    assert_int_equal(client_set_blob(&c, 0, PTM_BLOB_TYPE_PERMANENT, src,
+                                     sizeof(src), 0, &rc, &step), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dev_ioctls, 3);
+    assert_int_equal(dev_set_lens[0], 3072);
+    assert_int_equal(dev_set_lens[1], 3072);
+    assert_int_equal(dev_set_lens[2], 0);
+    assert_memory_equal(dev_blob, src, sizeof(src));
+    /* The first non-zero result stops the transfer. */
+    fake_dev_reset(0);
+    dev_fail_at = 1;
+    assert_int_equal(client_set_blob(&c, 0, PTM_BLOB_TYPE_PERMANENT, src,
+                                     sizeof(src), 0, &rc, &step), 0);
+    assert_int_equal(rc, TPM_FAIL);
+    assert_int_equal(dev_ioctls, 1);
+    /* An empty blob is one empty piece. */
+    fake_dev_reset(0);
+    assert_int_equal(client_set_blob(&c, 0, PTM_BLOB_TYPE_PERMANENT, NULL,
+                                     0, 0, &rc, &step), 0);
+    assert_int_equal(dev_ioctls, 1);
+    assert_int_equal(dev_set_lens[0], 0);
+}
+
+/* With a chunk size: empty ioctl, write() pieces, empty ioctl. */
+static void
+test_client_set_blob_cuse_stream(void **state)
+{
+    struct client c = { .kind = CLIENT_DEVICE };
+    enum client_blob_step step;
+    static uint8_t src[5000], got[5000];
+    uint32_t rc = 1;
+    int p[2];
+
+    for (size_t i = 0; i < sizeof(src); i++) {
+        src[i] = (uint8_t)(i * 3);
+    }
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+    c.fd = p[0];
+    fake_dev_reset(0);
+    assert_int_equal(client_set_blob(&c, 0, PTM_BLOB_TYPE_PERMANENT, src,
+                                     sizeof(src), 1024, &rc, &step), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dev_ioctls, 2);
+    assert_int_equal(dev_blob_len, 0);
+    assert_int_equal(read(p[1], got, sizeof(got)), (ssize_t)sizeof(got));
+    assert_memory_equal(got, src, sizeof(src));
+    /* The device went away: a stream failure (EPIPE, not a signal). */
+    signal(SIGPIPE, SIG_IGN);
+    close(p[1]);
+    fake_dev_reset(0);
+    assert_true(client_set_blob(&c, 0, PTM_BLOB_TYPE_PERMANENT, src,
+                                sizeof(src), 1024, &rc, &step) < 0);
+    assert_int_equal(step, CLIENT_BLOB_STREAM);
+    assert_int_equal(dev_ioctls, 1);
+    close(p[0]);
+}
+
+static void
+test_client_open_errmsg_names_target(void **state)
+{
+    struct client c;
+    struct client_target t = { .kind = CLIENT_DEVICE,
+                               .path = "/nonexistent/vtpm" };
+    char msg[CLIENT_DESC_MAX + 128];
+    int r;
+
+    r = client_open(&c, &t, 0);
+    client_open_errmsg(&c, r, msg, sizeof(msg));
+    assert_string_equal(msg, "cannot open TPM device '/nonexistent/vtpm': "
+                        "No such file or directory");
+    assert_int_equal(client_parse_tcp("127.0.0.1:1", 1, &t), 0);
+    r = client_open(&c, &t, 1000);
+    client_open_errmsg(&c, r, msg, sizeof(msg));
+    assert_string_equal(msg, "cannot connect to 127.0.0.1:1: "
+                        "Connection refused");
+}
+
 static void
 test_client_open_failures(void **state)
 {
@@ -577,6 +820,12 @@ main(void)
         cmocka_unit_test(test_client_sock_get_blob),
         cmocka_unit_test(test_client_tpm_cmd),
         cmocka_unit_test(test_client_ctrl_device_ioctl),
+        cmocka_unit_test(test_client_get_blob_cuse_pieces),
+        cmocka_unit_test(test_client_get_blob_cuse_bad_reply),
+        cmocka_unit_test(test_client_get_blob_cuse_stream),
+        cmocka_unit_test(test_client_set_blob_cuse_pieces),
+        cmocka_unit_test(test_client_set_blob_cuse_stream),
+        cmocka_unit_test(test_client_open_errmsg_names_target),
         cmocka_unit_test(test_client_open_failures),
     };
 

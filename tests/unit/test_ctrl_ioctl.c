@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for ctrl_ioctl.c and ctrl_names.c: decoding of every CUSE
+ * Unit tests for ctrl_ioctl.c and ctrl_table.c: decoding of every CUSE
  * ioctl struct (valid, short, oversized and maximum-size input) and the
  * reply sizes of docs/control-channel.md §9.4.
  */

@@ -20,42 +20,6 @@
 #include "../../src/common/localca.c"
 #include "../../src/common/x509.c"
 
-/* run.c's helpers that localca.c uses, reduced to what these tests need */
-void
-say(const char *fmt, ...)
-{
-    (void)fmt;
-}
-
-int
-user_config_dir(char *out, size_t outlen)
-{
-    snprintf(out, outlen, "/nonexistent");
-    return 0;
-}
-
-int
-path_join(char *out, size_t outlen, const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-
-    if (a + b + 2 > outlen) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(out, dir, a);
-    out[a] = '/';
-    memcpy(out + a + 1, name, b + 1);
-    return 0;
-}
-
-int
-mkdir_parents(const char *path, mode_t mode)
-{
-    (void)path;
-    (void)mode;
-    return 0;
-}
-
 /* write() stand-in: at most max_write bytes per call while limited */
 static bool limited;
 static size_t max_write;

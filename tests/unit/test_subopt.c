@@ -159,6 +159,25 @@ test_parse_uint_rejects_white_space_and_signs(void **state)
 }
 
 static void
+test_parse_fd_range(void **state)
+{
+    static const char *const bad[] = { "", "x", "-1", "+3", " 3", "3x",
+                                       "65536", "99999999999999999999" };
+    int fd = 42;
+
+    (void)state;
+    assert_int_equal(parse_fd("0", &fd), 0);
+    assert_int_equal(fd, 0);
+    assert_int_equal(parse_fd("65535", &fd), 0);
+    assert_int_equal(fd, PARSE_FD_MAX);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fd = 42;
+        assert_true(parse_fd(bad[i], &fd) < 0);
+        assert_int_equal(fd, 42);       /* untouched on error */
+    }
+}
+
+static void
 test_parse_mode_and_ids(void **state)
 {
     mode_t m;
@@ -191,6 +210,7 @@ main(void)
         cmocka_unit_test(test_subopts_parse_empty_and_max),
         cmocka_unit_test(test_parse_uint_ranges),
         cmocka_unit_test(test_parse_uint_rejects_white_space_and_signs),
+        cmocka_unit_test(test_parse_fd_range),
         cmocka_unit_test(test_parse_mode_and_ids),
     };
 

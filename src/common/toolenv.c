@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/*
- * What src/common/localca.c expects from its program (localca.h):
- * informational output and the user's config directory.
- */
+/* Output, config directory and paths for swtpm_setup and swtpm_localca. */
+#include "toolenv.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -13,16 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "localca.h"
 #include "log.h"
-#include "tool.h"
 
 static int out_fd = STDOUT_FILENO;
 
 int
-use_logfile(const char *path)
+say_to_logfile(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+                  O_CLOEXEC, 0640);
 
     if (fd < 0) {
         return -errno;
@@ -53,8 +51,7 @@ say(const char *fmt, ...)
     }
 }
 
-/* $XDG_CONFIG_HOME, else ~/.config (docs/setup-and-bios.md §7: the user's
- * config dir). */
+/* docs/setup-and-bios.md §7: the user's config dir. */
 int
 user_config_dir(char *out, size_t outlen)
 {
@@ -76,6 +73,15 @@ user_config_dir(char *out, size_t outlen)
         n = snprintf(out, outlen, "%s/.config", home);
     }
     return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+void
+effective_user(char *out, size_t outlen)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    snprintf(out, outlen, "user %s (uid %u)", pw ? pw->pw_name : "?",
+             (unsigned int)geteuid());
 }
 
 int
