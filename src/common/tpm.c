@@ -33,6 +33,10 @@ load_reason(int r, uint32_t rc)
     case TPM_BAD_KEY_PROPERTY:
         return "the --key has the wrong size for this file";
     default:
+        /* A bad file:// header says what is wrong with it. */
+        if (r == -EBADMSG && cur && cur->store.why) {
+            return cur->store.why;
+        }
         return strerror(-r);
     }
 }
