@@ -162,14 +162,20 @@ lock_state(const struct daemon_cfg *c, struct tpm_instance *inst,
     pid_t holder = 0;
     int r = state_lock(&inst->store, 0, &holder);
 
+    const char *kind = state_kind(&inst->store);
+    const char *path = inst->store.path;
+
     if (r == -EAGAIN && holder > 0) {
-        snprintf(err, errlen, "TPM state directory '%s' is locked by "
-                 "process %d; stop that emulator or use another directory",
-                 c->state_path, (int)holder);
+        snprintf(err, errlen, "TPM state %s '%s' is locked by "
+                 "process %d; stop that emulator or use another %s",
+                 kind, path, (int)holder, kind);
     } else if (r == -EAGAIN) {
-        snprintf(err, errlen, "TPM state directory '%s' is locked by "
+        snprintf(err, errlen, "TPM state %s '%s' is locked by "
                  "another process; stop that emulator or use another "
-                 "directory", c->state_path);
+                 "%s", kind, path, kind);
+    } else if (r < 0 && inst->store.is_file) {
+        snprintf(err, errlen, "cannot lock TPM state file '%s': %s", path,
+                 strerror(-r));
     } else if (r < 0) {
         /* No lock file (read-only file system, no permission): say so
          * rather than blame another process. */

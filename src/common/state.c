@@ -283,6 +283,12 @@ state_is_locked(const struct state_store *st)
     return st->lock_fd >= 0;
 }
 
+const char *
+state_kind(const struct state_store *st)
+{
+    return st->is_file ? "file" : "directory";
+}
+
 /* Repair the mode of an existing file on load (docs/state.md §7.2). */
 static void
 fix_mode(const struct state_store *st, int fd, mode_t cur)

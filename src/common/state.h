@@ -68,6 +68,8 @@ int state_lock(struct state_store *st, unsigned int retries,
  * first and the journal detached, since the next holder may change both. */
 void state_unlock(struct state_store *st);
 bool state_is_locked(const struct state_store *st);
+/* "file" or "directory", for messages. */
+const char *state_kind(const struct state_store *st);
 
 /*
  * Read object name ("permall", "volatilestate", "savestate") and decode

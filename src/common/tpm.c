@@ -194,11 +194,17 @@ tpm_ensure_locked(struct tpm_instance *inst)
         inst->lock_given_up = false;
     } else if (r != -EAGAIN) {
         log_err("cannot create or open the lock file in TPM state "
-                "directory '%s': %s", inst->store.path, strerror(-r));
-    } else if (r < 0) {
-        log_err("cannot lock TPM state directory '%s': it is in use by "
-                "process %d; stop that process first", inst->store.path,
-                (int)holder);
+                "%s '%s': %s", state_kind(&inst->store), inst->store.path,
+                strerror(-r));
+    } else if (holder > 0) {
+        log_err("cannot lock TPM state %s '%s': it is in use by "
+                "process %d; stop that process first",
+                state_kind(&inst->store), inst->store.path, (int)holder);
+    } else {
+        /* An OFD lock (ours on a file://) does not name its owner. */
+        log_err("cannot lock TPM state %s '%s': it is in use by another "
+                "process; stop that process first",
+                state_kind(&inst->store), inst->store.path);
     }
     return r;
 }
@@ -212,8 +218,9 @@ tpm_give_up_lock(struct tpm_instance *inst)
     state_unlock(&inst->store);
     inst->lock_given_up = true;
     inst->lock_retries = TPM_LOCK_RETRIES_MAX;
-    log_info("released the lock on TPM state directory '%s' for the "
-             "outgoing migration", inst->store.path);
+    log_info("released the lock on TPM state %s '%s' for the "
+             "outgoing migration", state_kind(&inst->store),
+             inst->store.path);
 }
 
 int
