@@ -89,10 +89,12 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
     if (tpm_may_write(cur) < 0) {
         return TPM_FAIL;
     }
+    cur->store.why = NULL;
     if (state_save(&cur->store, name, data, length, &rc) < 0) {
-        log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x); "
+        log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x)%s%s; "
                 "the previous state is unchanged", name, cur->store.path,
-                rc);
+                rc, cur->store.why ? ": " : "",
+                cur->store.why ? cur->store.why : "");
         return rc ? rc : TPM_FAIL;
     }
     return 0;

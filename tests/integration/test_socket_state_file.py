@@ -268,3 +268,29 @@ def test_sigkill_during_nv_writes(tmp_path, target, need_swtpm):
         assert got in (acked, sent), (got, acked, sent)
     finally:
         up.stop()
+
+
+def test_block_device_too_small(tmp_path):
+    """A 4 KiB device cannot hold a TPM 2 state twice: the store fails
+    with the reason, the TPM goes into failure mode as on a full disk,
+    and what is on the device still loads."""
+    img = tmp_path / "small.img"
+    img.write_bytes(bytes(4096))
+    dev = subprocess.run(["losetup", "-f", "--show", str(img)],
+                         capture_output=True, text=True, check=True)
+    dev = dev.stdout.strip()
+    try:
+        srv = ours(tmp_path, "small", dev)
+        try:
+            srv.tpm_cmd(rh.startup_clear())
+            srv.tpm_cmd(rh.nv_define(NV_INDEX, 8))
+        finally:
+            srv.stop()
+        assert "too small to hold the state twice; the previous state " \
+            "is unchanged" in srv.stderr(), str(srv)
+        p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                            uri(dev), "--print-states"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
