@@ -198,6 +198,12 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     inst->disable_auto_shutdown = c->disable_auto_shutdown;
     inst->incoming_migration = c->incoming;
     inst->release_lock_outgoing = c->release_lock_outgoing;
+    /* The source gives shared storage up only after it has answered
+     * QEMU's last GET_STATEBLOB, so the destination's first SET_STATEBLOB
+     * can arrive a moment before: wait for it as after a hand-over. */
+    if (c->incoming) {
+        inst->lock_retries = TPM_LOCK_RETRIES_MAX;
+    }
     inst->no_lock = !c->state_lock;
     r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);
