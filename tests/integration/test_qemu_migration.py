@@ -119,7 +119,15 @@ class Guest:
         self.out.close()
 
 
-def test_qemu_migration_to_file_and_back(tmp_path, kernel):
+def backend_args(tmp_path, backend, name):
+    """Swtpm keyword arguments for a fresh state of `backend`."""
+    if backend == "dir":
+        return {}
+    return {"tpmstate": "backend-uri=file://%s" % (tmp_path / name)}
+
+
+@pytest.mark.parametrize("backend", ["dir", "file"])
+def test_qemu_migration_to_file_and_back(tmp_path, kernel, backend):
     initrd = busybox_initrd(tmp_path / "initrd.cpio", GUEST_INIT,
                             files=[("extend.bin", pcr_extend_cmd(16, DIGEST))])
     image = tmp_path / "migration.img"
@@ -127,7 +135,7 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
     pcrs = r"PCR0=([0-9A-F]{64}) PCR16=([0-9A-F]{64})$"
 
     # Source: boot, extend PCR 16, migrate to a file, quit.
-    src = Swtpm(tmp_path, "src")
+    src = Swtpm(tmp_path, "src", **backend_args(tmp_path, backend, "src.tpm"))
     qmp_path = tmp_path / "qmp-src.sock"
     guest = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
         "-qmp", "unix:%s,server=on,wait=off" % qmp_path]),
@@ -164,8 +172,11 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
     assert image.stat().st_size > 0
 
     # Destination: a fresh emulator, the state arrives from QEMU.
-    dst = Swtpm(tmp_path, "dst")
-    assert not any(dst.state.iterdir())
+    dst = Swtpm(tmp_path, "dst", **backend_args(tmp_path, backend, "dst.tpm"))
+    if backend == "dir":
+        assert not any(dst.state.iterdir())
+    else:
+        assert (tmp_path / "dst.tpm").stat().st_size == 0
     qmp_path = tmp_path / "qmp-dst.sock"
     guest = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
         "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
@@ -190,7 +201,12 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
         dst.stop()
     dst.check_log()
     # The destination emulator stored the permanent state it was given.
-    assert (dst.state / "tpm2-00.permall").stat().st_size > 0
+    if backend == "dir":
+        assert (dst.state / "tpm2-00.permall").stat().st_size > 0
+    else:
+        hdr = (tmp_path / "dst.tpm").read_bytes()[:24]
+        assert hdr[:8] == b"nilmptws" and hdr[12:16] == bytes([192, 0, 0, 0])
+        assert int.from_bytes(hdr[16:20], "little") > 0
     image.unlink()  # mostly guest RAM, ~80 MB
 
 
