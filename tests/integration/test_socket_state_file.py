@@ -166,6 +166,12 @@ def test_lock_refuses_second_daemon(tmp_path, target):
 
 
 def test_print_states(tmp_path, target):
+    missing = tmp_path / "missing.state"
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                        uri(missing), "--print-states"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and json.loads(p.stdout)["states"] == []
+    assert not missing.exists()     # upstream creates and formats it
     srv = ours(tmp_path, "ours", target)
     try:
         assert nv_write(srv, b"12345678", define=True) == 0
