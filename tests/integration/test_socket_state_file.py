@@ -300,3 +300,34 @@ def test_block_device_too_small(tmp_path):
         assert p.returncode == 0, p.stderr
     finally:
         subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def test_setup_encrypted_file_loads_in_upstream(tmp_path, need_swtpm):
+    """swtpm_setup --pwdfile into a file://: the objects are encrypted
+    (header flags 0x09) and upstream opens them with the same key."""
+    path = tmp_path / "enc.state"
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"secret-passphrase")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    p = subprocess.run([tool("swtpm_setup"), "--tpm2", "--tpm-state",
+                        "file://%s" % path, "--createek", "--pwdfile",
+                        str(pw), "--cipher", "aes-256-cbc"],
+                       capture_output=True, text=True, timeout=120,
+                       env={"XDG_CONFIG_HOME": str(xdg),
+                            "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    data = path.read_bytes()
+    assert data[HDR_LEN:HDR_LEN + 6] == bytes.fromhex("0201000a0009")
+    d = tmp_path / "up"
+    d.mkdir()
+    up = SwtpmServer(d, True, tpmstate=uri(path), extra=[
+        "--key", "pwdfile=%s,mode=aes-256-cbc" % pw])
+    try:
+        assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
+        out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
+                              "handles-persistent"],
+                             capture_output=True, text=True, timeout=30)
+        assert "0x81010001" in out.stdout, out.stdout + out.stderr
+    finally:
+        up.stop()
