@@ -331,3 +331,31 @@ def test_setup_encrypted_file_loads_in_upstream(tmp_path, need_swtpm):
         assert "0x81010001" in out.stdout, out.stdout + out.stderr
     finally:
         up.stop()
+
+
+def test_chardev_on_file(tmp_path):
+    """`swtpm chardev --fd` with a file:// state writes the linear
+    layout too."""
+    import socket
+    path = tmp_path / "chardev.state"
+    mine, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [tool("swtpm"), "chardev", "--tpm2", "--tpmstate", uri(path),
+         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
+        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        mine.settimeout(10)
+        mine.sendall(rh.get_random(8))
+        resp = mine.recv(4096)
+        assert rc_of(resp) == 0, resp.hex()
+        mine.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read() == b""
+    magic, version, hdrsize, entries = header(path)
+    assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
+    assert entries[0][0] == HDR_LEN and entries[0][1] > 0
