@@ -446,3 +446,67 @@ def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
         dst.stop()
     src.check_log()
     assert "released the lock" not in src.log()
+
+
+@pytest.mark.parametrize("shared_state", ["file"], indirect=True)
+def test_qemu_failed_migration_source_takes_lock_back(tmp_path, kernel,
+                                                      shared_state):
+    """A migration that fails after the source handed out its blobs (and
+    so gave the lock up): the destination emulator lacks the migration
+    key and refuses them, the source guest is resumed (`cont`, as libvirt
+    does), and the source emulator takes the lock back; the guest's TPM
+    state is intact."""
+    tpmstate, snapshot = shared_state
+    initrd = shared_initrd(tmp_path)
+    key = tmp_path / "migkey"
+    key.write_text("00112233445566778899aabbccddeeff")
+    mig = tmp_path / "mig.sock"
+    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
+                extra=["--migration", "release-lock-outgoing",
+                       "--migration-key", "file=%s" % key])
+    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
+                extra=["--migration", "incoming"])
+    qsrc = tmp_path / "qmp-src.sock"
+    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
+        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
+    gdst = None
+    try:
+        m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
+        values = guest_values(m)
+        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
+            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
+        for _ in range(100):
+            if mig.exists():
+                break
+            time.sleep(0.1)
+        qmp = Qmp(qsrc)
+        qmp.cmd("migrate", uri="unix:%s" % mig)
+        # The source only learns that the stream went out; the
+        # destination fails to load it, and the manager (libvirt)
+        # resumes the source.
+        wait_migration(qmp, gsrc, src.log())
+        assert gdst.proc.wait(timeout=60) != 0, gdst.text()
+        assert "Setting the stateblob" in gdst.text(), gdst.text()
+        assert "released the lock" in src.log(), src.log()
+        dst.wait(timeout=20)    # gone: only the source can hold the lock
+        qmp.cmd("cont")
+        assert qmp.cmd("query-status")["status"] == "running"
+        last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
+        m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK,
+                          "ticks after the failed migration", src.log())
+        assert guest_values(m) == values, gsrc.text()
+        err = probe_lock(tmp_path, tpmstate, "p1")
+        assert err is not None and "in use by another process" in err, err
+        qmp.cmd("quit")
+        qmp.close()
+        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        src.wait(timeout=20)
+    finally:
+        gsrc.stop()
+        if gdst:
+            gdst.stop()
+        src.stop()
+        dst.stop()
+    src.check_log()
+    assert "not writing TPM state" not in src.log(), src.log()
+    assert "not sending TPM2_Shutdown" not in src.log(), src.log()
