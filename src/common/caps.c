@@ -54,7 +54,7 @@ caps_print(const char *type, bool tpm2, bool cuse)
            "\"ctrl-opt-terminate\"");
     printf(", \"cmdarg-seccomp\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
            "\"cmdarg-print-states\", \"cmdarg-chroot\", \"cmdarg-migration\", "
-           "\"nvram-backend-dir\"");
+           "\"nvram-backend-dir\", \"nvram-backend-file\"");
     if (tpm2) {
         print_rsa_sizes();
     }

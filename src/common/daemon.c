@@ -60,18 +60,17 @@ daemon_parse_tpmstate(struct daemon_cfg *c, const char *s,
         if (strncmp(uri, "dir://", 6) == 0) {
             dir = uri + 6;
         } else if (strncmp(uri, "file://", 7) == 0) {
-            snprintf(err, errlen, "backend-uri '%s': the file:// backend is "
-                     "not supported by this build; use dir://", uri);
-            goto out;
+            /* state_open() takes the URI itself for the file backend. */
+            dir = uri[7] ? uri : "";
         } else {
             snprintf(err, errlen, "backend-uri '%s' is not supported; use "
-                     "dir://<path>", uri);
+                     "dir://<path> or file://<path>", uri);
             goto out;
         }
     }
     if (!dir || !*dir) {
-        snprintf(err, errlen, "--tpmstate needs dir=<path> or "
-                 "backend-uri=dir://<path>");
+        snprintf(err, errlen, "--tpmstate needs dir=<path>, "
+                 "backend-uri=dir://<path> or backend-uri=file://<path>");
         goto out;
     }
     if (strlen(dir) + 20 >= sizeof(c->state_path)) {

@@ -73,6 +73,12 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
                 prog);
         return 1;
     }
+    /* A missing file:// state has no objects; do not create it here. */
+    if (strncmp(c->state_path, "file://", 7) == 0 &&
+        access(c->state_path + 7, F_OK) < 0 && errno == ENOENT) {
+        printf("{ \"type\": \"swtpm\", \"states\": [] }");
+        return 0;
+    }
     if (state_open(&st, c->state_path, c->tpm2, 0640, false,
                    /* create= */ false, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -173,14 +179,20 @@ lock_state(const struct daemon_cfg *c, struct tpm_instance *inst,
     pid_t holder = 0;
     int r = state_lock(&inst->store, 0, &holder);
 
+    const char *kind = state_kind(&inst->store);
+    const char *path = inst->store.path;
+
     if (r == -EAGAIN && holder > 0) {
-        snprintf(err, errlen, "TPM state directory '%s' is locked by "
-                 "process %d; stop that emulator or use another directory",
-                 c->state_path, (int)holder);
+        snprintf(err, errlen, "TPM state %s '%s' is locked by "
+                 "process %d; stop that emulator or use another %s",
+                 kind, path, (int)holder, kind);
     } else if (r == -EAGAIN) {
-        snprintf(err, errlen, "TPM state directory '%s' is locked by "
+        snprintf(err, errlen, "TPM state %s '%s' is locked by "
                  "another process; stop that emulator or use another "
-                 "directory", c->state_path);
+                 "%s", kind, path, kind);
+    } else if (r < 0 && inst->store.is_file) {
+        snprintf(err, errlen, "cannot lock TPM state file '%s': %s", path,
+                 strerror(-r));
     } else if (r < 0) {
         /* No lock file (read-only file system, no permission): say so
          * rather than blame another process. */
@@ -203,6 +215,12 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     inst->disable_auto_shutdown = c->disable_auto_shutdown;
     inst->incoming_migration = c->incoming;
     inst->release_lock_outgoing = c->release_lock_outgoing;
+    /* The source gives shared storage up only after it has answered
+     * QEMU's last GET_STATEBLOB, so the destination's first SET_STATEBLOB
+     * can arrive a moment before: wait for it as after a hand-over. */
+    if (c->incoming) {
+        inst->lock_retries = TPM_LOCK_RETRIES_MAX;
+    }
     inst->no_lock = !c->state_lock;
     r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);

@@ -21,6 +21,7 @@
 #include "ctrl_wire.h"
 #include "fdio.h"
 #include "log.h"
+#include "state_file.h"
 #include "stateobj.h"
 
 #define LOCK_NAME ".lock"
@@ -105,6 +106,10 @@ state_open(struct state_store *st, const char *path, bool tpm2,
 
     st->dir_fd = -1;
     st->lock_fd = -1;
+    st->file_fd = -1;
+    st->is_file = false;
+    st->file_is_blk = false;
+    st->why = NULL;
     st->tpm2 = tpm2;
     st->mode = mode & 0777;
     st->mode_explicit = mode_explicit;
@@ -112,12 +117,19 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
+    if (strncmp(path, SFILE_PREFIX, strlen(SFILE_PREFIX)) == 0) {
+        path += strlen(SFILE_PREFIX);
+        st->is_file = true;
+    }
     if (strlen(path) > STATE_PATH_MAX) {
         snprintf(err, errlen, "state directory path '%.64s...' is too long; "
                  "use a path of at most %d bytes", path, STATE_PATH_MAX);
         return -ENAMETOOLONG;
     }
     snprintf(st->path, sizeof(st->path), "%s", path);
+    if (st->is_file) {
+        return sfile_open(st, path, err, errlen);
+    }
     if (create && mkdir(path, 0775) < 0 && errno != EEXIST) {
         fd = errno;
         snprintf(err, errlen, "cannot create state directory '%s': %s; "
@@ -144,6 +156,9 @@ state_close(struct state_store *st)
     }
     jnl_detach(st);
     state_unlock(st);
+    if (st->is_file) {
+        sfile_close(st);
+    }
     if (st->dir_fd >= 0) {
         close(st->dir_fd);
         st->dir_fd = -1;
@@ -203,6 +218,9 @@ state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
     unsigned int i;
     int fd, r;
 
+    if (st->is_file) {
+        return sfile_lock(st, retries, out_holder);
+    }
     if (st->lock_fd >= 0) {
         return 0;
     }
@@ -241,6 +259,10 @@ fail:
 void
 state_unlock(struct state_store *st)
 {
+    if (st->is_file) {
+        sfile_unlock(st);
+        return;
+    }
     if (st->lock_fd >= 0) {
         /* Whatever the journal holds goes to the main file while we still
          * own the directory; after that another writer may change both,
@@ -259,6 +281,12 @@ bool
 state_is_locked(const struct state_store *st)
 {
     return st->lock_fd >= 0;
+}
+
+const char *
+state_kind(const struct state_store *st)
+{
+    return st->is_file ? "file" : "directory";
 }
 
 /* Repair the mode of an existing file on load (docs/state.md §7.2). */
@@ -348,7 +376,8 @@ state_load(struct state_store *st, const char *name,
     if (is_journaled(st, name)) {
         return jnl_load(st, key, fname, out, out_len, out_tpm_rc);
     }
-    r = read_file(st, fname, &obj, &len);
+    r = st->is_file ? sfile_read(st, name, &obj, &len)
+                    : read_file(st, fname, &obj, &len);
     if (r < 0) {
         /* libtpms takes TPM_RETRY as "no such object: start fresh". */
         *out_tpm_rc = r == -ENOENT ? TPM_RETRY : TPM_FAIL;
@@ -418,6 +447,9 @@ state_sync(struct state_store *st)
     char fname[OBJ_NAME_MAX];
     int fd, r;
 
+    if (st->is_file) {
+        return sfile_sync(st);
+    }
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         r = obj_name(st, names[i], /* tmp= */ false, fname, sizeof(fname));
         if (r < 0) {
@@ -467,7 +499,9 @@ state_save(struct state_store *st, const char *name,
     if (r == 0) {
         r = stateobj_encode(raw, len, key, &obj, &olen);
     }
-    if (r == 0) {
+    if (r == 0 && st->is_file) {
+        r = sfile_write(st, name, obj, olen);
+    } else if (r == 0) {
         r = write_atomic(st, tmp, fname, obj, olen);
         if (r < 0) {
             log_debug("cannot write state file '%s/%s': %s", st->path,
@@ -494,6 +528,10 @@ state_delete(struct state_store *st, const char *name, bool must_exist)
     if (r < 0) {
         return r;
     }
+    if (st->is_file) {
+        r = sfile_write(st, name, NULL, 0);
+        return r == -ENOENT && !must_exist ? 0 : r;
+    }
     if (is_journaled(st, name)) {
         jnl_delete(st, fname);
     }
@@ -517,6 +555,10 @@ size_of(struct state_store *st, const char *name, const char *suffix)
     r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
     if (r < 0) {
         return r;
+    }
+    if (st->is_file) {
+        /* the file backend keeps no generations beside the file */
+        return suffix[0] ? -ENOENT : sfile_size(st, name);
     }
     snprintf(full, sizeof(full), "%s%s", fname, suffix);
     if (fstatat(st->dir_fd, full, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -552,7 +594,8 @@ state_damaged_size(struct state_store *st, const char *name)
 static bool
 is_journaled(const struct state_store *st, const char *name)
 {
-    return !st->defer_sync && strcmp(name, "permall") == 0;
+    /* The file backend's writes are crash-safe in place (§8.3). */
+    return !st->defer_sync && !st->is_file && strcmp(name, "permall") == 0;
 }
 
 /* fname with a suffix; for tmp, upstream's TMP prefix instead of tpm. */

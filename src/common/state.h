@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The directory state backend (docs/state.md §2, §6, §7): upstream file
+ * The state store: the directory backend (docs/state.md §2, §6, §7) here,
+ * and the linear file backend (file://, state_file.h) behind the same
+ * functions.  Directory backend: upstream file
  * names (tpm-00.<name> / tpm2-00.<name>), durable atomic writes (temp
  * file, fsync, rename, fsync of the directory), and the `.lock` file lock,
  * held through an open file description so that it survives fork().
@@ -33,11 +35,19 @@ struct state_store {
     struct state_key filekey;   /* len 0: files are not encrypted */
     /* permall's write-ahead journal (journal.h); unused with defer_sync */
     struct journal jnl;
+    /* file:// backend (state_file.h): dir_fd stays -1 */
+    bool is_file;
+    bool file_is_blk;       /* a block device rather than a regular file */
+    int file_fd;            /* -1 when closed; lock_fd == file_fd if held */
+    const char *why;        /* static text: the last bad header's problem */
 };
 
 /*
- * Open (and with create, mkdir 0775) the state directory.  Returns 0 or a
- * negative errno; err gets a message naming the path and the fix.
+ * Open (and with create, mkdir 0775) the state directory.  A path of the
+ * form file://PATH opens the linear file backend instead: PATH (a regular
+ * file, created if missing, or a block device) and its header are
+ * checked, nothing is written.  Returns 0 or a negative errno; err gets a
+ * message naming the path and the fix.
  */
 int state_open(struct state_store *st, const char *path, bool tpm2,
                mode_t mode, bool mode_explicit, bool create,
@@ -58,6 +68,8 @@ int state_lock(struct state_store *st, unsigned int retries,
  * first and the journal detached, since the next holder may change both. */
 void state_unlock(struct state_store *st);
 bool state_is_locked(const struct state_store *st);
+/* "file" or "directory", for messages. */
+const char *state_kind(const struct state_store *st);
 
 /*
  * Read object name ("permall", "volatilestate", "savestate") and decode

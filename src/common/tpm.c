@@ -34,6 +34,10 @@ load_reason(int r, uint32_t rc)
     case TPM_BAD_KEY_PROPERTY:
         return "the --key has the wrong size for this file";
     default:
+        /* A bad file:// header says what is wrong with it. */
+        if (r == -EBADMSG && cur && cur->store.why) {
+            return cur->store.why;
+        }
         return strerror(-r);
     }
 }
@@ -86,10 +90,12 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
     if (tpm_may_write(cur) < 0) {
         return TPM_FAIL;
     }
+    cur->store.why = NULL;
     if (state_save(&cur->store, name, data, length, &rc) < 0) {
-        log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x); "
+        log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x)%s%s; "
                 "the previous state is unchanged", name, cur->store.path,
-                rc);
+                rc, cur->store.why ? ": " : "",
+                cur->store.why ? cur->store.why : "");
         return rc ? rc : TPM_FAIL;
     }
     return 0;
@@ -222,11 +228,17 @@ tpm_ensure_locked(struct tpm_instance *inst)
         inst->lock_given_up = false;
     } else if (r != -EAGAIN) {
         log_err("cannot create or open the lock file in TPM state "
-                "directory '%s': %s", inst->store.path, strerror(-r));
-    } else if (r < 0) {
-        log_err("cannot lock TPM state directory '%s': it is in use by "
-                "process %d; stop that process first", inst->store.path,
-                (int)holder);
+                "%s '%s': %s", state_kind(&inst->store), inst->store.path,
+                strerror(-r));
+    } else if (holder > 0) {
+        log_err("cannot lock TPM state %s '%s': it is in use by "
+                "process %d; stop that process first",
+                state_kind(&inst->store), inst->store.path, (int)holder);
+    } else {
+        /* An OFD lock (ours on a file://) does not name its owner. */
+        log_err("cannot lock TPM state %s '%s': it is in use by another "
+                "process; stop that process first",
+                state_kind(&inst->store), inst->store.path);
     }
     return r;
 }
@@ -240,8 +252,9 @@ tpm_give_up_lock(struct tpm_instance *inst)
     state_unlock(&inst->store);
     inst->lock_given_up = true;
     inst->lock_retries = TPM_LOCK_RETRIES_MAX;
-    log_info("released the lock on TPM state directory '%s' for the "
-             "outgoing migration", inst->store.path);
+    log_info("released the lock on TPM state %s '%s' for the "
+             "outgoing migration", state_kind(&inst->store),
+             inst->store.path);
 }
 
 int

@@ -254,13 +254,17 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         }
         inst->pcap = &o->pcap_w;
     }
-    missing = stat(o->cuse.cfg.state_path, &sb) < 0 && errno == ENOENT;
+    missing = stat(strncmp(o->cuse.cfg.state_path, "file://", 7) == 0
+                   ? o->cuse.cfg.state_path + 7 : o->cuse.cfg.state_path,
+                   &sb) < 0 && errno == ENOENT;
     r = daemon_open_tpm(&o->cuse.cfg, inst, /* create_dir= */ true,
                         /* lock_now= */ true, err, sizeof(err));
     /* Upstream creates it at INIT, as the --runas user: a directory we
      * made as root goes to that user, or it could not write its state. */
     if (r == 0 && missing && u->set &&
-        fchown(inst->store.dir_fd, u->uid, u->gid) < 0) {
+        fchown(inst->store.is_file ? inst->store.file_fd
+                                   : inst->store.dir_fd,
+               u->uid, u->gid) < 0) {
         snprintf(err, sizeof(err), "cannot give the new state directory "
                  "'%.256s' to uid %u: %s", o->cuse.cfg.state_path,
                  (unsigned int)u->uid, strerror(errno));

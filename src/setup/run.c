@@ -283,6 +283,43 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
 }
 
 /*
+ * A private scratch directory for a new state: inside the state
+ * directory, or for a file:// state in $TMPDIR (default /tmp), since a
+ * block device's directory is no place for one.  *out_parent_fd is the
+ * directory it was made in.
+ */
+static int
+make_scratch(const struct state_store *real, char *tmpl, size_t len,
+             int *out_parent_fd)
+{
+    const char *where = real->path;
+    int r;
+
+    if (real->is_file) {
+        where = getenv("TMPDIR");
+        where = where && *where ? where : "/tmp";
+    }
+    snprintf(tmpl, len, "%s/" STATEDIR_TEMP_PREFIX "XXXXXX", where);
+    if (!mkdtemp(tmpl)) {
+        r = errno;
+        log_errno(r, "cannot create a temporary directory in '%s'", where);
+        return -r;
+    }
+    if (!real->is_file) {
+        *out_parent_fd = real->dir_fd;
+        return 0;
+    }
+    *out_parent_fd = open(where, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (*out_parent_fd < 0) {
+        r = errno;
+        rmdir(tmpl);
+        log_errno(r, "cannot open the temporary directory '%s'", where);
+        return -r;
+    }
+    return 0;
+}
+
+/*
  * Manufacture into <state>/.swtpm_setup.XXXXXX, then move the new state
  * files over the old ones (rename is atomic per file) and delete the
  * remaining old ones.  The real directory stays locked throughout.
@@ -293,22 +330,19 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     char tmpl[SETUP_PATH_MAX + 32], err[600];
     const char *base;
     struct tpm_instance *tpm = ctx->tpm;
-    int r;
+    int parent_fd = -1, r;
 
     if (ctx->o->reconfigure) {
         if (ctx->o->tpm_prog) {
             state_unlock(real);     /* the emulator locks it itself */
         }
         tpm->store = *real;
-        return tpm_run(ctx, real->path);
+        return tpm_run(ctx, real->is_file ? ctx->o->state_path
+                                          : real->path);
     }
-    snprintf(tmpl, sizeof(tmpl), "%s/" STATEDIR_TEMP_PREFIX "XXXXXX",
-             real->path);
-    if (!mkdtemp(tmpl)) {
-        r = errno;
-        log_errno(r, "cannot create a temporary directory in '%s'",
-                  real->path);
-        return -r;
+    r = make_scratch(real, tmpl, sizeof(tmpl), &parent_fd);
+    if (r < 0) {
+        return r;
     }
     base = strrchr(tmpl, '/') + 1;
     r = state_open(&tpm->store, tmpl, ctx->o->tpm2, 0640, false, false,
@@ -328,14 +362,21 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
             log_errno(-r, "cannot flush the new state in '%s'", tmpl);
         }
     }
-    if (r == 0) {
+    if (r == 0 && real->is_file) {
+        r = statedir_copy_to_file(&tpm->store, real);
+        if (r < 0) {
+            log_errno(-r, "cannot write the new state into '%s'%s%s",
+                      real->path, real->why ? ": " : "",
+                      real->why ? real->why : "");
+        }
+    } else if (r == 0) {
         r = statedir_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
         if (r < 0) {
             log_errno(-r, "cannot move the new state into '%s'",
                       real->path);
         }
     }
-    if (r == 0) {
+    if (r == 0 && !real->is_file) {
         char keep[32];
 
         snprintf(keep, sizeof(keep), "%s-00.permall",
@@ -350,7 +391,10 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     state_close(&tpm->store);
 out:
     key_wipe(&tpm->store.filekey);
-    statedir_remove_temp(real->dir_fd, base);
+    statedir_remove_temp(parent_fd, base);
+    if (parent_fd >= 0 && parent_fd != real->dir_fd) {
+        close(parent_fd);
+    }
     return r;
 }
 

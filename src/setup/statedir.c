@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -214,9 +215,17 @@ statedir_open(const struct opts *o, struct state_store *real, bool *out_exit0)
 
     *out_exit0 = false;
     if (strncmp(path, "file://", 7) == 0) {
-        log_err("the file:// state backend is not supported; use a "
-                "directory");
-        return -ENOTSUP;
+        /* state_open() checks the file (or block device) and header. */
+        r = o->ek_cert_dir ? check_dir_access("EK certificate directory",
+                                              o->ek_cert_dir) : 0;
+        if (r == 0) {
+            r = state_open(real, path, o->tpm2, 0640, false, false, err,
+                           sizeof(err));
+            if (r < 0) {
+                log_err("%s", err);
+            }
+        }
+        return r < 0 ? r : check_existing(o, real, out_exit0);
     }
     if (strncmp(path, "dir://", 6) == 0) {
         path += 6;
@@ -245,11 +254,13 @@ statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
 
     r = state_lock(real, 0, &holder);
     if (r == -EAGAIN && holder > 0) {
-        log_err("TPM state directory '%s' is in use by process %d; stop "
-                "that TPM emulator first", real->path, (int)holder);
+        log_err("TPM state %s '%s' is in use by process %d; stop that TPM "
+                "emulator first", real->is_file ? "file" : "directory",
+                real->path, (int)holder);
     } else if (r == -EAGAIN) {
-        log_err("TPM state directory '%s' is in use by another process; "
-                "stop that TPM emulator first", real->path);
+        log_err("TPM state %s '%s' is in use by another process; stop "
+                "that TPM emulator first",
+                real->is_file ? "file" : "directory", real->path);
     } else if (r < 0) {
         log_errno(-r, "cannot create or open the lock file in TPM state "
                   "directory '%s'", real->path);
@@ -257,6 +268,63 @@ statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
     if (r < 0) {
         return -EBUSY;
     }
-    remove_stale_temps(real->dir_fd);
+    if (!real->is_file) {
+        remove_stale_temps(real->dir_fd);
+    }
     return check_existing(o, real, out_exit0);
+}
+
+/* Copy object name from one store to another (decoded and re-encoded
+ * with the same key); absent in from: delete it in to. */
+static int
+copy_object(struct state_store *from, struct state_store *to,
+            const char *name)
+{
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    int r;
+
+    r = state_load(from, name, &raw, &len, &rc);
+    if (r == -ENOENT) {
+        return state_delete(to, name, /* must_exist= */ false);
+    }
+    if (r == 0) {
+        r = state_save(to, name, raw, len, &rc);
+    }
+    if (raw) {
+        explicit_bzero(raw, len);
+        free(raw);
+    }
+    return r;
+}
+
+int
+statedir_copy_to_file(struct state_store *from, struct state_store *to)
+{
+    static const char *const others[] = { "volatilestate", "savestate" };
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    int r;
+
+    /* Stale volatile state of the old TPM goes before the new permall
+     * arrives, the new one after it: a crash in between leaves a TPM
+     * that boots fresh, never a mix. */
+    for (size_t i = 0; i < 2; i++) {
+        r = state_load(from, others[i], &raw, &len, &rc);
+        if (r == 0) {
+            explicit_bzero(raw, len);
+            free(raw);
+            raw = NULL;
+        } else if (r == -ENOENT) {
+            r = state_delete(to, others[i], /* must_exist= */ false);
+        }
+        if (r < 0) {
+            return r;
+        }
+    }
+    r = copy_object(from, to, "permall");
+    for (size_t i = 0; r == 0 && i < 2; i++) {
+        r = copy_object(from, to, others[i]);
+    }
+    return r;
 }

@@ -31,6 +31,13 @@ int statedir_lock(const struct opts *o, struct state_store *real,
  */
 int statedir_files_apply(int dir_fd, const char *keep, int move_to);
 
+/*
+ * Put the state objects of the scratch store from into the file://
+ * store to (permall, then the others; ones missing in from are deleted
+ * from to).  0 or a negative errno.
+ */
+int statedir_copy_to_file(struct state_store *from, struct state_store *to);
+
 /* Remove the flat temporary directory name below parent_fd. */
 void statedir_remove_temp(int parent_fd, const char *name);
 

@@ -166,15 +166,17 @@ class CuseTPM:
     """A swtpm_cuse daemon on /dev/<name> with its own state dir."""
 
     def __init__(self, tmp_path, tpm2=True, name=None, state=None,
-                 extra=(), log_level=2):
+                 extra=(), log_level=2, tpmstate=None):
+        """tpmstate: another --tpmstate value (backend-uri=file://...)."""
         self.name = name or "vtpm-t%d-%d" % (os.getpid(), next(_seq))
         self.dev = "/dev/" + self.name
         self.state = str(state or (tmp_path / ("state-" + self.name)))
-        os.makedirs(self.state, exist_ok=True)
+        if tpmstate is None:
+            os.makedirs(self.state, exist_ok=True)
         self.log = str(tmp_path / (self.name + ".log"))
         self.pidfile = str(tmp_path / (self.name + ".pid"))
         self.args = [tool("swtpm_cuse"), "-n", self.name,
-                     "--tpmstate", "dir=" + self.state,
+                     "--tpmstate", tpmstate or "dir=" + self.state,
                      "--log", "file=%s,level=%d" % (self.log, log_level),
                      "--pid", "file=" + self.pidfile]
         if tpm2:

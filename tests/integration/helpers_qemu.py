@@ -135,15 +135,19 @@ class Swtpm:
     hands it the data channel with SET_DATAFD); `terminate` makes it exit
     when QEMU closes the control connection."""
 
-    def __init__(self, workdir, name="swtpm"):
+    def __init__(self, workdir, name="swtpm", tpmstate=None, extra=()):
+        """tpmstate: another --tpmstate value (a shared directory, a
+        file:// URI); extra: more options (--migration ...)."""
         self.state = workdir / ("%s-state" % name)
-        self.state.mkdir()
+        if tpmstate is None:
+            self.state.mkdir()
+            tpmstate = "dir=%s" % self.state
         self.ctrl = workdir / ("%s-ctrl.sock" % name)
         self.logpath = workdir / ("%s.log" % name)
         self.argv = [tool("swtpm"), "socket", "--tpm2",
-                     "--tpmstate", "dir=%s" % self.state,
+                     "--tpmstate", tpmstate,
                      "--ctrl", "type=unixio,path=%s,terminate" % self.ctrl,
-                     "--log", "fd=2,level=2"]
+                     "--log", "fd=2,level=2"] + list(extra)
         self._log = open(self.logpath, "wb")
         self.proc = subprocess.Popen(self.argv, stderr=self._log,
                                      stdin=subprocess.DEVNULL)

@@ -117,8 +117,10 @@ class SwtpmServer(ClientArgs):
     """One `swtpm socket` process with its data and control channels."""
 
     def __init__(self, workdir, tpm2, transport="tcp", running=True,
-                 extra=()):
+                 extra=(), tpmstate=None):
         self.dir = workdir
+        # tpmstate: another --tpmstate value (backend-uri=file://...)
+        self.tpmstate = tpmstate
         self.tpm2 = tpm2
         self.transport = transport
         self.statedir = workdir / "state"
@@ -138,7 +140,8 @@ class SwtpmServer(ClientArgs):
                            % (shlex.join(self.argv), self.stderr()))
 
     def _start(self, tpm2, workdir, running, extra):
-        argv = [SWTPM, "socket", "--tpmstate", "dir=%s" % self.statedir]
+        argv = [SWTPM, "socket", "--tpmstate",
+                self.tpmstate or "dir=%s" % self.statedir]
         if tpm2:
             argv.append("--tpm2")
         if self.transport == "tcp":

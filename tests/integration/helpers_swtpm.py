@@ -50,15 +50,17 @@ class OurSwtpm(ClientArgs):
     """One `build/bin/swtpm socket` with its data and control channels."""
 
     def __init__(self, workdir, tpm2=True, transport="tcp", running=True,
-                 extra=(), ctrl=True, server=True, wait=True):
+                 extra=(), ctrl=True, server=True, wait=True,
+                 tpmstate=None):
         self.dir = workdir
         self.tpm2 = tpm2
         self.transport = transport
         self.statedir = workdir / "state"
         self.statedir.mkdir(parents=True, exist_ok=True)
         self.errfile = workdir / "swtpm.stderr"
+        # tpmstate: another --tpmstate value (backend-uri=file://...)
         argv = [tool("swtpm"), "socket", "--tpmstate",
-                "dir=%s" % self.statedir]
+                tpmstate or "dir=%s" % self.statedir]
         if tpm2:
             argv.append("--tpm2")
         self.port = None

@@ -45,7 +45,7 @@ def test_print_capabilities():
     (["-n", "v", "--tpmstate", "dir=/tmp,bogus=1"], 253, "bogus"),
     (["-n", "v", "--tpmstate", "mode=0600"], 253, "dir="),
     (["-n", "v", "--tpmstate", "dir=/tmp,mode=999"], 253, "mode"),
-    (["-n", "v", "--tpmstate", "backend-uri=file:///x"], 253, "file://"),
+    (["-n", "v", "--tpmstate", "backend-uri=nbd://x"], 253, "nbd://"),
     (["-n", "v", "--tpmstate", "dir=/tmp", "--log", "level=2,bogus=1"],
      253, "bogus"),
     (["-n", "v", "--tpmstate", "dir=/tmp", "--log", "file=/x,level=z"],

@@ -338,3 +338,30 @@ def test_lock_false_allows_a_second_reader(tmp_path):
         t2.stop()
     finally:
         t.stop()
+
+
+def test_file_backend_persists_locks_and_survives_sigkill(tmp_path):
+    """swtpm_cuse with --tpmstate backend-uri=file://: the file is
+    created in upstream's linear layout, a second device on it is
+    refused at once, and an acknowledged NV write survives SIGKILL."""
+    path = tmp_path / "tpm2.state"
+    spec = "backend-uri=file://%s" % path
+    t = CuseTPM(tmp_path, tpmstate=spec)
+    t.start()
+    try:
+        init_and_start(t)
+        write_nv(t, tmp_path)
+        t2 = CuseTPM(tmp_path, tpmstate=spec)
+        p = t2.start(check=False)
+        assert p.returncode == 255, p.stderr
+        assert "TPM state file '%s' is locked by another process" % path \
+            in p.stderr, p.stderr
+        assert not os.path.exists(t2.dev)
+        assert read_nv(t) == SECRET
+    finally:
+        t.kill()
+    with open(path, "rb") as f:
+        assert f.read(8) == b"nilmptws"
+    with cuse_tpm(tmp_path, tpmstate=spec) as t3:
+        init_and_start(t3)
+        assert read_nv(t3) == SECRET

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from conftest import tool
 from helpers_qemu import (EXTEND_OK, INIT_HEAD, RAW_CMD_FN, Swtpm,
                           busybox_initrd, kernel, pcr_extend_cmd,  # noqa: F401
                           qemu_argv)
@@ -118,7 +119,15 @@ class Guest:
         self.out.close()
 
 
-def test_qemu_migration_to_file_and_back(tmp_path, kernel):
+def backend_args(tmp_path, backend, name):
+    """Swtpm keyword arguments for a fresh state of `backend`."""
+    if backend == "dir":
+        return {}
+    return {"tpmstate": "backend-uri=file://%s" % (tmp_path / name)}
+
+
+@pytest.mark.parametrize("backend", ["dir", "file"])
+def test_qemu_migration_to_file_and_back(tmp_path, kernel, backend):
     initrd = busybox_initrd(tmp_path / "initrd.cpio", GUEST_INIT,
                             files=[("extend.bin", pcr_extend_cmd(16, DIGEST))])
     image = tmp_path / "migration.img"
@@ -126,7 +135,7 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
     pcrs = r"PCR0=([0-9A-F]{64}) PCR16=([0-9A-F]{64})$"
 
     # Source: boot, extend PCR 16, migrate to a file, quit.
-    src = Swtpm(tmp_path, "src")
+    src = Swtpm(tmp_path, "src", **backend_args(tmp_path, backend, "src.tpm"))
     qmp_path = tmp_path / "qmp-src.sock"
     guest = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
         "-qmp", "unix:%s,server=on,wait=off" % qmp_path]),
@@ -163,8 +172,11 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
     assert image.stat().st_size > 0
 
     # Destination: a fresh emulator, the state arrives from QEMU.
-    dst = Swtpm(tmp_path, "dst")
-    assert not any(dst.state.iterdir())
+    dst = Swtpm(tmp_path, "dst", **backend_args(tmp_path, backend, "dst.tpm"))
+    if backend == "dir":
+        assert not any(dst.state.iterdir())
+    else:
+        assert (tmp_path / "dst.tpm").stat().st_size == 0
     qmp_path = tmp_path / "qmp-dst.sock"
     guest = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
         "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
@@ -189,5 +201,312 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel):
         dst.stop()
     dst.check_log()
     # The destination emulator stored the permanent state it was given.
-    assert (dst.state / "tpm2-00.permall").stat().st_size > 0
+    if backend == "dir":
+        assert (dst.state / "tpm2-00.permall").stat().st_size > 0
+    else:
+        hdr = (tmp_path / "dst.tpm").read_bytes()[:24]
+        assert hdr[:8] == b"nilmptws" and hdr[12:16] == bytes([192, 0, 0, 0])
+        assert int.from_bytes(hdr[16:20], "little") > 0
     image.unlink()  # mostly guest RAM, ~80 MB
+
+
+# ---- Live migration on shared storage --------------------------------------
+#
+# Two QEMU processes on one machine stand for two hosts, and two of our
+# `swtpm socket` for their emulators, both on the SAME state (a directory,
+# or a file:// backend on a loop device, as a LUN every host sees).  The
+# source emulator runs with --migration release-lock-outgoing, the
+# destination with --migration incoming; QEMU live-migrates the running
+# guest over a Unix socket.
+
+NV_INDEX = 0x01500030
+NV_DATA = b"vtpm-nv!"
+
+SHARED_INIT = INIT_HEAD + RAW_CMD_FN + """
+tpm_hex() {
+    exec 3<>/dev/tpm0
+    cat "$1" >&3
+    dd bs=4096 count=1 <&3 2>/dev/null | od -An -tx1 | tr -d ' \\n'
+    exec 3>&-
+}
+tpm_raw /extend.bin EXTEND
+tpm_raw /nvdef.bin NVDEF
+tpm_raw /nvwr.bin NVWR
+P=/sys/class/tpm/tpm0/pcr-sha256
+echo "GUEST: READY PCR16=$(cat $P/16) NV=$(tpm_hex /nvrd.bin)"
+n=0
+while [ $n -lt 600 ]; do
+    n=$((n+1))
+    echo "GUEST: TICK $n PCR16=$(cat $P/16) NV=$(tpm_hex /nvrd.bin)"
+    sleep 1
+done
+poweroff -f
+"""
+
+
+def shared_initrd(tmp_path):
+    import helpers_reliability as rh
+    return busybox_initrd(tmp_path / "initrd.cpio", SHARED_INIT, files=[
+        ("extend.bin", pcr_extend_cmd(16, DIGEST)),
+        ("nvdef.bin", rh.nv_define(NV_INDEX, len(NV_DATA))),
+        ("nvwr.bin", rh.nv_write(NV_INDEX, NV_DATA)),
+        ("nvrd.bin", rh.nv_read(NV_INDEX, len(NV_DATA)))])
+
+
+@pytest.fixture
+def shared_state(request, tmp_path):
+    """(--tpmstate value, a function returning the state's bytes)."""
+    if request.param == "dir":
+        d = tmp_path / "shared-state"
+        d.mkdir()
+
+        def snapshot():
+            return {p.name: p.read_bytes() for p in sorted(d.iterdir())
+                    if p.name != ".lock"}
+        yield "dir=%s" % d, snapshot
+        return
+    img = tmp_path / "lun.img"
+    img.write_bytes(bytes(1 << 20))
+    dev = subprocess.run(["losetup", "-f", "--show", str(img)],
+                         capture_output=True, text=True, check=True)
+    dev = dev.stdout.strip()
+
+    def snapshot_dev():
+        with open(dev, "rb") as f:
+            return f.read()
+    try:
+        yield "backend-uri=file://%s" % dev, snapshot_dev
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def wait_migration(qmp, guest, log, want="completed"):
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        status = qmp.cmd("query-migrate").get("status")
+        if status == want:
+            return
+        assert status in ("setup", "active", "device", "pre-switchover",
+                          "cancelling") and time.monotonic() < deadline, \
+            "migration %s\n%s\n%s" % (status, guest.text(), log)
+        time.sleep(0.2)
+
+
+def probe_lock(tmp_path, tpmstate, name):
+    """A third emulator on the shared state: its stderr when the lock
+    keeps it out, else None (it got the lock)."""
+    p = subprocess.Popen([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                          tpmstate, "--flags", "not-need-init",
+                          "--ctrl", "type=unixio,path=%s"
+                          % (tmp_path / ("%s.sock" % name))],
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         text=True)
+    try:
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+    err = p.stderr.read()
+    assert rc == 1, err
+    return err
+
+
+def guest_values(m):
+    pcr16, nv = m.groups()
+    assert nv[12:20] == "00000000", nv      # TPM_RC_SUCCESS
+    return pcr16, nv
+
+
+TICK = r"PCR16=([0-9A-F]{64}) NV=([0-9a-f]+)$"
+
+
+@pytest.mark.parametrize("shared_state", ["dir", "file"], indirect=True)
+def test_qemu_live_migration_shared_storage(tmp_path, kernel, shared_state):
+    tpmstate, snapshot = shared_state
+    initrd = shared_initrd(tmp_path)
+    expect16 = hashlib.sha256(bytes(32) + DIGEST).hexdigest().upper()
+    mig = tmp_path / "mig.sock"
+    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
+                extra=["--migration", "release-lock-outgoing"])
+    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
+                extra=["--migration", "incoming"])
+    qsrc, qdst = tmp_path / "qmp-src.sock", tmp_path / "qmp-dst.sock"
+    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
+        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
+    gdst = None
+    try:
+        m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
+        pcr16, nv = guest_values(m)
+        assert pcr16 == expect16, gsrc.text()
+        assert NV_DATA.hex() in nv, gsrc.text()
+        gsrc.wait_for(r"^GUEST: TICK 1 ", "a tick")
+        # The source holds the lock: a third emulator is refused.
+        assert probe_lock(tmp_path, tpmstate, "p1") is not None
+
+        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
+            "-qmp", "unix:%s,server=on,wait=off" % qdst,
+            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
+        for _ in range(100):
+            if mig.exists():
+                break
+            time.sleep(0.1)
+        qmp = Qmp(qsrc)
+        qmp.cmd("migrate", uri="unix:%s" % mig)
+        wait_migration(qmp, gsrc, src.log())
+        assert qmp.cmd("query-status")["status"] == "postmigrate"
+
+        # The guest runs on at the destination with the same PCR and NV.
+        m = gdst.wait_for(r"^GUEST: TICK \d+ " + TICK, "a tick after "
+                          "migration", dst.log())
+        assert guest_values(m) == (pcr16, nv), gdst.text()
+        assert "GUEST: READY" not in gdst.text()
+        # The lock is the destination's now...
+        err = probe_lock(tmp_path, tpmstate, "p2")
+        assert err is not None, dst.log()
+        if tpmstate.startswith("dir="):
+            assert "in use by process %d" % dst.proc.pid in err, err
+        # ...and the source's exit writes nothing over its state.
+        before = snapshot()
+        qmp.cmd("quit")
+        qmp.close()
+        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        assert src.wait(timeout=20) == 0, src.log()
+        assert snapshot() == before
+        m = gdst.wait_for(r"^GUEST: TICK (\d+) .*\n(?:.*\n)*?GUEST: TICK "
+                          r"\d+ " + TICK, "two ticks after the source left",
+                          dst.log())
+        assert m.groups()[1:] == (pcr16, nv), gdst.text()
+        qmp = Qmp(qdst)
+        qmp.cmd("quit")
+        qmp.close()
+        assert gdst.proc.wait(timeout=30) == 0, gdst.text()
+        assert dst.wait(timeout=20) == 0, dst.log()
+    finally:
+        gsrc.stop()
+        if gdst:
+            gdst.stop()
+        src.stop()
+        dst.stop()
+    src.check_log()
+    dst.check_log()
+    assert "not writing TPM state" not in src.log()
+    # Whatever the destination left loads, the NV index included.
+    assert probe_lock(tmp_path, tpmstate, "p3") is None
+
+
+@pytest.mark.parametrize("shared_state", ["file"], indirect=True)
+def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
+                                               shared_state):
+    """A migration cancelled while RAM is still being copied: the source
+    guest runs on with its TPM, and the source emulator keeps the lock."""
+    tpmstate, snapshot = shared_state
+    initrd = shared_initrd(tmp_path)
+    mig = tmp_path / "mig.sock"
+    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
+                extra=["--migration", "release-lock-outgoing"])
+    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
+                extra=["--migration", "incoming"])
+    qsrc = tmp_path / "qmp-src.sock"
+    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
+        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
+    gdst = None
+    try:
+        m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
+        values = guest_values(m)
+        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
+            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
+        for _ in range(100):
+            if mig.exists():
+                break
+            time.sleep(0.1)
+        qmp = Qmp(qsrc)
+        # 64 KiB/s: 256 MiB of guest RAM would take an hour.
+        qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 65536})
+        qmp.cmd("migrate", uri="unix:%s" % mig)
+        wait_migration(qmp, gsrc, src.log(), want="active")
+        qmp.cmd("migrate_cancel")
+        wait_migration(qmp, gsrc, src.log(), want="cancelled")
+        assert qmp.cmd("query-status")["status"] == "running"
+        last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
+        m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK,
+                          "ticks after the cancel", src.log())
+        assert guest_values(m) == values, gsrc.text()
+        err = probe_lock(tmp_path, tpmstate, "p1")
+        assert err is not None and "in use by another process" in err, err
+        qmp.cmd("quit")
+        qmp.close()
+        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        assert src.wait(timeout=20) == 0, src.log()
+    finally:
+        gsrc.stop()
+        if gdst:
+            gdst.stop()
+        src.stop()
+        dst.stop()
+    src.check_log()
+    assert "released the lock" not in src.log()
+
+
+@pytest.mark.parametrize("shared_state", ["file"], indirect=True)
+def test_qemu_failed_migration_source_takes_lock_back(tmp_path, kernel,
+                                                      shared_state):
+    """A migration that fails after the source handed out its blobs (and
+    so gave the lock up): the destination emulator lacks the migration
+    key and refuses them, the source guest is resumed (`cont`, as libvirt
+    does), and the source emulator takes the lock back; the guest's TPM
+    state is intact."""
+    tpmstate, snapshot = shared_state
+    initrd = shared_initrd(tmp_path)
+    key = tmp_path / "migkey"
+    key.write_text("00112233445566778899aabbccddeeff")
+    mig = tmp_path / "mig.sock"
+    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
+                extra=["--migration", "release-lock-outgoing",
+                       "--migration-key", "file=%s" % key])
+    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
+                extra=["--migration", "incoming"])
+    qsrc = tmp_path / "qmp-src.sock"
+    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
+        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
+    gdst = None
+    try:
+        m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
+        values = guest_values(m)
+        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
+            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
+        for _ in range(100):
+            if mig.exists():
+                break
+            time.sleep(0.1)
+        qmp = Qmp(qsrc)
+        qmp.cmd("migrate", uri="unix:%s" % mig)
+        # The source only learns that the stream went out; the
+        # destination fails to load it, and the manager (libvirt)
+        # resumes the source.
+        wait_migration(qmp, gsrc, src.log())
+        assert gdst.proc.wait(timeout=60) != 0, gdst.text()
+        assert "Setting the stateblob" in gdst.text(), gdst.text()
+        assert "released the lock" in src.log(), src.log()
+        dst.wait(timeout=20)    # gone: only the source can hold the lock
+        qmp.cmd("cont")
+        assert qmp.cmd("query-status")["status"] == "running"
+        last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
+        m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK,
+                          "ticks after the failed migration", src.log())
+        assert guest_values(m) == values, gsrc.text()
+        err = probe_lock(tmp_path, tpmstate, "p1")
+        assert err is not None and "in use by another process" in err, err
+        qmp.cmd("quit")
+        qmp.close()
+        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        src.wait(timeout=20)
+    finally:
+        gsrc.stop()
+        if gdst:
+            gdst.stop()
+        src.stop()
+        dst.stop()
+    src.check_log()
+    assert "not writing TPM state" not in src.log(), src.log()
+    assert "not sending TPM2_Shutdown" not in src.log(), src.log()

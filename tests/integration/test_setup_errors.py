@@ -123,9 +123,20 @@ def test_missing_state_dir(work):
     fail(run_setup("--tpm2", xdg=work / "xdg"), "missing --tpm-state")
 
 
-def test_file_backend_refused(work):
-    fail(run_setup("--tpm2", "--tpmstate", "file://%s" % (work / "f"),
-                   xdg=work / "xdg"), "file://")
+def test_file_backend_bad_targets(work):
+    """file:// in a missing directory, on a directory, on a file with a
+    bad header: an error naming it, nothing created or changed."""
+    res = fail(run_setup("--tpm2", "--tpmstate",
+                         "file://%s" % (work / "nodir" / "f"),
+                         xdg=work / "xdg"), "cannot open state file")
+    assert str(work / "nodir" / "f") in res.err
+    fail(run_setup("--tpm2", "--tpmstate", "file://%s" % work,
+                   xdg=work / "xdg"), "use dir://")
+    bad = work / "bad.state"
+    bad.write_bytes(b"not a TPM state file")
+    fail(run_setup("--tpm2", "--tpmstate", "file://%s" % bad,
+                   xdg=work / "xdg"), "has a bad header")
+    assert bad.read_bytes() == b"not a TPM state file"
 
 
 def test_unknown_option_and_help_version(work):

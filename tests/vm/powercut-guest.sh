@@ -7,10 +7,14 @@
 # mount it, and run powercut_client.py, which starts the emulator on the
 # state directory there and prints every acknowledged NV write.
 #
-#   powercut-guest.sh IMPL (ours|upstream) [check]
+#   powercut-guest.sh IMPL (ours|upstream) [write|check] [dir|blk]
+#
+# blk: the state lives on /dev/vda itself (file:// on the raw device): no
+# file system to check or mount.
 set -u
 impl=$1
 mode=${2:-write}
+backend=${3:-dir}
 here=$(cd "$(dirname "$0")" && pwd)
 kdir=$(ls -d "$here"/cache/linux-image-*-amd64 | head -n 1)
 mdir=$(ls -d "$kdir"/lib/modules/* | head -n 1)
@@ -32,12 +36,17 @@ load() {
     insmod "/tmp/$1.ko" || { echo "PC: cannot load $1"; exit 3; }
 }
 
-for m in virtio_blk crc32c_generic ext4; do
-    load "$m"
-done
+load virtio_blk
 for i in 1 2 3 4 5 6 7 8 9 10; do
     [ -b /dev/vda ] && break
     sleep 0.2
+done
+if [ "$backend" = blk ]; then
+    echo "PC: fsck 0"
+    exec python3 "$here/powercut_client.py" "$impl" file:///dev/vda "$mode"
+fi
+for m in crc32c_generic ext4; do
+    load "$m"
 done
 e2fsck -fy /dev/vda > /tmp/fsck.log 2>&1
 echo "PC: fsck $?"

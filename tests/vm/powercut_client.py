@@ -54,7 +54,9 @@ def main():
     path = "/tmp/pc-data.sock"
     log = open("/tmp/swtpm.log", "wb")
     p = subprocess.Popen([exe, "socket", "--tpm2", "--tpmstate",
-                          "dir=" + statedir, "--server",
+                          ("backend-uri=" + statedir
+                           if statedir.startswith("file://")
+                           else "dir=" + statedir), "--server",
                           "type=unixio,path=" + path, "--ctrl",
                           "type=unixio,path=/tmp/pc-ctrl.sock", "--flags",
                           "not-need-init,startup-clear"],

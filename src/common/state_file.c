@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The linear file state backend: upstream's layout in one regular file or
+ * block device, a hostile-input header parser, crash-safe relayouts and
+ * the lock on the file itself (docs/state.md §2.2, §6, §8).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE    /* F_OFD_SETLK */
+#endif
+#include "state_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "log.h"
+#include "state.h"
+#include "stateobj.h"
+
+#define LOCK_RETRY_NS (10 * 1000 * 1000)
+/* A section we keep as it is when relaying out; larger ones shrink. */
+#define SECTION_KEEP_MAX (2u * STATEOBJ_MAX_LEN)
+
+static const char *const obj_names[SFILE_OBJS] = {
+    "permall", "volatilestate", "savestate" };
+
+static uint32_t
+get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void
+put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+int
+sfile_index(const char *name)
+{
+    for (int i = 0; i < SFILE_OBJS; i++) {
+        if (name && strcmp(name, obj_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -EINVAL;
+}
+
+static bool
+is_zero(const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Check one table entry; i < SFILE_OBJS are ours, the rest must be free. */
+static const char *
+check_entry(const struct sfile_entry *e, int i, uint64_t file_size)
+{
+    if (e->offset == 0) {
+        return e->data_len || e->section_len
+               ? "an unallocated entry has a length" : NULL;
+    }
+    if (i >= SFILE_OBJS) {
+        return "the table lists states of a second TPM, which is not "
+               "supported";
+    }
+    if (e->offset < SFILE_HDR_LEN) {
+        return "an object starts inside the header";
+    }
+    if (e->section_len == 0 || e->data_len > e->section_len) {
+        return "an object is longer than its section";
+    }
+    if (e->data_len > STATEOBJ_MAX_LEN) {
+        return "an object is larger than 16 MiB";
+    }
+    if ((uint64_t)e->offset + e->data_len > file_size) {
+        return "an object runs past the end of the file";
+    }
+    if ((uint64_t)e->offset + e->section_len > UINT32_MAX) {
+        return "a section runs past 4 GiB";
+    }
+    return NULL;
+}
+
+static bool
+overlaps(const struct sfile_entry *a, const struct sfile_entry *b)
+{
+    uint64_t a_end = (uint64_t)a->offset + a->section_len;
+    uint64_t b_end = (uint64_t)b->offset + b->section_len;
+
+    return a->offset && b->offset && a->offset < b_end && b->offset < a_end;
+}
+
+int
+sfile_parse_header(const uint8_t *buf, size_t len, uint64_t file_size,
+                   struct sfile_hdr *out, const char **out_why)
+{
+    struct sfile_hdr h = { .blank = false };
+    struct sfile_entry e;
+    const char *why = NULL;
+    uint64_t magic = 0;
+
+    if (len > file_size || len > SFILE_HDR_LEN) {
+        why = "internal: header buffer larger than the file";
+        goto bad;
+    }
+    if (is_zero(buf, len)) {
+        memset(out, 0, sizeof(*out));
+        out->blank = true;
+        return 0;
+    }
+    if (len < SFILE_HDR_LEN) {
+        why = "the file is shorter than the 192-byte header";
+        goto bad;
+    }
+    for (int i = 7; i >= 0; i--) {
+        magic = magic << 8 | buf[i];
+    }
+    if (magic != SFILE_MAGIC) {
+        why = "no 'swtpmlin' magic: not a swtpm linear state file";
+        goto bad;
+    }
+    if (buf[8] != SFILE_VERSION) {
+        why = "unsupported layout version (not 1)";
+        goto bad;
+    }
+    if ((uint16_t)(buf[10] | buf[11] << 8) != SFILE_HDR_LEN) {
+        why = "the header size field is not 192";
+        goto bad;
+    }
+    for (int i = 0; i < SFILE_SLOTS; i++) {
+        e.offset = get_le32(buf + 12 + 12 * i);
+        e.data_len = get_le32(buf + 16 + 12 * i);
+        e.section_len = get_le32(buf + 20 + 12 * i);
+        why = check_entry(&e, i, file_size);
+        if (why) {
+            goto bad;
+        }
+        if (i < SFILE_OBJS) {
+            h.e[i] = e;
+        }
+    }
+    for (int i = 0; i < SFILE_OBJS; i++) {
+        for (int j = i + 1; j < SFILE_OBJS; j++) {
+            if (overlaps(&h.e[i], &h.e[j])) {
+                why = "two objects' sections overlap";
+                goto bad;
+            }
+        }
+    }
+    *out = h;
+    return 0;
+bad:
+    *out_why = why;
+    return -EBADMSG;
+}
+
+void
+sfile_encode_header(const struct sfile_hdr *h, uint8_t out[SFILE_HDR_LEN])
+{
+    uint64_t magic = SFILE_MAGIC;
+
+    memset(out, 0, SFILE_HDR_LEN);
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(magic >> (8 * i));
+    }
+    out[8] = SFILE_VERSION;
+    out[10] = SFILE_HDR_LEN & 0xff;
+    out[11] = SFILE_HDR_LEN >> 8;
+    for (int i = 0; i < SFILE_OBJS; i++) {
+        put_le32(out + 12 + 12 * i, h->e[i].offset);
+        put_le32(out + 16 + 12 * i, h->e[i].data_len);
+        put_le32(out + 20 + 12 * i, h->e[i].section_len);
+    }
+}
+
+/* Current size: st_size for a file, the device size for a block device. */
+static int
+file_size(const struct state_store *st, uint64_t *out)
+{
+    struct stat sb;
+    off_t end;
+
+    if (fstat(st->file_fd, &sb) < 0) {
+        return -errno;
+    }
+    if (S_ISREG(sb.st_mode)) {
+        *out = (uint64_t)sb.st_size;
+        return 0;
+    }
+    end = lseek(st->file_fd, 0, SEEK_END);
+    if (end < 0) {
+        return -errno;
+    }
+    *out = (uint64_t)end;
+    return 0;
+}
+
+/* Read and check the header as it is on disk now. */
+static int
+read_header(struct state_store *st, struct sfile_hdr *h, uint64_t *out_size)
+{
+    uint8_t buf[SFILE_HDR_LEN];
+    uint64_t size = 0;
+    size_t want;
+    ssize_t n;
+    int r;
+
+    st->why = NULL;
+    r = file_size(st, &size);
+    if (r < 0) {
+        return r;
+    }
+    want = size < SFILE_HDR_LEN ? (size_t)size : SFILE_HDR_LEN;
+    n = pread(st->file_fd, buf, want, 0);
+    if (n < 0) {
+        return -errno;
+    }
+    if ((size_t)n != want) {
+        st->why = "the file shrank while being read";
+        return -EBADMSG;
+    }
+    r = sfile_parse_header(buf, want, size, h, &st->why);
+    if (r < 0) {
+        return r;
+    }
+    *out_size = size;
+    return 0;
+}
+
+static const char *
+open_fix(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return "create its directory";
+    case EISDIR:
+        return "for a directory use dir:// instead";
+    default:
+        return "make it readable and writable by the user swtpm runs as";
+    }
+}
+
+/* Apply the mode to a regular file (docs/state.md §7.2). */
+static void
+fix_mode(const struct state_store *st, const struct stat *sb, bool created)
+{
+    mode_t want = sb->st_mode & 07777;
+
+    if (st->mode_explicit) {
+        want = st->mode;
+    } else if (!created) {
+        want |= S_IWUSR;
+    }
+    if (want != (sb->st_mode & 07777) && fchmod(st->file_fd, want) < 0) {
+        log_debug("cannot change the mode of '%s'", st->path);
+    }
+}
+
+int
+sfile_open(struct state_store *st, const char *path, char *err,
+           size_t errlen)
+{
+    struct sfile_hdr h;
+    struct stat sb;
+    uint64_t size = 0;
+    bool created = false;
+    int fd, r;
+
+    /* O_NONBLOCK: a FIFO under the name must not hang open().  Symlinks
+     * are followed: block devices are usually named by /dev/disk links. */
+    fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  st->mode);
+        created = fd >= 0;
+    }
+    if (fd < 0) {
+        r = errno;
+        snprintf(err, errlen, "cannot open state file '%s': %s; %s", path,
+                 strerror(r), open_fix(r));
+        return -r;
+    }
+    st->file_fd = fd;
+    if (fstat(fd, &sb) < 0) {
+        r = errno;
+        snprintf(err, errlen, "cannot stat state file '%s': %s", path,
+                 strerror(r));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+        snprintf(err, errlen, "state file '%s' is neither a regular file "
+                 "nor a block device; give file:// one of those", path);
+        r = EINVAL;
+        goto fail;
+    }
+    st->file_is_blk = S_ISBLK(sb.st_mode);
+    if (!st->file_is_blk) {
+        fix_mode(st, &sb, created);
+    }
+    r = -read_header(st, &h, &size);
+    if (r == EBADMSG) {
+        snprintf(err, errlen, "state file '%s' has a bad header: %s; "
+                 "restore it from a backup, or zero its first 512 bytes "
+                 "to start a new TPM", path, st->why);
+        goto fail;
+    }
+    if (r) {
+        snprintf(err, errlen, "cannot read state file '%s': %s", path,
+                 strerror(r));
+        goto fail;
+    }
+    return 0;
+fail:
+    close(fd);
+    st->file_fd = -1;
+    return -r;
+}
+
+void
+sfile_close(struct state_store *st)
+{
+    sfile_unlock(st);
+    if (st->file_fd >= 0) {
+        close(st->file_fd);
+        st->file_fd = -1;
+    }
+}
+
+int
+sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+{
+    const struct timespec delay = { 0, LOCK_RETRY_NS };
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    unsigned int i;
+
+    if (st->lock_fd >= 0) {
+        return 0;
+    }
+    for (i = 0;; i++) {
+        /* OFD lock on the state file itself: survives fork(), and
+         * conflicts with classic fcntl locks of other programs. */
+        if (fcntl(st->file_fd, F_OFD_SETLK, &fl) == 0) {
+            break;
+        }
+        if (errno != EAGAIN && errno != EACCES) {
+            return -errno;
+        }
+        if (i >= retries) {
+            fl.l_type = F_WRLCK;
+            *out_holder = 0;
+            if (fcntl(st->file_fd, F_OFD_GETLK, &fl) == 0 &&
+                fl.l_type != F_UNLCK && fl.l_pid > 0) {
+                *out_holder = fl.l_pid;
+            }
+            return -EAGAIN;
+        }
+        nanosleep(&delay, NULL);
+    }
+    st->lock_fd = st->file_fd;      /* marks "locked"; not a second fd */
+    return 0;
+}
+
+void
+sfile_unlock(struct state_store *st)
+{
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+    if (st->lock_fd >= 0) {
+        if (fcntl(st->file_fd, F_OFD_SETLK, &fl) < 0) {
+            log_debug("cannot unlock '%s'", st->path);
+        }
+        st->lock_fd = -1;
+    }
+}
+
+int
+sfile_read(struct state_store *st, const char *name,
+           uint8_t **out, uint32_t *out_len)
+{
+    struct sfile_hdr h;
+    const struct sfile_entry *e;
+    uint64_t size;
+    uint8_t *buf;
+    ssize_t n;
+    int i = sfile_index(name), r;
+
+    if (i < 0) {
+        return i;
+    }
+    r = read_header(st, &h, &size);
+    if (r < 0) {
+        return r;
+    }
+    e = &h.e[i];
+    if (h.blank || e->offset == 0) {
+        return -ENOENT;
+    }
+    buf = malloc(e->data_len ? e->data_len : 1);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    n = pread(st->file_fd, buf, e->data_len, e->offset);
+    if (n < 0 || (uint32_t)n != e->data_len) {
+        r = n < 0 ? -errno : -EIO;
+        free(buf);
+        return r;
+    }
+    *out = buf;
+    *out_len = e->data_len;
+    return 0;
+}
+
+long
+sfile_size(struct state_store *st, const char *name)
+{
+    struct sfile_hdr h;
+    uint64_t size;
+    int i = sfile_index(name), r;
+
+    if (i < 0) {
+        return i;
+    }
+    r = read_header(st, &h, &size);
+    if (r < 0) {
+        return r;
+    }
+    if (h.blank || h.e[i].offset == 0) {
+        return -ENOENT;
+    }
+    return (long)h.e[i].data_len;
+}
+
+int
+sfile_sync(struct state_store *st)
+{
+    return fdatasync(st->file_fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Writing (docs/state.md §8.3).  Every change builds the complete new
+ * data area (all objects packed after the header, in their current
+ * order), and then:
+ *   1. writes it to scratch space past everything the header references,
+ *      and flushes;
+ *   2. switches the header to the scratch copy (one 192-byte write inside
+ *      the first sector), and flushes;
+ *   3. writes the data area to its final place right after the header,
+ *      which nothing references now, and flushes;
+ *   4. switches the header to the final place, and flushes;
+ *   5. truncates a regular file to the end of the data area.
+ * At every instant the header on disk points at complete objects.  After
+ * a crash between 2 and 4 the objects sit in the scratch copy with unused
+ * space before them, a layout upstream swtpm also reads and writes; our
+ * next write packs it again.
+ */
+struct layout {
+    bool present[SFILE_OBJS];
+    uint32_t rel[SFILE_OBJS];   /* offset within the data area */
+    uint32_t data_len[SFILE_OBJS];
+    uint32_t section_len[SFILE_OBJS];
+    uint64_t total;             /* bytes of the data area */
+    uint8_t *image;
+};
+
+static uint32_t
+section_for(uint32_t len)
+{
+    uint32_t s = 1;
+
+    while (s < len) {
+        s <<= 1;                /* len <= STATEOBJ_MAX_LEN: no overflow */
+    }
+    return s;
+}
+
+/* Objects in on-disk order: allocated ones by offset, a new one last. */
+static int
+disk_order(const struct sfile_hdr *h, int idx, int order[SFILE_OBJS])
+{
+    int n = 0;
+
+    for (int i = 0; i < SFILE_OBJS; i++) {
+        if (h->e[i].offset) {
+            int j = n++;
+
+            while (j > 0 && h->e[order[j - 1]].offset > h->e[i].offset) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = i;
+        }
+    }
+    if (h->e[idx].offset == 0) {
+        order[n++] = idx;
+    }
+    return n;
+}
+
+static int
+pwrite_full(int fd, const uint8_t *buf, uint64_t len, uint64_t off)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = pwrite(fd, buf, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        buf += n;
+        len -= (uint64_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* The new data area with obj as object idx (obj NULL: without it). */
+static int
+build_layout(struct state_store *st, const struct sfile_hdr *h, int idx,
+             const uint8_t *obj, uint32_t len, struct layout *L)
+{
+    const struct sfile_entry *e;
+    int order[SFILE_OBJS], n, k;
+    uint32_t dlen, sec;
+    ssize_t got;
+
+    memset(L, 0, sizeof(*L));
+    n = disk_order(h, idx, order);
+    for (int i = 0; i < n; i++) {
+        k = order[i];
+        e = &h->e[k];
+        if (k == idx && !obj) {
+            continue;
+        }
+        dlen = k == idx ? len : e->data_len;
+        sec = e->section_len;
+        if (!e->offset || dlen > sec || sec > SECTION_KEEP_MAX) {
+            sec = section_for(dlen);
+        }
+        L->present[k] = true;
+        L->rel[k] = (uint32_t)L->total;
+        L->data_len[k] = dlen;
+        L->section_len[k] = sec;
+        L->total += sec;
+    }
+    L->image = calloc(1, L->total ? L->total : 1);
+    if (!L->image) {
+        return -ENOMEM;
+    }
+    for (k = 0; k < SFILE_OBJS; k++) {
+        if (!L->present[k]) {
+            continue;
+        }
+        if (k == idx) {
+            memcpy(L->image + L->rel[k], obj, len);
+            continue;
+        }
+        got = pread(st->file_fd, L->image + L->rel[k], L->data_len[k],
+                    h->e[k].offset);
+        if (got < 0 || (uint32_t)got != L->data_len[k]) {
+            return got < 0 ? -errno : -EIO;
+        }
+    }
+    return 0;
+}
+
+/* Point the header at the data area placed at base, and flush. */
+static int
+switch_header(struct state_store *st, const struct layout *L, uint64_t base)
+{
+    struct sfile_hdr h = { .blank = false };
+    uint8_t buf[SFILE_HDR_LEN];
+    int r;
+
+    for (int k = 0; k < SFILE_OBJS; k++) {
+        if (L->present[k]) {
+            h.e[k].offset = (uint32_t)(base + L->rel[k]);
+            h.e[k].data_len = L->data_len[k];
+            h.e[k].section_len = L->section_len[k];
+        }
+    }
+    sfile_encode_header(&h, buf);
+    r = pwrite_full(st->file_fd, buf, sizeof(buf), 0);
+    if (r == 0 && fdatasync(st->file_fd) < 0) {
+        r = -errno;
+    }
+    return r;
+}
+
+/* Steps 1-5 above for the data area L over the current header h. */
+static int
+write_layout(struct state_store *st, const struct sfile_hdr *h,
+             uint64_t size, const struct layout *L)
+{
+    uint64_t cur_end = SFILE_HDR_LEN, scratch, end;
+    int r;
+
+    for (int k = 0; k < SFILE_OBJS; k++) {
+        if (h->e[k].offset) {
+            end = (uint64_t)h->e[k].offset + h->e[k].section_len;
+            cur_end = end > cur_end ? end : cur_end;
+        }
+    }
+    end = SFILE_HDR_LEN + L->total;
+    scratch = cur_end > end ? cur_end : end;
+    if (scratch + L->total > UINT32_MAX) {
+        st->why = "the state would grow past 4 GiB";
+        return -EFBIG;
+    }
+    if (st->file_is_blk && scratch + L->total > size) {
+        st->why = "the block device is too small to hold the state twice";
+        return -ENOSPC;
+    }
+    if (L->total > 0) {
+        r = pwrite_full(st->file_fd, L->image, L->total, scratch);
+        if (r == 0 && fdatasync(st->file_fd) < 0) {
+            r = -errno;
+        }
+        if (r == 0) {
+            r = switch_header(st, L, scratch);
+        }
+        if (r == 0) {
+            r = pwrite_full(st->file_fd, L->image, L->total,
+                            SFILE_HDR_LEN);
+        }
+        if (r == 0 && fdatasync(st->file_fd) < 0) {
+            r = -errno;
+        }
+        if (r < 0) {
+            return r;
+        }
+    }
+    r = switch_header(st, L, SFILE_HDR_LEN);
+    if (r == 0 && !st->file_is_blk && ftruncate(st->file_fd, (off_t)end)) {
+        log_debug("cannot shrink '%s' after a write", st->path);
+    }
+    return r;
+}
+
+int
+sfile_write(struct state_store *st, const char *name,
+            const uint8_t *obj, uint32_t len)
+{
+    struct sfile_hdr h;
+    struct layout L = { .image = NULL };
+    uint64_t size;
+    int idx = sfile_index(name), r;
+
+    if (idx < 0) {
+        return idx;
+    }
+    if (obj && len > STATEOBJ_MAX_LEN) {
+        return -EFBIG;
+    }
+    r = read_header(st, &h, &size);
+    if (r < 0) {
+        return r;
+    }
+    if (!obj && h.e[idx].offset == 0) {
+        return -ENOENT;         /* nothing to delete; nothing written */
+    }
+    r = build_layout(st, &h, idx, obj, len, &L);
+    if (r == 0) {
+        r = write_layout(st, &h, size, &L);
+    }
+    if (L.image) {
+        explicit_bzero(L.image, L.total);
+        free(L.image);
+    }
+    return r;
+}

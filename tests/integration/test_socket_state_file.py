@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The file:// state backend of `swtpm socket` (docs/state.md §2.2, §8):
+one regular file or block device (a loop device here) in upstream's
+linear layout, read and written both ways with Debian's swtpm 0.7.1,
+swtpm_setup into it, the lock on the file, hostile headers (refused,
+file untouched), and SIGKILL during NV writes (every acknowledged write
+survives, and the file still loads in upstream's swtpm)."""
+import hashlib
+import json
+import random
+import struct
+import subprocess
+import threading
+
+import pytest
+
+from conftest import tool
+from helpers_socket import SwtpmServer, need_swtpm  # noqa: F401 (fixture)
+from helpers_swtpm import OurSwtpm, rc_of
+import helpers_reliability as rh
+
+NV_INDEX = 0x01500020
+HDR_LEN = 192
+MAGIC = 0x737774706d6c696e
+
+
+@pytest.fixture
+def loopdev(tmp_path):
+    """A 1 MiB zeroed loop device, detached afterwards."""
+    img = tmp_path / "disk.img"
+    img.write_bytes(bytes(1 << 20))
+    dev = subprocess.run(["losetup", "-f", "--show", str(img)],
+                         capture_output=True, text=True, check=True)
+    dev = dev.stdout.strip()
+    yield dev
+    subprocess.run(["losetup", "-d", dev], check=False)
+
+
+@pytest.fixture(params=["file", "loop"])
+def target(request, tmp_path):
+    """The state: a new regular file or a fresh loop device."""
+    if request.param == "file":
+        return str(tmp_path / "tpm2.state")
+    return request.getfixturevalue("loopdev")
+
+
+def uri(path):
+    return "backend-uri=file://%s" % path
+
+
+def ours(tmp_path, name, path, **kw):
+    d = tmp_path / name
+    d.mkdir()
+    return OurSwtpm(d, tpmstate=uri(path), **kw)
+
+
+def upstream(tmp_path, name, path):
+    d = tmp_path / name
+    d.mkdir()
+    return SwtpmServer(d, True, tpmstate=uri(path))
+
+
+def nv_write(srv, data, define=False, start=True):
+    """(Startup, define,) write: one command per connection, which both
+    our OurSwtpm and the peer's SwtpmServer offer."""
+    if start:
+        assert rc_of(srv.tpm_cmd(rh.startup_clear())) == 0
+    if define:
+        assert rc_of(srv.tpm_cmd(rh.nv_define(NV_INDEX, 8))) == 0
+    return rc_of(srv.tpm_cmd(rh.nv_write(NV_INDEX, data)))
+
+
+def nv_read(srv, start=True):
+    if start:
+        assert rc_of(srv.tpm_cmd(rh.startup_clear())) == 0
+    resp = srv.tpm_cmd(rh.nv_read(NV_INDEX, 8))
+    assert rc_of(resp) == 0, resp.hex()
+    return rh.nv_read_data(resp)
+
+
+def header(path):
+    with open(path, "rb") as f:
+        h = f.read(HDR_LEN)
+    magic, version, _, hdrsize = struct.unpack("<QBBH", h[:12])
+    entries = [struct.unpack("<III", h[12 + 12 * i:24 + 12 * i])
+               for i in range(15)]
+    return magic, version, hdrsize, entries
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_interop_both_ways(tmp_path, target, need_swtpm):
+    up = upstream(tmp_path, "up1", target)
+    try:
+        assert nv_write(up, b"upstream", define=True) == 0
+    finally:
+        up.stop()
+    magic, version, hdrsize, entries = header(target)
+    assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
+    assert entries[0][0] == HDR_LEN
+
+    srv = ours(tmp_path, "ours", target)
+    try:
+        assert nv_read(srv) == b"upstream"
+        assert nv_write(srv, b"ours!!!!", start=False) == 0
+    finally:
+        srv.stop()
+    srv.check_stderr()
+    magic, version, hdrsize, entries = header(target)
+    assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
+    # Packed after the header; nothing else in the table.
+    assert entries[0][0] == HDR_LEN and entries[0][1] <= entries[0][2]
+    assert all(e == (0, 0, 0) for e in entries[3:])
+
+    up = upstream(tmp_path, "up2", target)
+    try:
+        assert nv_read(up) == b"ours!!!!"
+    finally:
+        up.stop()
+
+
+def test_setup_into_file_loads_in_upstream(tmp_path, target, need_swtpm):
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    env = {"XDG_CONFIG_HOME": str(xdg), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([tool("swtpm_setup"), "--tpm2", "--tpm-state",
+                        "file://%s" % target, "--createek"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = subprocess.run([tool("swtpm_setup"), "--tpm2", "--tpm-state",
+                        "file://%s" % target, "--createek"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 1 and "existing TPM state" in p.stderr, p.stderr
+    before = digest(target)
+    p = subprocess.run([tool("swtpm_setup"), "--tpm2", "--tpm-state",
+                        "file://%s" % target, "--createek",
+                        "--not-overwrite"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0 and digest(target) == before
+    up = upstream(tmp_path, "up", target)
+    try:
+        assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
+        out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
+                              "handles-persistent"],
+                             capture_output=True, text=True, timeout=30)
+        assert "0x81010001" in out.stdout, out.stdout + out.stderr
+    finally:
+        up.stop()
+
+
+def test_lock_refuses_second_daemon(tmp_path, target):
+    first = ours(tmp_path, "first", target)
+    try:
+        assert nv_write(first, b"first..!", define=True) == 0
+        second = ours(tmp_path, "second", target, wait=False)
+        assert second.wait_exit(20) == 1, str(second)
+        err = second.stderr()
+        assert "cannot lock TPM state file '%s': it is in use by another " \
+            "process" % target in err, err
+        assert nv_read(first, start=False) == b"first..!"
+    finally:
+        first.stop()
+
+
+def test_print_states(tmp_path, target):
+    missing = tmp_path / "missing.state"
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                        uri(missing), "--print-states"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and json.loads(p.stdout)["states"] == []
+    assert not missing.exists()     # upstream creates and formats it
+    srv = ours(tmp_path, "ours", target)
+    try:
+        assert nv_write(srv, b"12345678", define=True) == 0
+    finally:
+        srv.stop()
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                        uri(target), "--print-states"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    states = json.loads(p.stdout)["states"]
+    assert states[0]["name"] == "permall"
+    assert states[0]["size"] == header(target)[3][0][1]
+
+
+def put_entry(h, i, off, dlen, slen):
+    return h[:12 + 12 * i] + struct.pack("<III", off, dlen, slen) + \
+        h[24 + 12 * i:]
+
+
+# Each takes the bytes of a good state file and returns a bad one.
+BAD_FILES = {
+    "truncated header": lambda b: b[:100],
+    "bad magic": lambda b: b"X" + b[1:],
+    "bad version": lambda b: b[:8] + b"\x07" + b[9:],
+    "offset past the end": lambda b: put_entry(b, 0, len(b) + 4096, 16, 16),
+    "data past the end": lambda b: put_entry(b, 0, HDR_LEN, len(b), 1 << 24),
+    "huge length": lambda b: put_entry(b, 0, HDR_LEN, 0xffffffff,
+                                       0xffffffff),
+    "offset in the header": lambda b: put_entry(b, 0, 8, 16, 16),
+    "overlapping": lambda b: put_entry(b, 1, HDR_LEN + 8, 8, 8),
+    "second TPM": lambda b: put_entry(b, 5, len(b) - 16, 16, 16),
+}
+REASONS = {
+    "truncated header": "shorter than the 192-byte header",
+    "bad magic": "magic",
+    "bad version": "version",
+    "offset past the end": "past the end",
+    "data past the end": "past the end",
+    "huge length": "larger than 16 MiB",
+    "offset in the header": "inside the header",
+    "overlapping": "overlap",
+    "second TPM": "second TPM",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_header_refused_file_untouched(tmp_path, case):
+    path = tmp_path / "tpm2.state"
+    srv = ours(tmp_path, "good", path)
+    try:
+        assert nv_write(srv, b"12345678", define=True) == 0
+    finally:
+        srv.stop()
+    path.write_bytes(BAD_FILES[case](path.read_bytes()))
+    before = digest(path)
+    bad = ours(tmp_path, "bad", path, wait=False)
+    assert bad.wait_exit(20) == 1, str(bad)
+    err = bad.stderr()
+    assert "state file '%s' has a bad header" % path in err, err
+    assert REASONS[case] in err, err
+    assert digest(path) == before
+
+
+def test_sigkill_during_nv_writes(tmp_path, target, need_swtpm):
+    """SIGKILL at random moments while NV writes go on: after each kill
+    the file loads, in ours and in upstream's swtpm, with the last
+    acknowledged value or the one in flight."""
+    rng = random.Random(13)
+    acked = sent = 0
+    for rnd in range(6):
+        srv = ours(tmp_path, "r%d" % rnd, target)
+        try:
+            if rnd == 0:
+                assert nv_write(srv, struct.pack(">Q", 0), define=True) == 0
+            else:
+                got = struct.unpack(">Q", nv_read(srv))[0]
+                assert got in (acked, sent), (got, acked, sent)
+                acked = sent = got
+            timer = threading.Timer(rng.uniform(0.02, 0.3), srv.proc.kill)
+            timer.start()
+            try:
+                with srv.connect_data() as s:
+                    while True:
+                        sent = acked + 1
+                        resp = srv.tpm_cmd(
+                            rh.nv_write(NV_INDEX, struct.pack(">Q", sent)),
+                            s)
+                        # A short answer: the daemon died mid-command.
+                        if len(resp) < 10 or rc_of(resp) != 0:
+                            break
+                        acked = sent
+            except OSError:
+                pass
+            timer.join()
+        finally:
+            srv.stop()
+    up = upstream(tmp_path, "up", target)
+    try:
+        got = struct.unpack(">Q", nv_read(up))[0]
+        assert got in (acked, sent), (got, acked, sent)
+    finally:
+        up.stop()
+
+
+def test_block_device_too_small(tmp_path):
+    """A 4 KiB device cannot hold a TPM 2 state twice: the store fails
+    with the reason, the TPM goes into failure mode as on a full disk,
+    and what is on the device still loads."""
+    img = tmp_path / "small.img"
+    img.write_bytes(bytes(4096))
+    dev = subprocess.run(["losetup", "-f", "--show", str(img)],
+                         capture_output=True, text=True, check=True)
+    dev = dev.stdout.strip()
+    try:
+        srv = ours(tmp_path, "small", dev)
+        try:
+            srv.tpm_cmd(rh.startup_clear())
+            srv.tpm_cmd(rh.nv_define(NV_INDEX, 8))
+        finally:
+            srv.stop()
+        assert "too small to hold the state twice; the previous state " \
+            "is unchanged" in srv.stderr(), str(srv)
+        p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                            uri(dev), "--print-states"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def test_setup_encrypted_file_loads_in_upstream(tmp_path, need_swtpm):
+    """swtpm_setup --pwdfile into a file://: the objects are encrypted
+    (header flags 0x09) and upstream opens them with the same key."""
+    path = tmp_path / "enc.state"
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"secret-passphrase")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    p = subprocess.run([tool("swtpm_setup"), "--tpm2", "--tpm-state",
+                        "file://%s" % path, "--createek", "--pwdfile",
+                        str(pw), "--cipher", "aes-256-cbc"],
+                       capture_output=True, text=True, timeout=120,
+                       env={"XDG_CONFIG_HOME": str(xdg),
+                            "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    data = path.read_bytes()
+    assert data[HDR_LEN:HDR_LEN + 6] == bytes.fromhex("0201000a0009")
+    d = tmp_path / "up"
+    d.mkdir()
+    up = SwtpmServer(d, True, tpmstate=uri(path), extra=[
+        "--key", "pwdfile=%s,mode=aes-256-cbc" % pw])
+    try:
+        assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
+        out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
+                              "handles-persistent"],
+                             capture_output=True, text=True, timeout=30)
+        assert "0x81010001" in out.stdout, out.stdout + out.stderr
+    finally:
+        up.stop()
+
+
+def test_chardev_on_file(tmp_path):
+    """`swtpm chardev --fd` with a file:// state writes the linear
+    layout too."""
+    import socket
+    path = tmp_path / "chardev.state"
+    mine, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [tool("swtpm"), "chardev", "--tpm2", "--tpmstate", uri(path),
+         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
+        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        mine.settimeout(10)
+        mine.sendall(rh.get_random(8))
+        resp = mine.recv(4096)
+        assert rc_of(resp) == 0, resp.hex()
+        mine.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read() == b""
+    magic, version, hdrsize, entries = header(path)
+    assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
+    assert entries[0][0] == HDR_LEN and entries[0][1] > 0

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Unit tests for state_file.c: the linear header parser on valid,
+ * blank, short and hostile headers, the write path through state.c
+ * (relayouts, deletes, growth), a crash after every single write or
+ * flush of a save (pwrite and fdatasync are wrapped, see
+ * test_state_file.ldflags), and the lock on the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "state.h"
+#include "state_file.h"
+
+/* Crash simulation: after `crash_after` more pwrite/fdatasync calls,
+ * every further one fails, as if the machine stopped there. */
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
+ssize_t __real_pwrite(int fd, const void *buf, size_t len, off_t off);
+int __wrap_fdatasync(int fd);
+int __real_fdatasync(int fd);
+
+static int crash_after = -1;    /* -1: no crash */
+static int io_calls;
+
+static bool
+crashed(void)
+{
+    io_calls++;
+    return crash_after >= 0 && io_calls > crash_after;
+}
+
+ssize_t
+__wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    if (crashed()) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_pwrite(fd, buf, len, off);
+}
+
+int
+__wrap_fdatasync(int fd)
+{
+    if (crashed()) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_fdatasync(fd);
+}
+
+/*
+ * The header of a file Debian's swtpm 0.7.1 wrote (TPM 2 after
+ * tpm2_nvdefine and Shutdown; `xxd` of the first 192 bytes): permall at
+ * 0xc0, 0x1180 bytes in a 0x2000-byte section; file size 0x20c0.
+ */
+static uint8_t upstream_hdr[SFILE_HDR_LEN] = {
+    0x6e, 0x69, 0x6c, 0x6d, 0x70, 0x74, 0x77, 0x73,
+    0x01, 0x00, 0xc0, 0x00,
+    0xc0, 0x00, 0x00, 0x00, 0x80, 0x11, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00,
+};
+
+static void
+set_entry(uint8_t *h, int i, uint32_t off, uint32_t dlen, uint32_t slen)
+{
+    uint32_t v[3] = { off, dlen, slen };
+
+    for (int k = 0; k < 3; k++) {
+        for (int b = 0; b < 4; b++) {
+            h[12 + 12 * i + 4 * k + b] = (uint8_t)(v[k] >> (8 * b));
+        }
+    }
+}
+
+static void
+test_sfile_parse_header_upstream_vector(void **state)
+{
+    struct sfile_hdr h;
+    const char *why = NULL;
+
+    assert_int_equal(sfile_parse_header(upstream_hdr, sizeof(upstream_hdr),
+                                        0x20c0, &h, &why), 0);
+    assert_false(h.blank);
+    assert_int_equal(h.e[0].offset, 0xc0);
+    assert_int_equal(h.e[0].data_len, 0x1180);
+    assert_int_equal(h.e[0].section_len, 0x2000);
+    assert_int_equal(h.e[1].offset, 0);
+    assert_int_equal(h.e[2].offset, 0);
+}
+
+static void
+test_sfile_encode_header_roundtrip(void **state)
+{
+    struct sfile_hdr h = { .blank = false }, back;
+    uint8_t buf[SFILE_HDR_LEN];
+    const char *why;
+
+    h.e[0] = (struct sfile_entry){ 0xc0, 0x1180, 0x2000 };
+    sfile_encode_header(&h, buf);
+    assert_memory_equal(buf, upstream_hdr, sizeof(buf));
+    h.e[1] = (struct sfile_entry){ 0x20c0, 10, 16 };
+    h.e[2] = (struct sfile_entry){ 0x20d0, 0, 1 };
+    sfile_encode_header(&h, buf);
+    assert_int_equal(sfile_parse_header(buf, sizeof(buf), 0x20d1, &back,
+                                        &why), 0);
+    assert_memory_equal(back.e, h.e, sizeof(h.e));
+}
+
+static void
+test_sfile_parse_header_blank(void **state)
+{
+    uint8_t zero[SFILE_HDR_LEN] = { 0 };
+    struct sfile_hdr h;
+    const char *why;
+
+    assert_int_equal(sfile_parse_header(zero, 0, 0, &h, &why), 0);
+    assert_true(h.blank);
+    assert_int_equal(sfile_parse_header(zero, 100, 100, &h, &why), 0);
+    assert_true(h.blank);
+    assert_int_equal(sfile_parse_header(zero, sizeof(zero), 1 << 20, &h,
+                                        &why), 0);
+    assert_true(h.blank);
+}
+
+/* Parse buf as the header of a file_size-byte file: must be refused. */
+static void
+expect_bad(const uint8_t *buf, size_t len, uint64_t file_size,
+           const char *words)
+{
+    struct sfile_hdr h;
+    const char *why = NULL;
+
+    assert_int_equal(sfile_parse_header(buf, len, file_size, &h, &why),
+                     -EBADMSG);
+    assert_non_null(why);
+    assert_non_null(strstr(why, words));
+}
+
+static void
+test_sfile_parse_header_short_and_foreign(void **state)
+{
+    uint8_t h[SFILE_HDR_LEN];
+
+    memcpy(h, upstream_hdr, sizeof(h));
+    expect_bad(h, 100, 100, "shorter");
+    expect_bad(h, 1, 1, "shorter");
+    h[0] = 'X';
+    expect_bad(h, sizeof(h), 0x20c0, "magic");
+    memcpy(h, upstream_hdr, sizeof(h));
+    h[8] = 2;
+    expect_bad(h, sizeof(h), 0x20c0, "version");
+    h[8] = 0;
+    expect_bad(h, sizeof(h), 0x20c0, "version");
+    memcpy(h, upstream_hdr, sizeof(h));
+    h[10] = 0xb4;
+    expect_bad(h, sizeof(h), 0x20c0, "header size");
+    h[10] = 0xc0;
+    h[11] = 0xff;
+    expect_bad(h, sizeof(h), 0x20c0, "header size");
+}
+
+static void
+test_sfile_parse_header_hostile_entries(void **state)
+{
+    uint8_t h[SFILE_HDR_LEN];
+
+    /* Data past the end of the file (upstream read out of bounds). */
+    memcpy(h, upstream_hdr, sizeof(h));
+    expect_bad(h, sizeof(h), 0x20c0 - 0x1180, "past the end");
+    set_entry(h, 0, 0xc0, 0xffffffff, 0xffffffff);
+    expect_bad(h, sizeof(h), 0x20c0, "16 MiB");
+    set_entry(h, 0, 0xffffff00, 0x100, 0x100);
+    expect_bad(h, sizeof(h), UINT64_MAX, "past 4 GiB");
+    set_entry(h, 0, 0xffffffff, 0x1180, 0x2000);
+    expect_bad(h, sizeof(h), 0x20c0, "past the end");
+    /* Offsets into the header (a shifted offset underflowed upstream). */
+    set_entry(h, 0, 0x10, 0x20, 0x20);
+    expect_bad(h, sizeof(h), 0x20c0, "inside the header");
+    set_entry(h, 0, 0, 0x20, 0x20);
+    expect_bad(h, sizeof(h), 0x20c0, "unallocated");
+    set_entry(h, 0, 0xc0, 0x21, 0x20);
+    expect_bad(h, sizeof(h), 0x20c0, "longer than its section");
+    set_entry(h, 0, 0xc0, 0, 0);
+    expect_bad(h, sizeof(h), 0x20c0, "longer than its section");
+    /* Overlapping sections. */
+    set_entry(h, 0, 0xc0, 0x100, 0x2000);
+    set_entry(h, 1, 0x1000, 0x100, 0x100);
+    expect_bad(h, sizeof(h), 0x20c0, "overlap");
+    set_entry(h, 1, 0x20c0, 0x10, 0x10);
+    set_entry(h, 2, 0xc0, 0x10, 0x10);
+    expect_bad(h, sizeof(h), 0x3000, "overlap");
+    /* A second TPM's entries. */
+    memcpy(h, upstream_hdr, sizeof(h));
+    set_entry(h, 3, 0x20c0, 0x10, 0x10);
+    expect_bad(h, sizeof(h), 0x3000, "second TPM");
+    set_entry(h, 3, 0, 0, 0);
+    set_entry(h, 14, 0, 1, 0);
+    expect_bad(h, sizeof(h), 0x3000, "unallocated");
+}
+
+static void
+test_sfile_parse_header_maximum(void **state)
+{
+    uint8_t h[SFILE_HDR_LEN];
+    struct sfile_hdr out;
+    const char *why;
+
+    memcpy(h, upstream_hdr, sizeof(h));
+    set_entry(h, 0, 0xc0, 16u << 20, 16u << 20);
+    set_entry(h, 1, 0xc0 + (16u << 20), 16u << 20, 32u << 20);
+    assert_int_equal(sfile_parse_header(h, sizeof(h), 0xc0 + (32u << 20),
+                                        &out, &why), 0);
+    set_entry(h, 1, 0xc0 + (16u << 20), (16u << 20) + 1, 32u << 20);
+    expect_bad(h, sizeof(h), 0xc0 + (48u << 20), "16 MiB");
+}
+
+/* ---- the store through state.c ---------------------------------------- */
+
+struct fixture {
+    char path[64];
+    char uri[80];
+    char err[512];
+    struct state_store st;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    int fd;
+
+    snprintf(f->path, sizeof(f->path), "/tmp/test_state_file.XXXXXX");
+    fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(f->uri, sizeof(f->uri), "file://%s", f->path);
+    assert_int_equal(state_open(&f->st, f->uri, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    crash_after = -1;
+    state_close(&f->st);
+    unlink(f->path);
+    free(f);
+    return 0;
+}
+
+static void
+save(struct state_store *st, const char *name, uint8_t fill, uint32_t len)
+{
+    uint8_t *buf = malloc(len);
+    uint32_t rc = 0;
+
+    memset(buf, fill, len);
+    assert_int_equal(state_save(st, name, buf, len, &rc), 0);
+    free(buf);
+}
+
+/* name holds len bytes of fill; returns false when it does not. */
+static bool
+holds(struct state_store *st, const char *name, uint8_t fill, uint32_t len)
+{
+    uint8_t *raw = NULL;
+    uint32_t got = 0, rc = 0;
+    bool ok;
+
+    if (state_load(st, name, &raw, &got, &rc) < 0) {
+        return false;
+    }
+    ok = got == len;
+    for (uint32_t i = 0; ok && i < len; i++) {
+        ok = raw[i] == fill;
+    }
+    free(raw);
+    return ok;
+}
+
+static off_t
+size_of(const char *path)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+static void
+test_sfile_store_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    uint32_t rc = 0;
+    uint8_t *raw;
+    uint32_t len;
+
+    /* A blank file: every object missing, nothing written. */
+    assert_int_equal(state_load(&f->st, "permall", &raw, &len, &rc),
+                     -ENOENT);
+    assert_int_equal(state_size(&f->st, "permall"), -ENOENT);
+    assert_int_equal(size_of(f->path), 0);
+    assert_int_equal(state_delete(&f->st, "savestate", false), 0);
+    assert_int_equal(state_delete(&f->st, "savestate", true), -ENOENT);
+
+    save(&f->st, "permall", 0xa1, 1000);
+    save(&f->st, "volatilestate", 0xb2, 300);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
+    /* stateobj header (10) + TLV header (6): sections 1024 and 512. */
+    assert_int_equal(state_size(&f->st, "permall"), 1016);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024 + 512);
+
+    /* Growing the first object moves it; the other stays intact. */
+    save(&f->st, "permall", 0xa2, 5000);
+    assert_true(holds(&f->st, "permall", 0xa2, 5000));
+    assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 8192 + 512);
+
+    assert_int_equal(state_delete(&f->st, "permall", true), 0);
+    assert_false(holds(&f->st, "permall", 0xa2, 5000));
+    assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 512);
+    assert_int_equal(state_sync(&f->st), 0);
+}
+
+static void
+test_sfile_store_reopen_reads_what_was_written(void **state)
+{
+    struct fixture *f = *state;
+    struct state_store st2 = { .dir_fd = -1 };
+
+    save(&f->st, "savestate", 0x33, 77);
+    assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    assert_true(holds(&st2, "savestate", 0x33, 77));
+    state_close(&st2);
+}
+
+/*
+ * A crash after each pwrite/fdatasync of a save that moves permall (it
+ * grows past its section) and of a delete: the file always opens, and
+ * holds the old or the new permall and the untouched volatile state.
+ */
+static void
+test_sfile_crash_at_every_step(void **state)
+{
+    struct fixture *f = *state;
+    struct state_store st2 = { .dir_fd = -1 };
+    uint8_t *big = malloc(6000);
+    uint32_t rc = 0;
+    int steps = 0, r;
+
+    memset(big, 0xc3, 6000);
+    for (int n = 0;; n++) {
+        assert_int_equal(ftruncate(f->st.file_fd, 0), 0);
+        save(&f->st, "permall", 0xa1, 1000);
+        save(&f->st, "volatilestate", 0xb2, 300);
+        io_calls = 0;
+        crash_after = n;
+        r = state_save(&f->st, "permall", big, 6000, &rc);
+        crash_after = -1;
+        assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                    f->err, sizeof(f->err)), 0);
+        assert_true(holds(&st2, "permall", 0xa1, 1000) ||
+                    holds(&st2, "permall", 0xc3, 6000));
+        assert_true(holds(&st2, "volatilestate", 0xb2, 300));
+        /* After the crash, writing works and packs the file again. */
+        save(&st2, "savestate", 0x44, 20);
+        assert_true(holds(&st2, "volatilestate", 0xb2, 300));
+        state_close(&st2);
+        if (r == 0) {
+            steps = n;
+            break;
+        }
+    }
+    /* scratch, flush, header, flush, data, flush, header, flush */
+    assert_int_equal(steps, 8);
+    for (int n = 0; n < 8; n++) {
+        assert_int_equal(ftruncate(f->st.file_fd, 0), 0);
+        save(&f->st, "permall", 0xa1, 1000);
+        save(&f->st, "volatilestate", 0xb2, 300);
+        io_calls = 0;
+        crash_after = n;
+        assert_int_not_equal(state_delete(&f->st, "permall", true), 0);
+        crash_after = -1;
+        assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                    f->err, sizeof(f->err)), 0);
+        assert_true(holds(&st2, "permall", 0xa1, 1000) ||
+                    state_size(&st2, "permall") == -ENOENT);
+        assert_true(holds(&st2, "volatilestate", 0xb2, 300));
+        state_close(&st2);
+    }
+    free(big);
+}
+
+static void
+test_sfile_open_bad_header_leaves_file(void **state)
+{
+    struct fixture *f = *state;
+    struct state_store st2 = { .dir_fd = -1 };
+    uint8_t h[SFILE_HDR_LEN], back[SFILE_HDR_LEN];
+    int fd;
+
+    memcpy(h, upstream_hdr, sizeof(h));     /* data past the end */
+    fd = open(f->path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, h, sizeof(h)), sizeof(h));
+    close(fd);
+    assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                f->err, sizeof(f->err)), -EBADMSG);
+    assert_non_null(strstr(f->err, f->path));
+    assert_non_null(strstr(f->err, "past the end"));
+    assert_non_null(strstr(f->err, "zero its first 512 bytes"));
+    /* A store opened before the damage refuses to read or write. */
+    assert_int_equal(state_size(&f->st, "permall"), -EBADMSG);
+    assert_non_null(f->st.why);
+    assert_int_equal(state_delete(&f->st, "permall", false), -EBADMSG);
+    fd = open(f->path, O_RDONLY);
+    assert_int_equal(read(fd, back, sizeof(back)), sizeof(back));
+    close(fd);
+    assert_memory_equal(back, h, sizeof(h));
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN);
+
+    fd = open(f->path, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd, "hello, world\n", 13), 13);
+    close(fd);
+    assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                f->err, sizeof(f->err)), -EBADMSG);
+    assert_non_null(strstr(f->err, "shorter"));
+}
+
+static void
+test_sfile_open_not_a_file(void **state)
+{
+    struct state_store st2 = { .dir_fd = -1 };
+    char err[512];
+
+    assert_int_equal(state_open(&st2, "file:///tmp", true, 0640, false,
+                                false, err, sizeof(err)), -EISDIR);
+    assert_non_null(strstr(err, "dir://"));
+    assert_int_equal(state_open(&st2, "file:///dev/null", true, 0640,
+                                false, false, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "block device"));
+    assert_int_equal(state_open(&st2, "file:///nonexistent/dir/x", true,
+                                0640, false, false, err, sizeof(err)),
+                     -ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/dir/x"));
+}
+
+static void
+test_sfile_lock_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct state_store st2 = { .dir_fd = -1 };
+    pid_t holder = 1;
+
+    assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
+    assert_true(state_is_locked(&f->st));
+    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
+    assert_int_equal(state_lock(&st2, 2, &holder), -EAGAIN);
+    assert_false(state_is_locked(&st2));
+    state_unlock(&f->st);
+    assert_false(state_is_locked(&f->st));
+    assert_int_equal(state_lock(&st2, 0, &holder), 0);
+    assert_int_equal(state_lock(&f->st, 0, &holder), -EAGAIN);
+    state_close(&st2);      /* closing releases it */
+    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
+}
+
+static void
+test_sfile_mode_of_new_file(void **state)
+{
+    struct state_store st2 = { .dir_fd = -1 };
+    char path[] = "/tmp/test_state_file_mode.XXXXXX", uri[64], err[512];
+    struct stat sb;
+    int fd = mkstemp(path);
+
+    close(fd);
+    unlink(path);
+    snprintf(uri, sizeof(uri), "file://%s", path);
+    assert_int_equal(state_open(&st2, uri, true, 0600, true, false, err,
+                                sizeof(err)), 0);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    state_close(&st2);
+    unlink(path);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sfile_parse_header_upstream_vector),
+        cmocka_unit_test(test_sfile_encode_header_roundtrip),
+        cmocka_unit_test(test_sfile_parse_header_blank),
+        cmocka_unit_test(test_sfile_parse_header_short_and_foreign),
+        cmocka_unit_test(test_sfile_parse_header_hostile_entries),
+        cmocka_unit_test(test_sfile_parse_header_maximum),
+        cmocka_unit_test(test_sfile_open_not_a_file),
+        cmocka_unit_test(test_sfile_mode_of_new_file),
+        T(test_sfile_store_roundtrip),
+        T(test_sfile_store_reopen_reads_what_was_written),
+        T(test_sfile_crash_at_every_step),
+        T(test_sfile_open_bad_header_leaves_file),
+        T(test_sfile_lock_conflict),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
