@@ -389,27 +389,41 @@ sfile_unlock(struct state_store *st)
     }
 }
 
+/* Object name's header entry; -ENOENT when the file does not hold it. */
+static int
+find_entry(struct state_store *st, const char *name, struct sfile_hdr *h,
+           const struct sfile_entry **out)
+{
+    uint64_t size;
+    int i = sfile_index(name), r;
+
+    if (i < 0) {
+        return i;
+    }
+    r = read_header(st, h, &size);
+    if (r < 0) {
+        return r;
+    }
+    if (h->blank || h->e[i].offset == 0) {
+        return -ENOENT;
+    }
+    *out = &h->e[i];
+    return 0;
+}
+
 int
 sfile_read(struct state_store *st, const char *name,
            uint8_t **out, uint32_t *out_len)
 {
     struct sfile_hdr h;
     const struct sfile_entry *e;
-    uint64_t size;
     uint8_t *buf;
     ssize_t n;
-    int i = sfile_index(name), r;
+    int r;
 
-    if (i < 0) {
-        return i;
-    }
-    r = read_header(st, &h, &size);
+    r = find_entry(st, name, &h, &e);
     if (r < 0) {
         return r;
-    }
-    e = &h.e[i];
-    if (h.blank || e->offset == 0) {
-        return -ENOENT;
     }
     buf = malloc(e->data_len ? e->data_len : 1);
     if (!buf) {
@@ -430,20 +444,11 @@ long
 sfile_size(struct state_store *st, const char *name)
 {
     struct sfile_hdr h;
-    uint64_t size;
-    int i = sfile_index(name), r;
+    const struct sfile_entry *e;
+    int r;
 
-    if (i < 0) {
-        return i;
-    }
-    r = read_header(st, &h, &size);
-    if (r < 0) {
-        return r;
-    }
-    if (h.blank || h.e[i].offset == 0) {
-        return -ENOENT;
-    }
-    return (long)h.e[i].data_len;
+    r = find_entry(st, name, &h, &e);
+    return r < 0 ? r : (long)e->data_len;
 }
 
 int
