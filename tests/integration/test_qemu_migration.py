@@ -321,20 +321,55 @@ def guest_values(m):
 TICK = r"PCR16=([0-9A-F]{64}) NV=([0-9a-f]+)$"
 
 
+class SharedPair:
+    """Source and destination emulators on one state (the source with
+    --migration release-lock-outgoing plus src_extra, the destination
+    with incoming), the source guest with a QMP socket; the destination
+    guest is started by start_destination()."""
+
+    def __init__(self, tmp_path, kernel, tpmstate, src_extra=()):
+        self.tmp_path, self.kernel = tmp_path, kernel
+        self.initrd = shared_initrd(tmp_path)
+        self.mig = tmp_path / "mig.sock"
+        self.qsrc = tmp_path / "qmp-src.sock"
+        self.qdst = tmp_path / "qmp-dst.sock"
+        self.src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
+                         extra=["--migration", "release-lock-outgoing"] +
+                         list(src_extra))
+        self.dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
+                         extra=["--migration", "incoming"])
+        self.gsrc = Guest(qemu_argv(kernel, self.initrd, self.src.ctrl, extra=[
+            "-qmp", "unix:%s,server=on,wait=off" % self.qsrc]),
+            tmp_path / "src.out")
+        self.gdst = None
+
+    def start_destination(self, with_qmp=False):
+        """The incoming QEMU, once it listens; returns the source's QMP."""
+        extra = ["-incoming", "unix:%s" % self.mig]
+        if with_qmp:
+            extra = ["-qmp", "unix:%s,server=on,wait=off" % self.qdst] + extra
+        self.gdst = Guest(qemu_argv(self.kernel, self.initrd, self.dst.ctrl,
+                                    extra=extra), self.tmp_path / "dst.out")
+        for _ in range(100):
+            if self.mig.exists():
+                break
+            time.sleep(0.1)
+        return Qmp(self.qsrc)
+
+    def stop(self):
+        self.gsrc.stop()
+        if self.gdst:
+            self.gdst.stop()
+        self.src.stop()
+        self.dst.stop()
+
+
 @pytest.mark.parametrize("shared_state", ["dir", "file"], indirect=True)
 def test_qemu_live_migration_shared_storage(tmp_path, kernel, shared_state):
     tpmstate, snapshot = shared_state
-    initrd = shared_initrd(tmp_path)
     expect16 = hashlib.sha256(bytes(32) + DIGEST).hexdigest().upper()
-    mig = tmp_path / "mig.sock"
-    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
-                extra=["--migration", "release-lock-outgoing"])
-    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
-                extra=["--migration", "incoming"])
-    qsrc, qdst = tmp_path / "qmp-src.sock", tmp_path / "qmp-dst.sock"
-    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
-        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
-    gdst = None
+    pair = SharedPair(tmp_path, kernel, tpmstate)
+    src, dst, gsrc = pair.src, pair.dst, pair.gsrc
     try:
         m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
         pcr16, nv = guest_values(m)
@@ -344,15 +379,9 @@ def test_qemu_live_migration_shared_storage(tmp_path, kernel, shared_state):
         # The source holds the lock: a third emulator is refused.
         assert probe_lock(tmp_path, tpmstate, "p1") is not None
 
-        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
-            "-qmp", "unix:%s,server=on,wait=off" % qdst,
-            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
-        for _ in range(100):
-            if mig.exists():
-                break
-            time.sleep(0.1)
-        qmp = Qmp(qsrc)
-        qmp.cmd("migrate", uri="unix:%s" % mig)
+        qmp = pair.start_destination(with_qmp=True)
+        gdst = pair.gdst
+        qmp.cmd("migrate", uri="unix:%s" % pair.mig)
         wait_migration(qmp, gsrc, src.log())
         assert qmp.cmd("query-status")["status"] == "postmigrate"
 
@@ -377,17 +406,13 @@ def test_qemu_live_migration_shared_storage(tmp_path, kernel, shared_state):
                           r"\d+ " + TICK, "two ticks after the source left",
                           dst.log())
         assert m.groups()[1:] == (pcr16, nv), gdst.text()
-        qmp = Qmp(qdst)
+        qmp = Qmp(pair.qdst)
         qmp.cmd("quit")
         qmp.close()
         assert gdst.proc.wait(timeout=30) == 0, gdst.text()
         assert dst.wait(timeout=20) == 0, dst.log()
     finally:
-        gsrc.stop()
-        if gdst:
-            gdst.stop()
-        src.stop()
-        dst.stop()
+        pair.stop()
     src.check_log()
     dst.check_log()
     assert "not writing TPM state" not in src.log()
@@ -401,29 +426,15 @@ def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
     """A migration cancelled while RAM is still being copied: the source
     guest runs on with its TPM, and the source emulator keeps the lock."""
     tpmstate, snapshot = shared_state
-    initrd = shared_initrd(tmp_path)
-    mig = tmp_path / "mig.sock"
-    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
-                extra=["--migration", "release-lock-outgoing"])
-    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
-                extra=["--migration", "incoming"])
-    qsrc = tmp_path / "qmp-src.sock"
-    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
-        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
-    gdst = None
+    pair = SharedPair(tmp_path, kernel, tpmstate)
+    src, gsrc = pair.src, pair.gsrc
     try:
         m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
         values = guest_values(m)
-        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
-            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
-        for _ in range(100):
-            if mig.exists():
-                break
-            time.sleep(0.1)
-        qmp = Qmp(qsrc)
+        qmp = pair.start_destination()
         # 64 KiB/s: 256 MiB of guest RAM would take an hour.
         qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 65536})
-        qmp.cmd("migrate", uri="unix:%s" % mig)
+        qmp.cmd("migrate", uri="unix:%s" % pair.mig)
         wait_migration(qmp, gsrc, src.log(), want="active")
         qmp.cmd("migrate_cancel")
         wait_migration(qmp, gsrc, src.log(), want="cancelled")
@@ -439,11 +450,7 @@ def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
         assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
         assert src.wait(timeout=20) == 0, src.log()
     finally:
-        gsrc.stop()
-        if gdst:
-            gdst.stop()
-        src.stop()
-        dst.stop()
+        pair.stop()
     src.check_log()
     assert "released the lock" not in src.log()
 
@@ -457,30 +464,17 @@ def test_qemu_failed_migration_source_takes_lock_back(tmp_path, kernel,
     does), and the source emulator takes the lock back; the guest's TPM
     state is intact."""
     tpmstate, snapshot = shared_state
-    initrd = shared_initrd(tmp_path)
     key = tmp_path / "migkey"
     key.write_text("00112233445566778899aabbccddeeff")
-    mig = tmp_path / "mig.sock"
-    src = Swtpm(tmp_path, "src", tpmstate=tpmstate,
-                extra=["--migration", "release-lock-outgoing",
-                       "--migration-key", "file=%s" % key])
-    dst = Swtpm(tmp_path, "dst", tpmstate=tpmstate,
-                extra=["--migration", "incoming"])
-    qsrc = tmp_path / "qmp-src.sock"
-    gsrc = Guest(qemu_argv(kernel, initrd, src.ctrl, extra=[
-        "-qmp", "unix:%s,server=on,wait=off" % qsrc]), tmp_path / "src.out")
-    gdst = None
+    pair = SharedPair(tmp_path, kernel, tpmstate,
+                      src_extra=["--migration-key", "file=%s" % key])
+    src, dst, gsrc = pair.src, pair.dst, pair.gsrc
     try:
         m = gsrc.wait_for(r"^GUEST: READY " + TICK, "READY", src.log())
         values = guest_values(m)
-        gdst = Guest(qemu_argv(kernel, initrd, dst.ctrl, extra=[
-            "-incoming", "unix:%s" % mig]), tmp_path / "dst.out")
-        for _ in range(100):
-            if mig.exists():
-                break
-            time.sleep(0.1)
-        qmp = Qmp(qsrc)
-        qmp.cmd("migrate", uri="unix:%s" % mig)
+        qmp = pair.start_destination()
+        gdst = pair.gdst
+        qmp.cmd("migrate", uri="unix:%s" % pair.mig)
         # The source only learns that the stream went out; the
         # destination fails to load it, and the manager (libvirt)
         # resumes the source.
@@ -502,11 +496,7 @@ def test_qemu_failed_migration_source_takes_lock_back(tmp_path, kernel,
         assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
         src.wait(timeout=20)
     finally:
-        gsrc.stop()
-        if gdst:
-            gdst.stop()
-        src.stop()
-        dst.stop()
+        pair.stop()
     src.check_log()
     assert "not writing TPM state" not in src.log(), src.log()
     assert "not sending TPM2_Shutdown" not in src.log(), src.log()
