@@ -122,6 +122,16 @@ def test_interop_both_ways(tmp_path, target, need_swtpm):
         up.stop()
 
 
+def assert_ek_persistent(up):
+    """Debian's swtpm on our state: after Startup, tpm2_getcap lists the
+    EK that swtpm_setup made persistent at 0x81010001."""
+    assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
+    out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
+                          "handles-persistent"],
+                         capture_output=True, text=True, timeout=30)
+    assert "0x81010001" in out.stdout, out.stdout + out.stderr
+
+
 def test_setup_into_file_loads_in_upstream(tmp_path, target, need_swtpm):
     xdg = tmp_path / "xdg"
     xdg.mkdir()
@@ -142,11 +152,7 @@ def test_setup_into_file_loads_in_upstream(tmp_path, target, need_swtpm):
     assert p.returncode == 0 and digest(target) == before
     up = upstream(tmp_path, "up", target)
     try:
-        assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
-        out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
-                              "handles-persistent"],
-                             capture_output=True, text=True, timeout=30)
-        assert "0x81010001" in out.stdout, out.stdout + out.stderr
+        assert_ek_persistent(up)
     finally:
         up.stop()
 
@@ -324,11 +330,7 @@ def test_setup_encrypted_file_loads_in_upstream(tmp_path, need_swtpm):
     up = SwtpmServer(d, True, tpmstate=uri(path), extra=[
         "--key", "pwdfile=%s,mode=aes-256-cbc" % pw])
     try:
-        assert rc_of(up.tpm_cmd(rh.startup_clear())) == 0
-        out = subprocess.run(["tpm2_getcap", "-T", up.tcti(),
-                              "handles-persistent"],
-                             capture_output=True, text=True, timeout=30)
-        assert "0x81010001" in out.stdout, out.stdout + out.stderr
+        assert_ek_persistent(up)
     finally:
         up.stop()
 

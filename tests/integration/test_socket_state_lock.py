@@ -185,15 +185,26 @@ def wait_for_log(srv, text, timeout=30):
     return False
 
 
-def test_sigterm_ends_a_lock_storage_wait(swtpm_factory, tmp_path):
+def lock_holder_and_waiter(swtpm_factory, tmp_path):
+    """A holds the lock; B runs beside it on the same directory."""
     a = swtpm_factory(running=False)
     assert init(a) == 0
-    b = sharing(tmp_path, "b", a, running=False, extra=["--log", "level=2"])
+    return a, sharing(tmp_path, "b", a, running=False,
+                      extra=["--log", "level=2"])
+
+
+def start_lock_wait(b, s):
+    """CMD_LOCK_STORAGE with the most retries on B's control socket s,
+    returned once B logs that it waits."""
+    s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
+    assert wait_for_log(b, "waiting up to 3000 ms for the lock"), str(b)
+
+
+def test_sigterm_ends_a_lock_storage_wait(swtpm_factory, tmp_path):
+    a, b = lock_holder_and_waiter(swtpm_factory, tmp_path)
     try:
         with b.connect_ctrl(timeout=60) as s:
-            s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
-            assert wait_for_log(b, "waiting up to 3000 ms for the lock"), \
-                str(b)
+            start_lock_wait(b, s)
             # The wait ends with the signal, not when its 3 s are over.
             assert b.terminate(timeout=10) == 0, str(b)
         assert "stopped waiting for the lock" in b.stderr(), str(b)
@@ -207,14 +218,10 @@ def test_sigterm_ends_a_lock_storage_wait(swtpm_factory, tmp_path):
 
 def test_lock_storage_wait_gets_the_lock_when_the_holder_exits(
         swtpm_factory, tmp_path):
-    a = swtpm_factory(running=False)
-    assert init(a) == 0
-    b = sharing(tmp_path, "b", a, running=False, extra=["--log", "level=2"])
+    a, b = lock_holder_and_waiter(swtpm_factory, tmp_path)
     try:
         with b.connect_ctrl(timeout=60) as s:
-            s.sendall(struct.pack(">II", CMD_LOCK_STORAGE, 0xffffffff))
-            assert wait_for_log(b, "waiting up to 3000 ms for the lock"), \
-                str(b)
+            start_lock_wait(b, s)
             assert a.terminate() == 0, str(a)
             s.settimeout(60)
             assert res(s.recv(4)) == 0, str(b)
