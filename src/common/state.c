@@ -150,10 +150,7 @@ static void jnl_detach(struct state_store *st);
 void
 state_close(struct state_store *st)
 {
-    if (st->jnl.pending && state_checkpoint(st) < 0) {
-        log_warn("cannot write the journaled state into '%s'; it stays "
-                 "in the journal file there", st->path);
-    }
+    state_checkpoint(st);
     jnl_detach(st);
     state_unlock(st);
     if (st->is_file) {
@@ -267,10 +264,7 @@ state_unlock(struct state_store *st)
         /* Whatever the journal holds goes to the main file while we still
          * own the directory; after that another writer may change both,
          * so our view of the journal is stale and must be dropped. */
-        if (st->jnl.pending && state_checkpoint(st) < 0) {
-            log_warn("cannot write the journaled state into '%s'; it "
-                     "stays in the journal file there", st->path);
-        }
+        state_checkpoint(st);
         jnl_detach(st);
         close(st->lock_fd);
         st->lock_fd = -1;
@@ -807,8 +801,10 @@ jnl_write_main(struct state_store *st, const char *fname,
     return r;
 }
 
-int
-state_checkpoint(struct state_store *st)
+/* state_checkpoint() without the warning: the periodic one retries at
+ * every write while it fails, and would repeat it each time. */
+static int
+checkpoint(struct state_store *st)
 {
     struct journal *j = &st->jnl;
     char fname[OBJ_NAME_MAX];
@@ -828,6 +824,18 @@ state_checkpoint(struct state_store *st)
     }
     jnl_drop_pending(j);
     return 0;
+}
+
+int
+state_checkpoint(struct state_store *st)
+{
+    int r = checkpoint(st);
+
+    if (r < 0) {
+        log_warn("cannot write the journaled state into '%s'; it stays "
+                 "in the journal file there", st->path);
+    }
+    return r;
 }
 
 /* Put obj into a journal slot (creating or growing the journal). */
@@ -892,7 +900,7 @@ jnl_save(struct state_store *st, const struct state_key *key,
             j->pending_len = olen;
             obj = NULL;
             if (++j->writes >= JNL_CHECKPOINT_WRITES) {
-                state_checkpoint(st);
+                checkpoint(st);
             }
         }
     }

@@ -91,7 +91,8 @@ int state_save(struct state_store *st, const char *name,
  * Write the newest permall from the journal into the upstream-format main
  * file (keeping the previous one as tpm[2]-00.permall.bak), so upstream
  * swtpm sees it.  Called at stop and close; a no-op when nothing is
- * pending.  0 or a negative errno (the journal still holds the state).
+ * pending.  0 or a negative errno, with a warning naming the directory
+ * (the journal still holds the state, and the next load finds it).
  */
 int state_checkpoint(struct state_store *st);
 

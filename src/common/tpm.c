@@ -363,10 +363,7 @@ terminate:
     TPMLIB_Terminate();
     inst->running = false;
     /* Upstream-format files for whoever reads the state next. */
-    if (state_checkpoint(&inst->store) < 0) {
-        log_warn("cannot write the journaled state into '%s'; it stays "
-                 "in the journal file there", inst->store.path);
-    }
+    state_checkpoint(&inst->store);
 }
 
 int
