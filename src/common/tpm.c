@@ -10,6 +10,7 @@
 
 #include <libtpms/tpm_library.h>
 #include <libtpms/tpm_memory.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "ctrl_wire.h"
 #include "log.h"
@@ -297,7 +298,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
     if (rc == 0 && inst->load_failed) {
         /* Never run on (and later delete) state that did not load. */
         TPMLIB_Terminate();
-        rc = inst->tpm2 ? 0x101 : TPM_FAIL;
+        rc = inst->tpm2 ? TPM2_RC_FAILURE : TPM_FAIL;
     }
     if (rc != 0) {
         log_debug("TPMLIB_MainInit: 0x%x", rc);
@@ -334,29 +335,38 @@ tpm_internal_cmd(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len)
     return resp_len >= 10 ? be32_get(resp + 6) : TPM_FAIL;
 }
 
+/* Run TPM2_Shutdown(type) internally; the TPM's response code. */
+static uint32_t
+tpm2_shutdown(struct tpm_instance *inst, uint16_t type)
+{
+    uint8_t cmd[12];
+
+    be16_put(cmd, TPM2_ST_NO_SESSIONS);
+    be32_put(cmd + 2, sizeof(cmd));
+    be32_put(cmd + 6, TPM2_CC_Shutdown);
+    be16_put(cmd + 10, type);
+    return tpm_internal_cmd(inst, cmd, sizeof(cmd));
+}
+
 void
 tpm_stop(struct tpm_instance *inst)
 {
-    static const uint8_t sd_state[] = {
-        0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x45, 0x00, 0x01 };
-    static const uint8_t sd_clear[] = {
-        0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x45, 0x00, 0x00 };
     uint32_t rc;
 
     if (!inst->running) {
         return;
     }
     if (inst->tpm2 && !inst->disable_auto_shutdown &&
-        inst->last_ordinal != TPM2_CC_SHUTDOWN) {
+        inst->last_ordinal != TPM2_CC_Shutdown) {
         if (inst->lock_given_up && !state_is_locked(&inst->store)) {
             /* The state belongs to the migration's destination now. */
             log_warn("not sending TPM2_Shutdown: the state lock was given "
                      "up for an outgoing migration");
             goto terminate;
         }
-        rc = tpm_internal_cmd(inst, sd_state, sizeof(sd_state));
-        if (rc != 0 && rc != 0x100) {
-            tpm_internal_cmd(inst, sd_clear, sizeof(sd_clear));
+        rc = tpm2_shutdown(inst, TPM2_SU_STATE);
+        if (rc != TPM2_RC_SUCCESS && rc != TPM2_RC_INITIALIZE) {
+            tpm2_shutdown(inst, TPM2_SU_CLEAR);
         }
     }
 terminate:
@@ -376,12 +386,13 @@ tpm_send_startup(struct tpm_instance *inst, enum tpm_startup type,
         return 0;
     }
     if (inst->tpm2) {
-        be16_put(cmd, 0x8001);
+        be16_put(cmd, TPM2_ST_NO_SESSIONS);
         be32_put(cmd + 2, 12);
-        be32_put(cmd + 6, TPM2_CC_STARTUP);
-        be16_put(cmd + 10, type == TPM_STARTUP_STATE ? 1 : 0);
+        be32_put(cmd + 6, TPM2_CC_Startup);
+        be16_put(cmd + 10, type == TPM_STARTUP_STATE ? TPM2_SU_STATE
+                                                     : TPM2_SU_CLEAR);
     } else {
-        be16_put(cmd, 0x00c1);
+        be16_put(cmd, TPM_TAG_RQU_COMMAND_12);
         be32_put(cmd + 2, 12);
         be32_put(cmd + 6, TPM_ORD_STARTUP);
         be16_put(cmd + 10, type == TPM_STARTUP_CLEAR ? 1 :
@@ -405,7 +416,8 @@ tpm_own_response(struct tpm_instance *inst, uint32_t code,
         inst->resp = p;
         inst->resp_size = TPM_CMD_MAX;
     }
-    be16_put(inst->resp, inst->tpm2 ? 0x8001 : 0x00c4);
+    be16_put(inst->resp, inst->tpm2 ? TPM2_ST_NO_SESSIONS
+                                    : TPM_TAG_RSP_COMMAND_12);
     be32_put(inst->resp + 2, 10);
     be32_put(inst->resp + 6, code);
     *out_resp = inst->resp;
@@ -416,7 +428,7 @@ tpm_own_response(struct tpm_instance *inst, uint32_t code,
 static uint32_t
 fatal_code(const struct tpm_instance *inst)
 {
-    return inst->tpm2 ? 0x101 : TPM_FAIL;
+    return inst->tpm2 ? TPM2_RC_FAILURE : TPM_FAIL;
 }
 
 uint32_t
@@ -439,11 +451,13 @@ tpm_vendor_set_locality(struct tpm_instance *inst, const uint8_t *cmd,
         return tpm_own_response(inst, fatal_code(inst), out_resp, out_len);
     }
     if (len < 11) {
-        return tpm_own_response(inst, inst->tpm2 ? 0x9a : TPM_BAD_PARAM_SIZE,
+        return tpm_own_response(inst, inst->tpm2 ? TPM2_RC_INSUFFICIENT
+                                                   : TPM_BAD_PARAM_SIZE,
                                 out_resp, out_len);
     }
     if (tpm_set_locality(inst, cmd[10]) != 0) {
-        return tpm_own_response(inst, inst->tpm2 ? 0x107 : TPM_BAD_LOCALITY,
+        return tpm_own_response(inst, inst->tpm2 ? TPM_RC_LOCALITY_SWTPM
+                                                   : TPM_BAD_LOCALITY,
                                 out_resp, out_len);
     }
     return tpm_own_response(inst, 0, out_resp, out_len);
@@ -461,7 +475,8 @@ process_one(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
         return tpm_own_response(inst, fatal_code(inst), out_resp, out_len);
     }
     if (len < 10) {
-        return tpm_own_response(inst, inst->tpm2 ? 0x9a : TPM_BAD_PARAM_SIZE,
+        return tpm_own_response(inst, inst->tpm2 ? TPM2_RC_INSUFFICIENT
+                                                   : TPM_BAD_PARAM_SIZE,
                                 out_resp, out_len);
     }
     if (be32_get(cmd + 6) == TPM_ORD_VENDOR_SET_LOCALITY) {

@@ -17,9 +17,13 @@
 
 #define TPM_CMD_MAX 4096        /* largest command accepted on a device */
 #define TPM_ORD_VENDOR_SET_LOCALITY 0x20001000u
-#define TPM2_CC_SHUTDOWN 0x145u
-#define TPM2_CC_STARTUP  0x144u
+/* TPM 1.2 names (TPM 2 ones come from <tss2/tss2_tpm2_types.h>). */
 #define TPM_ORD_STARTUP  0x99u
+#define TPM_TAG_RQU_COMMAND_12 0x00c1u
+#define TPM_TAG_RSP_COMMAND_12 0x00c4u
+/* What upstream answers a bad in-band SetLocality with on a TPM 2
+ * (docs/control-channel.md §8.5): not tss2's TPM2_RC_LOCALITY (0x907). */
+#define TPM_RC_LOCALITY_SWTPM 0x107u
 /*
  * The longest lock wait, in 10 ms retries: 3 s, what QEMU asks for after
  * a failed migration and what follows a lock hand-over.  A larger

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <tss2/tss2_tpm2_types.h>
+
 #include "ctrl_sock.h"
 #include "log.h"
 #include "swtpm.h"
@@ -209,7 +211,8 @@ data_too_big(struct loop *l, uint32_t size, bool tcg)
 
     log_warn("TPM command of %u bytes exceeds the %u-byte buffer; "
              "closing the data connection", size, (unsigned int)TPM_CMD_MAX);
-    be16_put(r, l->tpm->tpm2 ? 0x8001 : 0x00c4);
+    be16_put(r, l->tpm->tpm2 ? TPM2_ST_NO_SESSIONS
+                                : TPM_TAG_RSP_COMMAND_12);
     be32_put(r + 2, 10);
     be32_put(r + 6, l->tpm->tpm2 ? 0x142 : TPM_BAD_PARAM_SIZE);
     data_reply(l, r, sizeof(r), tcg);
