@@ -62,7 +62,7 @@ all: $(BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/common/*.h) VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -6,7 +6,7 @@
  * integration suite with the filter on.  With action=kill a violation is
  * trapped first so the log names the syscall, then the process dies.
  */
-#include "daemon.h"
+#include "daemon_proc.h"
 
 #include <errno.h>
 #include <seccomp.h>

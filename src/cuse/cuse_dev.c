@@ -355,30 +355,48 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
     pthread_mutex_unlock(&dev.mtx);
 }
 
+/* Confined, before the filter: the worker thread, then leave the
+ * session (setsid is not on the allowlist). */
+static int
+start_worker(void *arg)
+{
+    (void)arg;
+    if (pthread_create(&dev.worker, NULL, worker_main, NULL) != 0) {
+        return -1;
+    }
+    dev.worker_started = true;
+    daemon_detach();
+    return 0;
+}
+
+/* After the device exists: the pid file, then confinement (cli.md §5). */
+static int
+finish_setup(struct cuse_opts *o, char *err, size_t errlen)
+{
+    if (daemon_write_pid(&o->cfg, err, errlen) < 0) {
+        return EXIT_PIDFILE;
+    }
+    switch (daemon_confine(&o->cfg, &o->user, start_worker, NULL, err,
+                           errlen)) {
+    case DAEMON_CONFINED: return EXIT_OK;
+    case DAEMON_CONFINE_CHROOT: return EXIT_FAIL;
+    case DAEMON_CONFINE_USER: return EXIT_RUNAS;
+    case DAEMON_CONFINE_INSIDE:
+        snprintf(err, errlen, "cannot start the worker thread");
+        return EXIT_GENERIC;
+    case DAEMON_CONFINE_SECCOMP: return EXIT_SECCOMP;
+    }
+    return EXIT_GENERIC;
+}
+
 static void
 dev_init_done(void *userdata)
 {
     struct cuse_opts *o = userdata;
     char err[512];
-    int code = 0;
+    int code;
 
-    /* The device exists now: finish setup, then report readiness. */
-    if (daemon_write_pid(&o->cfg, err, sizeof(err)) < 0) {
-        code = EXIT_PIDFILE;
-    } else if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0) {
-        code = EXIT_FAIL;
-    } else if (daemon_become_user(&o->user, err, sizeof(err)) < 0) {
-        code = EXIT_RUNAS;
-    } else if (pthread_create(&dev.worker, NULL, worker_main, NULL) != 0) {
-        snprintf(err, sizeof(err), "cannot start the worker thread");
-        code = EXIT_GENERIC;
-    } else {
-        dev.worker_started = true;
-        daemon_detach();
-        if (seccomp_install(o->cfg.seccomp, err, sizeof(err)) < 0) {
-            code = EXIT_SECCOMP;
-        }
-    }
+    code = finish_setup(o, err, sizeof(err));
     if (code) {
         log_err("%s", err);
         dev.exit_code = code;

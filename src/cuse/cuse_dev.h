@@ -7,8 +7,7 @@
 #include <stdbool.h>
 
 #include "ctrl.h"
-#include "daemon.h"
-#include "daemon_setup.h"
+#include "daemon_proc.h"
 
 /*
  * Exit codes of the CLI contract (docs/cli.md §5, man/swtpm_cuse.8):

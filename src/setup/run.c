@@ -24,7 +24,7 @@
 
 #include "certs.h"
 #include "conf.h"
-#include "daemon.h"
+#include "daemon_proc.h"
 #include "ext.h"
 #include "key.h"
 #include "log.h"
@@ -516,9 +516,11 @@ run(struct opts *o)
         return SETUP_EXIT_FAIL;
     }
     if (o->runas) {
+        struct daemon_user user;
         struct passwd *pw;
 
-        if (daemon_drop_privileges(o->runas, err, sizeof(err)) < 0) {
+        if (daemon_resolve_user(o->runas, &user, err, sizeof(err)) < 0 ||
+            daemon_become_user(&user, err, sizeof(err)) < 0) {
             log_err("%s", err);
             return SETUP_EXIT_FAIL;
         }

@@ -19,7 +19,8 @@
 #include "log.h"
 #include "pcap.h"
 #include "subopt.h"
-#include "daemon_setup.h"
+#include "daemon_proc.h"
+#include "daemon_tpm.h"
 #include "sdnotify.h"
 #include "swtpm.h"
 
@@ -34,13 +35,9 @@ struct opts {
     struct daemon_cfg cfg;
     struct daemon_user user;    /* --runas, resolved before chroot */
     struct chan_opts server, ctrl;
-    const char *server_opt, *ctrl_opt, *tpmstate, *locality, *flags;
-    const char *pid, *seccomp, *migration, *chardev, *pcap_opt;
+    const char *server_opt, *ctrl_opt, *chardev;
     int data_fd;                /* -f/--fd, -1 if none */
-    bool terminate, daemon, vtpm_proxy, print_caps, print_states;
-    bool print_info;
-    unsigned long info_flags;   /* --print-info */
-    struct pcap_opts pcap;
+    bool terminate, daemon, vtpm_proxy;
     struct pcap_writer pcap_w;
 };
 
@@ -87,30 +84,9 @@ usage(FILE *f, enum iface iface)
 "         [,gid=G][,terminate]  control channel on a Unix socket\n"
 "  --ctrl type=tcp,port=N[,bindaddr=ADDR[,ifname=IF]]|fd=N[,terminate]\n"
 "                            control channel on TCP\n"
-"  --tpm2                    emulate a TPM 2.0 (default: TPM 1.2)\n"
-"  --tpmstate dir=DIR|backend-uri=dir://DIR[,mode=OCTAL][,lock[=BOOL]]\n"
-"         [,backup][,fsync]  state directory (default: $TPM_PATH);\n"
-"                            backup, fsync: accepted, always in effect\n"
-"  --key file=PATH|fd=N|pwdfile=PATH|pwdfd=N[,mode=aes-128-cbc|\n"
-"        aes-256-cbc][,format=hex|binary][,kdf=pbkdf2|sha512][,remove]\n"
-"                            encrypt the state files\n"
-"  --migration-key ...       the same syntax: encrypt state blobs\n"
-"  --log file=PATH|fd=N[,level=N][,prefix=STR][,truncate]\n"
-"  --pid file=PATH|fd=N      write the pid once the sockets are ready\n"
-"  --locality reject-locality-4[,allow-set-locality]\n"
-"  --flags not-need-init[,startup-clear|startup-state|\n"
-"          startup-deactivated|startup-none][,disable-auto-shutdown]\n"
-"  --migration incoming[,release-lock-outgoing]\n"
-"  --seccomp action=kill|log|none   syscall filter (default kill)\n"
-"  -d, --daemon              run in the background once ready\n"
-"  -r, --runas USER          switch to USER before opening anything\n"
-"  -R, --chroot DIR          chroot to DIR first\n"
-"  --print-capabilities      print supported features as JSON\n"
-"  --print-states            print the stored state objects as JSON\n"
-"  --print-info FLAGS        print libtpms' TPMLIB_GetInfo(FLAGS) JSON: 0x1\n"
-"                            specification, 0x2 attributes, 0x4 features\n"
-"  --pcap file=PATH|fd=N[,truncate][,mode=OCTAL][,checksums]\n"
-"                            record TPM commands and responses (pcapng)\n"
+"  -d, --daemon              run in the background once ready\n");
+    daemon_usage(f, /* cuse= */ false);
+    fprintf(f,
 "  -h, --help                show this help\n"
 "\n"
 "Exit codes: 0 normal end (CMD_SHUTDOWN, SIGTERM/SIGINT, hang-up with\n"
@@ -118,41 +94,22 @@ usage(FILE *f, enum iface iface)
 }
 
 enum {
-    OPT_CTRL = 1000, OPT_FLAGS, OPT_KEY, OPT_LOCALITY, OPT_LOG,
-    OPT_MIGRATION, OPT_MIGKEY, OPT_PID, OPT_PRINT_CAPS, OPT_PRINT_STATES,
-    OPT_SECCOMP, OPT_SERVER, OPT_TPM2, OPT_TPMSTATE, OPT_VTPM_PROXY,
-    OPT_PCAP, OPT_PRINT_INFO,
+    OPT_CTRL = 1000, OPT_SERVER, OPT_VTPM_PROXY,
 };
 
 static const struct option long_opts[] = {
+    DAEMON_LONG_OPTS,
     { "chardev", required_argument, NULL, 'c' },
-    { "chroot", required_argument, NULL, 'R' },
     { "ctrl", required_argument, NULL, OPT_CTRL },
     { "daemon", no_argument, NULL, 'd' },
     { "fd", required_argument, NULL, 'f' },
-    { "flags", required_argument, NULL, OPT_FLAGS },
     { "help", no_argument, NULL, 'h' },
-    { "key", required_argument, NULL, OPT_KEY },
-    { "locality", required_argument, NULL, OPT_LOCALITY },
-    { "log", required_argument, NULL, OPT_LOG },
-    { "migration", required_argument, NULL, OPT_MIGRATION },
-    { "migration-key", required_argument, NULL, OPT_MIGKEY },
-    { "pcap", required_argument, NULL, OPT_PCAP },
-    { "pid", required_argument, NULL, OPT_PID },
     { "port", required_argument, NULL, 'p' },
-    { "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
-    { "print-info", required_argument, NULL, OPT_PRINT_INFO },
-    { "print-states", no_argument, NULL, OPT_PRINT_STATES },
-    { "runas", required_argument, NULL, 'r' },
-    { "seccomp", required_argument, NULL, OPT_SECCOMP },
     { "server", required_argument, NULL, OPT_SERVER },
     { "terminate", no_argument, NULL, 't' },
-    { "tpm2", no_argument, NULL, OPT_TPM2 },
-    { "tpmstate", required_argument, NULL, OPT_TPMSTATE },
     { "vtpm-proxy", no_argument, NULL, OPT_VTPM_PROXY },
     { NULL, 0, NULL, 0 },
 };
-
 /* -f/--fd: a connected socket or a character device, >= 3 (docs/cli.md §4). */
 static int
 parse_data_fd(const char *s, int *out)
@@ -192,17 +149,19 @@ parse_port(struct opts *o, const char *s)
     return 0;
 }
 
-/* Returns -1 to continue, else an exit code. */
+/* OPTS_CONTINUE, or the exit code. */
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-    const char *shortopts = o->iface == IFACE_SOCKET ? "R:df:hp:r:t"
-                                                     : "R:c:df:hr:";
+    const char *shortopts = o->iface == IFACE_SOCKET
+                                ? DAEMON_SHORT_OPTS "df:hp:t"
+                                : DAEMON_SHORT_OPTS "c:df:h";
+    char err[300];
     int c;
 
-    while ((c = getopt_long(argc, argv, shortopts, long_opts, NULL)) != -1) {
+    while ((c = daemon_getopt(argc, argv, shortopts, long_opts, &o->cfg,
+                              err, sizeof(err))) != -1) {
         switch (c) {
-        case 'R': o->cfg.chroot_dir = optarg; break;
         case 'c': o->chardev = optarg; break;
         case 'd': o->daemon = true; break;
         case 'f':
@@ -216,32 +175,13 @@ parse_args(int argc, char **argv, struct opts *o)
                 return EXIT_ERR;
             }
             break;
-        case 'r': o->cfg.runas = optarg; break;
         case 't': o->terminate = true; break;
         case OPT_CTRL: o->ctrl_opt = optarg; break;
-        case OPT_FLAGS: o->flags = optarg; break;
-        case OPT_KEY: o->cfg.key_opt = optarg; break;
-        case OPT_LOCALITY: o->locality = optarg; break;
-        case OPT_LOG: o->cfg.log_opt = optarg; break;
-        case OPT_MIGRATION: o->migration = optarg; break;
-        case OPT_MIGKEY: o->cfg.migkey_opt = optarg; break;
-        case OPT_PCAP: o->pcap_opt = optarg; break;
-        case OPT_PID: o->pid = optarg; break;
-        case OPT_PRINT_CAPS: o->print_caps = true; break;
-        case OPT_PRINT_INFO:
-            if (parse_ulong_base0(optarg, UINT32_MAX, &o->info_flags) < 0) {
-                fprintf(stderr, "swtpm: --print-info needs a number such as "
-                        "0x3, got '%s'\n", optarg);
-                return EXIT_ERR;
-            }
-            o->print_info = true;
-            break;
-        case OPT_PRINT_STATES: o->print_states = true; break;
-        case OPT_SECCOMP: o->seccomp = optarg; break;
         case OPT_SERVER: o->server_opt = optarg; break;
-        case OPT_TPM2: o->cfg.tpm2 = true; break;
-        case OPT_TPMSTATE: o->tpmstate = optarg; break;
         case OPT_VTPM_PROXY: o->vtpm_proxy = true; break;
+        case DAEMON_GETOPT_BAD:
+            fprintf(stderr, "swtpm: %s\n", err);
+            return EXIT_ERR;
         default:
             fprintf(stderr, "Try '%s %s --help' for the options.\n", o->prg,
                     o->iface == IFACE_SOCKET ? "socket" : "chardev");
@@ -252,29 +192,21 @@ parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "Unknown parameter '%s'\n", argv[optind]);
         return EXIT_ERR;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* The sub-option groups shared with swtpm_cuse; 0 or -1 with err. */
 static int
 validate_groups(struct opts *o, char *err, size_t errlen)
 {
-    const struct daemon_opt_strings strs = {
-        .tpmstate = o->tpmstate, .locality = o->locality,
-        .flags = o->flags, .pid = o->pid, .seccomp = o->seccomp,
-        .migration = o->migration,
-    };
     int r;
 
-    r = daemon_apply_opts(&o->cfg, &strs, err, errlen);
+    r = daemon_apply_opts(&o->cfg, err, errlen);
     if (r == 0 && o->server_opt) {
         r = chan_parse(o->server_opt, false, &o->server, err, errlen);
     }
     if (r == 0 && o->ctrl_opt) {
         r = chan_parse(o->ctrl_opt, true, &o->ctrl, err, errlen);
-    }
-    if (r == 0 && o->pcap_opt) {
-        r = pcap_parse(o->pcap_opt, &o->pcap, err, errlen);
     }
     if (r == 0) {
         /* Before any chroot hides /etc/passwd. */
@@ -291,8 +223,8 @@ use_activation(struct opts *o, char *err, size_t errlen)
     int n;
 
     if (o->iface != IFACE_SOCKET || o->server_opt || o->ctrl_opt ||
-        o->data_fd >= 0 || o->print_caps || o->print_states ||
-        o->print_info) {
+        o->data_fd >= 0 || o->cfg.print_caps || o->cfg.print_states ||
+        o->cfg.print_info) {
         return 0;
     }
     n = activation_channels(server, ctrl, sizeof(server), err, errlen);
@@ -305,7 +237,7 @@ use_activation(struct opts *o, char *err, size_t errlen)
     return n < 0 ? -1 : 0;
 }
 
-/* Cross-option rules; returns -1 or an exit code. */
+/* Cross-option rules; OPTS_CONTINUE or the exit code. */
 static int
 opts_validate(struct opts *o)
 {
@@ -317,8 +249,8 @@ opts_validate(struct opts *o)
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }
-    if (o->print_caps || o->print_states || o->print_info) {
-        return -1;
+    if (o->cfg.print_caps || o->cfg.print_states || o->cfg.print_info) {
+        return OPTS_CONTINUE;
     }
     if (o->iface == IFACE_SOCKET && (o->vtpm_proxy || o->chardev)) {
         fprintf(stderr, "swtpm: --vtpm-proxy and --chardev belong to "
@@ -359,25 +291,18 @@ opts_validate(struct opts *o)
                 "--tpmstate dir=DIR or set TPM_PATH\n");
         return EXIT_ERR;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
-/* Open the state, load keys, start the TPM if asked to: exit code or -1 */
+/* Open the state, load keys, start the TPM if asked to: OPTS_CONTINUE or
+ * the exit code.  The socket variant never creates the state directory
+ * (docs/cli.md); the lock is taken when the TPM starts, as upstream does. */
 static int
 prepare_tpm(struct opts *o, struct tpm_instance *inst)
 {
     char err[600];
 
-    /* The socket variant never creates the state directory (docs/cli.md); the
-     * lock is taken when the TPM starts, as upstream does. */
-    if (o->pcap.given) {
-        if (pcap_open(&o->pcap, &o->pcap_w, err, sizeof(err)) < 0) {
-            log_err("%s", err);
-            return EXIT_ERR;
-        }
-        inst->pcap = &o->pcap_w;
-    }
-    if (daemon_open_tpm(&o->cfg, inst, /* create_dir= */ false,
+    if (daemon_open_tpm(&o->cfg, inst, &o->pcap_w, /* create_dir= */ false,
                         /* lock_now= */ false, err, sizeof(err)) < 0 ||
         daemon_write_pid(&o->cfg, err, sizeof(err)) < 0 ||
         daemon_autostart_tpm(&o->cfg, inst, err, sizeof(err)) < 0) {
@@ -386,28 +311,28 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         }
         return EXIT_ERR;
     }
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
 static int
 print_info(struct opts *o, struct tpm_instance *inst)
 {
-    int code = -1;
+    int code = OPTS_CONTINUE;
 
     if (o->cfg.state_path[0]) {
         o->cfg.not_need_init = true;
         code = prepare_tpm(o, inst);
     }
-    if (code < 0) {
-        code = caps_print_info((unsigned int)o->info_flags) < 0 ? EXIT_ERR
-                                                               : EXIT_OK;
+    if (code == OPTS_CONTINUE) {
+        code = caps_print_info((unsigned int)o->cfg.info_flags) < 0
+                   ? EXIT_ERR : EXIT_OK;
     }
     tpm_stop(inst);
     return code;
 }
 
-/* Sockets and devices for the loop; returns -1 or an exit code. */
+/* Sockets and devices for the loop; OPTS_CONTINUE or the exit code. */
 static int
 open_channels(struct opts *o, struct loop_cfg *lc)
 {
@@ -433,7 +358,7 @@ open_channels(struct opts *o, struct loop_cfg *lc)
         }
     }
     lc->data_is_chardev = o->iface == IFACE_CHARDEV;
-    return -1;
+    return OPTS_CONTINUE;
 }
 
 /* $NOTIFY_SOCKET: connect now, before chroot, --runas and seccomp. */
@@ -460,23 +385,25 @@ notify_ready(int fd)
     }
 }
 
-/* Everything after option parsing, in the order of docs/cli.md §4. */
+struct confined {
+    struct opts *o;
+    struct loop_cfg *lc;
+    struct tpm_instance *inst;
+    int code;                   /* OPTS_CONTINUE, or the exit code */
+};
+
+/* Up to the TPM serving: OPTS_CONTINUE or the exit code. */
 static int
-run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
+serve_setup(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {
     char err[600], dev[128];
-    int code, fd, notify_fd = -1;
+    int code, fd;
 
-    if (!o->print_caps && !o->print_states) {
-        notify_open(&notify_fd);
-    }
-    if (daemon_chroot(o->cfg.chroot_dir, err, sizeof(err)) < 0 ||
-        daemon_become_user(&o->user, err, sizeof(err)) < 0 ||
-        daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
+    if (daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }
-    if (o->print_caps) {
+    if (o->cfg.print_caps) {
         caps_print("swtpm", o->cfg.tpm2, /* cuse= */ false);
         return EXIT_OK;
     }
@@ -486,18 +413,18 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
                                                             : "1.2");
         return EXIT_ERR;
     }
-    if (o->print_info) {
+    if (o->cfg.print_info) {
         return print_info(o, inst);
     }
     code = open_channels(o, lc);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
-    if (o->print_states) {
+    if (o->cfg.print_states) {
         return daemon_print_states(&o->cfg, "swtpm");
     }
     code = prepare_tpm(o, inst);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     if (o->vtpm_proxy) {
@@ -515,8 +442,43 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
     if (o->daemon) {
         daemon_detach();
     }
-    if (seccomp_install(o->cfg.seccomp, err, sizeof(err)) < 0) {
+    return OPTS_CONTINUE;
+}
+
+/* daemon_confine()'s inside step: stop unless setup says continue. */
+static int
+confined_setup(void *arg)
+{
+    struct confined *cf = arg;
+
+    cf->code = serve_setup(cf->o, cf->lc, cf->inst);
+    return cf->code != OPTS_CONTINUE;
+}
+
+/* Everything after option parsing, in the order of docs/cli.md §4:
+ * chroot and --runas come first, the state is opened as that user. */
+static int
+run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
+{
+    struct confined cf = { .o = o, .lc = lc, .inst = inst };
+    char err[600];
+    int notify_fd = -1;
+
+    if (!o->cfg.print_caps && !o->cfg.print_states) {
+        notify_open(&notify_fd);
+    }
+    switch (daemon_confine(&o->cfg, &o->user, confined_setup, &cf, err,
+                           sizeof(err))) {
+    case DAEMON_CONFINED:
+        break;
+    case DAEMON_CONFINE_INSIDE:
+        return cf.code;
+    case DAEMON_CONFINE_SECCOMP:
         log_err("%s", err);
+        return EXIT_ERR;
+    case DAEMON_CONFINE_CHROOT:
+    case DAEMON_CONFINE_USER:
+        fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_ERR;
     }
     daemon_ready();
@@ -534,8 +496,8 @@ run(struct opts *o)
     memset(&lc, 0, sizeof(lc));
     lc.ctrl.listen_fd = lc.ctrl.conn_fd = -1;
     lc.data.listen_fd = lc.data.conn_fd = -1;
-    if (o->daemon && !o->print_caps && !o->print_states &&
-        !o->print_info && daemon_fork() < 0) {
+    if (o->daemon && !o->cfg.print_caps && !o->cfg.print_states &&
+        !o->cfg.print_info && daemon_fork() < 0) {
         fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
         return EXIT_ERR;
     }
@@ -609,11 +571,11 @@ main(int argc, char **argv)
         return EXIT_ERR;
     }
     code = parse_args(argc - 1, argv + 1, &o);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     code = opts_validate(&o);
-    if (code >= 0) {
+    if (code != OPTS_CONTINUE) {
         return code;
     }
     return run(&o);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "daemon.h"
+#include "tpm.h"
 
 /* Exit codes of the CLI contract (docs/cli.md §4). */
 enum {

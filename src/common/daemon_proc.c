@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The daemons' process: log, pid file, user, confinement, fork. */
+#include "daemon_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "subopt.h"
+
+int
+daemon_setup_log(const char *s, const char *default_prefix,
+                 char *err, size_t errlen)
+{
+    struct subopts so;
+    const char *file, *fdstr;
+    unsigned long v;
+    int fd = -1, flags, r = -EINVAL;
+
+    if (!s) {
+        log_set_prefix(default_prefix);
+        return 0;
+    }
+    if (daemon_parse_log(s, &so, &v, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    file = subopts_get(&so, "file");
+    fdstr = subopts_get(&so, "fd");
+    log_set_level((unsigned int)v);
+    log_set_prefix(subopts_get(&so, "prefix"));
+    if (file && strcmp(file, "-") == 0) {
+        log_set_level(0);
+        r = 0;
+        goto out;
+    }
+    if (file) {
+        flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                (subopts_bool(&so, "truncate", false) ? O_TRUNC : O_APPEND);
+        fd = open(file, flags, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot open log file '%s': %s", file,
+                     strerror(errno));
+            goto out;
+        }
+    } else if (fdstr) {
+        if (parse_fd(fdstr, &fd) < 0 ||
+            (flags = fcntl(fd, F_GETFL)) < 0 ||
+            (flags & O_ACCMODE) == O_RDONLY) {
+            snprintf(err, errlen, "log fd '%s' is not a writable file "
+                     "descriptor", fdstr);
+            goto out;
+        }
+    } else {
+        /* Like upstream: without file= or fd=, lines go to stderr. */
+        fd = STDERR_FILENO;
+    }
+    log_set_fd(fd);
+    log_set_tee_stderr(true);
+    r = 0;
+out:
+    subopts_free(&so);
+    return r;
+}
+
+/* Open the directory of path (O_PATH) and point *out_base into path. */
+static int
+open_parent_dir(const char *path, const char **out_base)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (!slash) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    }
+    fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    *out_base = slash ? slash + 1 : path;
+    return fd;
+}
+
+int
+daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
+{
+    char buf[32];
+    const char *base = NULL;
+    int fd = c->pid_fd, dir_fd = -1, n, r;
+    struct stat stbuf;
+
+    if (!c->pid_path[0] && fd < 0) {
+        return 0;
+    }
+    if (c->pid_path[0]) {
+        dir_fd = open_parent_dir(c->pid_path, &base);
+        fd = dir_fd < 0 ? dir_fd
+                        : openat(dir_fd, base, O_WRONLY | O_CREAT | O_TRUNC |
+                                 O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || fstat(fd, &stbuf) < 0) {
+            r = fd < 0 && dir_fd < 0 ? dir_fd : -errno;
+            snprintf(err, errlen, "cannot write pid file '%s': %s",
+                     c->pid_path, strerror(-r));
+            if (fd >= 0) {
+                close(fd);
+            }
+            if (dir_fd >= 0) {
+                close(dir_fd);
+            }
+            return r;
+        }
+        c->pid_dir_fd = dir_fd;
+        c->pid_dev = stbuf.st_dev;
+        c->pid_ino = stbuf.st_ino;
+    } else if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
+        snprintf(err, errlen, "pid fd %d is not a regular file", fd);
+        return -EINVAL;
+    }
+    n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+    if (write(fd, buf, (size_t)n) != n) {
+        snprintf(err, errlen, "cannot write pid file: %s", strerror(errno));
+        if (c->pid_path[0]) {
+            close(fd);
+        }
+        return -EIO;
+    }
+    if (c->pid_path[0]) {
+        close(fd);
+    }
+    return 0;
+}
+
+void
+daemon_remove_pid(struct daemon_cfg *c)
+{
+    char buf[32], want[32];
+    const char *base;
+    struct stat stbuf;
+    ssize_t n;
+    int fd;
+
+    if (c->pid_dir_fd < 0) {
+        return;
+    }
+    base = strrchr(c->pid_path, '/');
+    base = base ? base + 1 : c->pid_path;
+    fd = openat(c->pid_dir_fd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        snprintf(want, sizeof(want), "%d", (int)getpid());
+        if (fstat(fd, &stbuf) == 0 && stbuf.st_dev == c->pid_dev &&
+            stbuf.st_ino == c->pid_ino && strcmp(buf, want) == 0) {
+            unlinkat(c->pid_dir_fd, base, 0);
+        }
+        close(fd);
+    }
+    close(c->pid_dir_fd);
+    c->pid_dir_fd = -1;
+}
+
+int
+daemon_resolve_user(const char *runas, struct daemon_user *out,
+                    char *err, size_t errlen)
+{
+    struct passwd *pw;
+    unsigned long v;
+
+    memset(out, 0, sizeof(*out));
+    if (!runas) {
+        return 0;
+    }
+    out->set = true;
+    if (parse_uint(runas, 0, 0xfffffffeUL, &v) == 0) {
+        /* A number is used as both uid and gid, without groups. */
+        out->uid = (uid_t)v;
+        out->gid = (gid_t)v;
+        return 0;
+    }
+    pw = getpwnam(runas);
+    if (!pw) {
+        snprintf(err, errlen, "user '%s' for --runas does not exist",
+                 runas);
+        return -ENOENT;
+    }
+    out->uid = pw->pw_uid;
+    out->gid = pw->pw_gid;
+    out->ngroups = DAEMON_USER_MAX_GROUPS;
+    if (getgrouplist(pw->pw_name, pw->pw_gid, out->groups,
+                     &out->ngroups) < 0) {
+        /* More groups than we keep: the primary group is enough. */
+        out->groups[0] = pw->pw_gid;
+        out->ngroups = 1;
+    }
+    return 0;
+}
+
+int
+daemon_become_user(const struct daemon_user *u, char *err, size_t errlen)
+{
+    uid_t ruid, euid, suid;
+
+    if (!u->set) {
+        return 0;
+    }
+    if (setgroups((size_t)u->ngroups, u->ngroups ? u->groups : NULL) < 0 ||
+        setresgid(u->gid, u->gid, u->gid) < 0 ||
+        setresuid(u->uid, u->uid, u->uid) < 0) {
+        snprintf(err, errlen, "cannot switch to uid %u: %s",
+                 (unsigned int)u->uid, strerror(errno));
+        return -EPERM;
+    }
+    /* Verify the change held: no way back to the old identity. */
+    if (getresuid(&ruid, &euid, &suid) < 0 || ruid != u->uid ||
+        euid != u->uid || suid != u->uid ||
+        (u->uid != 0 && setuid(0) == 0)) {
+        snprintf(err, errlen, "privilege drop to uid %u did not hold",
+                 (unsigned int)u->uid);
+        return -EPERM;
+    }
+    return 0;
+}
+
+static int
+enter_chroot(const char *dir, char *err, size_t errlen)
+{
+    if (!dir) {
+        return 0;
+    }
+    if (chroot(dir) < 0 || chdir("/") < 0) {
+        snprintf(err, errlen, "cannot chroot to '%s': %s", dir,
+                 strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+enum daemon_confine_step
+daemon_confine(const struct daemon_cfg *c, const struct daemon_user *u,
+               int (*inside)(void *arg), void *arg, char *err,
+               size_t errlen)
+{
+    if (enter_chroot(c->chroot_dir, err, errlen) < 0) {
+        return DAEMON_CONFINE_CHROOT;
+    }
+    if (daemon_become_user(u, err, errlen) < 0) {
+        return DAEMON_CONFINE_USER;
+    }
+    /* Nothing we exec could gain privileges; seccomp needs it too. */
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (inside && inside(arg) != 0) {
+        return DAEMON_CONFINE_INSIDE;
+    }
+    if (seccomp_install(c->seccomp, err, errlen) < 0) {
+        return DAEMON_CONFINE_SECCOMP;
+    }
+    return DAEMON_CONFINED;
+}
+
+/* Readiness pipe: the child writes one byte: 0 = ready, else exit code. */
+static int ready_fd = -1;
+/* /dev/null, opened at fork time: a later chroot may not have one. */
+static int null_fd = -1;
+
+int
+daemon_fork(void)
+{
+    int p[2], status;
+    unsigned char code;
+    pid_t pid;
+    ssize_t n;
+
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -errno;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        ready_fd = p[1];
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        return 0;
+    }
+    close(p[1]);
+    do {
+        n = read(p[0], &code, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1) {
+        _exit(code);
+    }
+    /* The child died before reporting: pass its status on. */
+    if (waitpid(pid, &status, 0) == pid) {
+        if (WIFEXITED(status)) {
+            _exit(WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+        }
+        if (WIFSIGNALED(status)) {
+            fprintf(stderr, "daemon killed by signal %d during start\n",
+                    WTERMSIG(status));
+        }
+    }
+    _exit(1);
+}
+
+static void
+daemon_report(unsigned char code)
+{
+    if (ready_fd < 0) {
+        return;
+    }
+    while (write(ready_fd, &code, 1) < 0 && errno == EINTR) {
+    }
+    close(ready_fd);
+    ready_fd = -1;
+}
+
+static bool detached;
+
+void
+daemon_detach(void)
+{
+    int fd;
+
+    if (ready_fd < 0 || detached) {
+        return;
+    }
+    detached = true;
+    log_set_tee_stderr(false);
+    setsid();
+    fd = null_fd;
+    if (fd < 0) {
+        return;
+    }
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    if (log_get_fd() == STDERR_FILENO) {
+        /* Nobody reads our stderr once the caller has returned. */
+        log_use_syslog("swtpm");
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    null_fd = -1;
+}
+
+void
+daemon_ready(void)
+{
+    log_set_tee_stderr(false);
+    daemon_detach();
+    daemon_report(0);
+}
+
+void
+daemon_fail(int code)
+{
+    daemon_report((unsigned char)(code ? code : 1));
+}

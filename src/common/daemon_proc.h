@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the emulator daemons do to their own process, in the order they
+ * do it: open the log, fork with a readiness pipe, write the pid file,
+ * confine themselves (daemon_confine: chroot, --runas user, no new
+ * privileges, seccomp) and report readiness.  swtpm_setup's --runas
+ * uses the same user switch.  Errors come back as messages in err for
+ * the front end to print; nothing here exits.
+ */
+#ifndef SWTPM_DAEMON_PROC_H
+#define SWTPM_DAEMON_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "daemon_opts.h"
+
+/* Open the log sink of --log (or keep stderr with default_prefix). */
+int daemon_setup_log(const char *s, const char *default_prefix,
+                     char *err, size_t errlen);
+
+/* Write the pid file (O_NOFOLLOW, 0644, no newline). */
+int daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen);
+/* Remove the pid file only if this process wrote it and it still holds
+ * our pid; never touches a file another run created. */
+void daemon_remove_pid(struct daemon_cfg *c);
+
+#define DAEMON_USER_MAX_GROUPS 64
+
+struct daemon_user {
+    bool set;
+    uid_t uid;
+    gid_t gid;
+    int ngroups;
+    gid_t groups[DAEMON_USER_MAX_GROUPS];
+};
+
+/*
+ * Look the --runas user up now, while /etc/passwd is still reachable (a
+ * later chroot hides it).  A number is both uid and gid, without groups.
+ * NULL runas: out->set = false.  Returns 0 or -ENOENT with a message in
+ * err.
+ */
+int daemon_resolve_user(const char *runas, struct daemon_user *out,
+                        char *err, size_t errlen);
+
+/* Switch to a resolved user for good and verify it held.  Not set:
+ * nothing.  0 or -EPERM with a message in err. */
+int daemon_become_user(const struct daemon_user *u, char *err,
+                       size_t errlen);
+
+/* The step of daemon_confine() that failed. */
+enum daemon_confine_step {
+    DAEMON_CONFINED = 0,        /* every step done */
+    DAEMON_CONFINE_CHROOT,
+    DAEMON_CONFINE_USER,
+    DAEMON_CONFINE_INSIDE,      /* the front end's own step said stop */
+    DAEMON_CONFINE_SECCOMP,
+};
+
+/*
+ * The one privilege path of both daemons, in this order: chroot to
+ * c->chroot_dir (if set), become user u (if set), no new privileges, then
+ * inside(arg) -- the front end's work that needs the confined identity
+ * but may still use syscalls the filter forbids (opening sockets, starting
+ * threads, leaving the session) -- and last the seccomp filter of
+ * c->seccomp.  inside returns 0 to go on or non-zero to stop (keeping its
+ * own result in arg); NULL: nothing.  Returns the step that failed, with
+ * a message in err for CHROOT, USER and SECCOMP.
+ */
+enum daemon_confine_step daemon_confine(const struct daemon_cfg *c,
+                                        const struct daemon_user *u,
+                                        int (*inside)(void *arg), void *arg,
+                                        char *err, size_t errlen);
+
+/* Install the default-deny syscall allowlist (seccomp.c). */
+int seccomp_install(enum seccomp_action action, char *err, size_t errlen);
+
+/*
+ * Fork.  The parent waits until the child calls daemon_ready() (then
+ * exits 0) or exits/fails (then exits with the child's status).  Returns
+ * in the child only.  Returns -errno if fork fails.
+ */
+int daemon_fork(void);
+/* Leave the session and detach stdio (before seccomp: it needs setsid). */
+void daemon_detach(void);
+/* Tell the waiting parent we are ready (detaching first if not done). */
+void daemon_ready(void);
+/* Tell the waiting parent we failed with exit code code. */
+void daemon_fail(int code);
+
+#endif

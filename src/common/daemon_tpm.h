@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TPM side of both daemons' start-up: open and lock the state as the
+ * options say, load the keys, set up libtpms and --pcap, start the TPM
+ * for --flags not-need-init, and --print-states.  Errors come back as
+ * messages in err for the front end to print.
+ */
+#ifndef SWTPM_DAEMON_TPM_H
+#define SWTPM_DAEMON_TPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "daemon_opts.h"
+#include "pcap.h"
+
+/*
+ * Open (creating it with create_dir) the state c names, load the keys,
+ * set up libtpms for inst and open the --pcap capture into w.  lock_now
+ * takes the state lock at once (unless lock=false or --migration).
+ * Returns 0, -EKEYREJECTED for a key that cannot be loaded, or another
+ * negative errno; err says what happened and what to do, or is empty
+ * when the lock was refused (tpm_ensure_locked() said why).
+ */
+int daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
+                    struct pcap_writer *w, bool create_dir, bool lock_now,
+                    char *err, size_t errlen);
+
+/*
+ * With --flags not-need-init or startup-*: start the TPM and send the
+ * Startup command.  A TPM error in the Startup response is only logged.
+ * Returns 0, -ENOLCK when the state lock is held elsewhere (already
+ * logged: err is empty), or -EIO with a message in err.
+ */
+int daemon_autostart_tpm(const struct daemon_cfg *c,
+                         struct tpm_instance *inst, char *err,
+                         size_t errlen);
+
+/* --print-states: the JSON on stdout; returns the exit status (0 or 1). */
+int daemon_print_states(const struct daemon_cfg *c, const char *prog);
+
+#endif
