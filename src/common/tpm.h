@@ -123,8 +123,11 @@ uint32_t tpm_set_locality(struct tpm_instance *inst, uint32_t loc);
 /*
  * (Re)take the storage lock if not held, with inst->lock_retries (at
  * most TPM_LOCK_RETRIES_MAX), pausing through inst->lock_pause.  0,
- * -EINTR when lock_pause ended the wait, or another negative errno
- * (logged).
+ * -EINTR when lock_pause ended the wait, or another negative errno.
+ * The one exception to "common stays silent": only this function knows
+ * the holder and the wait, so it logs why the lock was refused, once;
+ * callers add what they do about it (end the daemon, fail the request)
+ * and never explain the lock again.
  */
 int tpm_ensure_locked(struct tpm_instance *inst);
 
