@@ -3,7 +3,6 @@
  * Unit tests for fdio.c's fd_replace_file(): the one atomic writer of
  * config, CA, certificate and blob files.  Real files in a temp dir.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fdio.h"
+#include "unit_util.h"
 
 static char dir[64];
 
@@ -39,21 +39,6 @@ teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static size_t
-entries(const char *where)
-{
-    DIR *d = opendir(where);
-    struct dirent *e;
-    size_t n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        n += e->d_name[0] != '.';
-    }
-    closedir(d);
-    return n;
-}
-
 static void
 test_fd_replace_file_creates_and_replaces(void **state)
 {
@@ -72,7 +57,8 @@ test_fd_replace_file_creates_and_replaces(void **state)
     assert_int_equal(fread(buf, 1, sizeof(buf) - 1, f), 6);
     fclose(f);
     assert_string_equal(buf, "second");
-    assert_int_equal(entries(dir), 1);      /* no temporary file left */
+    /* no temporary file left */
+    assert_int_equal(unit_count_entries(dir, false), 1);
 }
 
 static void
@@ -89,7 +75,7 @@ test_fd_replace_file_failure_keeps_old_file(void **state)
     snprintf(path, sizeof(path), "%s/keep", sub);
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(fd_replace_file(path, "x", 1, 0600), -EISDIR);
-    assert_int_equal(entries(sub), 1);      /* only "keep" */
+    assert_int_equal(unit_count_entries(sub, false), 1);   /* "keep" */
 }
 
 int

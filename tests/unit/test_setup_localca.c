@@ -6,7 +6,6 @@
  * test; write() is wrapped (-Wl,--wrap=write) so a test can make it
  * write less than asked.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include "../../src/common/conf.c"
 #include "../../src/common/localca.c"
 #include "../../src/common/x509.c"
+#include "unit_util.h"
 
 /* write() stand-in: at most max_write bytes per call while limited */
 static bool limited;
@@ -41,35 +41,6 @@ __wrap_write(int fd, const void *buf, size_t len)
 
 static char dir[64];
 static struct localca ca;
-
-static int
-count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-
-    assert_non_null(d);
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-static int
-count_files(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        n += e->d_name[0] != '.';
-    }
-    closedir(d);
-    return n;
-}
 
 static void
 write_serial(const char *s)
@@ -138,7 +109,7 @@ static void
 test_next_serial_short_write_fails(void **state)
 {
     char out[64] = "unset", got[64];
-    int fds = count_fds();
+    int fds = unit_count_entries("/proc/self/fd", true);
 
     (void)state;
     write_serial("12345");
@@ -147,8 +118,9 @@ test_next_serial_short_write_fails(void **state)
     assert_true(next_serial(&ca, out, sizeof(out)) < 0);
     limited = false;
     assert_string_equal(out, "unset");
-    assert_int_equal(count_fds(), fds);         /* no fd leaked */
-    assert_int_equal(count_files(), 1);         /* temp file removed */
+    /* no fd leaked, the temporary file removed */
+    assert_int_equal(unit_count_entries("/proc/self/fd", true), fds);
+    assert_int_equal(unit_count_entries(dir, false), 1);
     read_serial(got, sizeof(got));
     assert_string_equal(got, "12345");          /* old value intact */
 }
@@ -157,7 +129,7 @@ static void
 test_next_serial_partial_writes_complete(void **state)
 {
     char out[64], got[64];
-    int fds = count_fds();
+    int fds = unit_count_entries("/proc/self/fd", true);
 
     (void)state;
     write_serial("99999");
@@ -168,7 +140,7 @@ test_next_serial_partial_writes_complete(void **state)
     assert_string_equal(out, "100000");
     read_serial(got, sizeof(got));
     assert_string_equal(got, "100000");
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(unit_count_entries("/proc/self/fd", true), fds);
 }
 
 static void

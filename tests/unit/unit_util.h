@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Helpers more than one unit test needs (header-only: every test is one
+ * binary of its own).  Include after <cmocka.h>.
+ */
+#ifndef SWTPM_UNIT_UTIL_H
+#define SWTPM_UNIT_UTIL_H
+
+#include <dirent.h>
+#include <stdbool.h>
+
+/* Entries of directory where; with all, "." and ".." and dot files too
+ * (/proc/self/fd has none of the latter). */
+static inline int
+unit_count_entries(const char *where, bool all)
+{
+    DIR *d = opendir(where);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        n += all || e->d_name[0] != '.';
+    }
+    closedir(d);
+    return n;
+}
+
+#endif
