@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sdnotify.h"
 #include "subopt.h"
 
 int
@@ -358,12 +359,32 @@ daemon_detach(void)
     null_fd = -1;
 }
 
+static int notify_fd = -1;
+
+void
+daemon_notify_open(void)
+{
+    const char *addr = getenv("NOTIFY_SOCKET");
+    int r = sdnotify_open(addr, &notify_fd);
+
+    if (r < 0) {
+        log_warn("cannot use NOTIFY_SOCKET '%s': %s", addr, strerror(-r));
+    }
+}
+
 void
 daemon_ready(void)
 {
+    int r;
+
     log_set_tee_stderr(false);
     daemon_detach();
     daemon_report(0);
+    r = sdnotify_send_close(notify_fd, "READY=1");
+    notify_fd = -1;
+    if (r < 0) {
+        log_warn("cannot notify systemd: %s", strerror(-r));
+    }
 }
 
 void

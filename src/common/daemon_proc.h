@@ -85,7 +85,14 @@ int seccomp_install(enum seccomp_action action, char *err, size_t errlen);
 int daemon_fork(void);
 /* Leave the session and detach stdio (before seccomp: it needs setsid). */
 void daemon_detach(void);
-/* Tell the waiting parent we are ready (detaching first if not done). */
+/*
+ * $NOTIFY_SOCKET: connect to systemd now, before chroot, --runas and
+ * seccomp could hide the socket.  A failure is logged as a warning: it
+ * costs the unit a start timeout only.
+ */
+void daemon_notify_open(void);
+/* Tell the waiting parent we are ready (detaching first if not done),
+ * then systemd (READY=1) if daemon_notify_open() connected. */
 void daemon_ready(void);
 /* Tell the waiting parent we failed with exit code code. */
 void daemon_fail(int code);

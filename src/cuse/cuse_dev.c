@@ -23,7 +23,6 @@
 
 #include "ctrl_ioctl.h"
 #include "log.h"
-#include "sdnotify.h"
 
 #define RESP_MAX 8192
 
@@ -406,11 +405,6 @@ dev_init_done(void *userdata)
     }
     log_info("CUSE TPM device /dev/%s is ready", o->name);
     daemon_ready();
-    code = sdnotify_send_close(o->notify_fd, "READY=1");
-    o->notify_fd = -1;
-    if (code < 0) {
-        log_warn("cannot notify systemd: %s", strerror(-code));
-    }
 }
 
 static const struct cuse_lowlevel_ops dev_ops = {

@@ -35,7 +35,6 @@ struct cuse_opts {
     bool foreground;
     struct daemon_cfg cfg;
     struct daemon_user user;    /* --runas, resolved before the fork */
-    int notify_fd;              /* $NOTIFY_SOCKET, -1: none (sdnotify.h) */
 };
 
 /*

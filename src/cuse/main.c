@@ -15,7 +15,6 @@
 #include "daemon_tpm.h"
 #include "log.h"
 #include "pcap.h"
-#include "sdnotify.h"
 #include "subopt.h"
 
 static void
@@ -233,7 +232,7 @@ run(struct opts *o)
 {
     static struct tpm_instance inst;
     char err[600];
-    int code, r;
+    int code;
 
     if (o->cuse.cfg.print_caps) {
         return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
@@ -264,12 +263,7 @@ run(struct opts *o)
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_USAGE;
     }
-    /* Before chroot, --runas and seccomp can hide the socket. */
-    r = sdnotify_open(getenv("NOTIFY_SOCKET"), &o->cuse.notify_fd);
-    if (r < 0) {
-        log_warn("cannot use NOTIFY_SOCKET '%s': %s",
-                 getenv("NOTIFY_SOCKET"), strerror(-r));
-    }
+    daemon_notify_open();
     if (!o->cuse.foreground && daemon_fork() < 0) {
         log_errno(errno, "cannot fork");
         return EXIT_GENERIC;
@@ -296,7 +290,6 @@ main(int argc, char **argv)
     int code;
 
     memset(&o, 0, sizeof(o));
-    o.cuse.notify_fd = -1;
     daemon_cfg_init(&o.cuse.cfg);
     code = parse_args(argc, argv, &o);
     if (code != OPTS_CONTINUE) {

@@ -21,7 +21,6 @@
 #include "subopt.h"
 #include "daemon_proc.h"
 #include "daemon_tpm.h"
-#include "sdnotify.h"
 #include "swtpm.h"
 
 enum iface {
@@ -361,30 +360,6 @@ open_channels(struct opts *o, struct loop_cfg *lc)
     return OPTS_CONTINUE;
 }
 
-/* $NOTIFY_SOCKET: connect now, before chroot, --runas and seccomp. */
-static void
-notify_open(int *out_fd)
-{
-    const char *addr = getenv("NOTIFY_SOCKET");
-    int r;
-
-    r = sdnotify_open(addr, out_fd);
-    if (r < 0) {
-        log_warn("cannot use NOTIFY_SOCKET '%s': %s", addr, strerror(-r));
-    }
-}
-
-/* Tell systemd we are ready; a failure costs the unit a timeout only. */
-static void
-notify_ready(int fd)
-{
-    int r = sdnotify_send_close(fd, "READY=1");
-
-    if (r < 0) {
-        log_warn("cannot notify systemd: %s", strerror(-r));
-    }
-}
-
 struct confined {
     struct opts *o;
     struct loop_cfg *lc;
@@ -462,10 +437,9 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {
     struct confined cf = { .o = o, .lc = lc, .inst = inst };
     char err[600];
-    int notify_fd = -1;
 
     if (!o->cfg.print_caps && !o->cfg.print_states) {
-        notify_open(&notify_fd);
+        daemon_notify_open();
     }
     switch (daemon_confine(&o->cfg, &o->user, confined_setup, &cf, err,
                            sizeof(err))) {
@@ -482,7 +456,6 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         return EXIT_ERR;
     }
     daemon_ready();
-    notify_ready(notify_fd);
     return loop_run(lc, inst);
 }
 
