@@ -4,6 +4,7 @@ with bad values (exit codes of docs/cli.md §5), --pid, --log, -r, --seccomp,
 --flags and --print-states."""
 import json
 import os
+import socket
 import subprocess
 
 import pytest
@@ -329,3 +330,33 @@ def test_runas_gets_the_state_dir_created_for_it(tmp_path):
             assert d.init() == 0
         tpm2_ok(["tpm2_startup", "-c"], t.dev)
         assert (state / "tpm2-00.permall").is_file()
+
+
+def test_notify_socket_gets_ready_once_the_device_serves(tmp_path):
+    """$NOTIFY_SOCKET gets READY=1 once, after /dev/NAME answers and the
+    state is locked: the socket is connected before seccomp, and the
+    message is sent by the daemon after the command returned."""
+    addr = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(addr)
+    listener.settimeout(10)
+    t = CuseTPM(tmp_path, extra=["--flags", "not-need-init,startup-clear"])
+    p = subprocess.run(t.args, env=dict(os.environ, NOTIFY_SOCKET=addr),
+                       capture_output=True, text=True, timeout=60)
+    try:
+        assert p.returncode == 0, p.stderr
+        with open(t.pidfile) as f:
+            t.pid = int(f.read())
+        assert listener.recv(4096) == b"READY=1"
+        tpm2_ok(["tpm2_getrandom", "8"], t.dev)
+        second = CuseTPM(tmp_path, state=t.state).start(check=False)
+        assert second.returncode == 255, second.stderr
+        assert "cannot lock TPM state directory '%s': it is in use by " \
+            "process %d" % (t.state, t.pid) in second.stderr, second.stderr
+        listener.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            listener.recv(4096)
+        t.check_log_clean()
+    finally:
+        t.stop()
+        listener.close()
