@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "subopt.h"
@@ -95,52 +96,92 @@ open_parent_dir(const char *path, const char **out_base)
     return fd;
 }
 
+/* Write s to fd, stat it into *st and close it. */
+static int
+write_close(int fd, const char *s, struct stat *st)
+{
+    int r = fd_write_full(fd, s, strlen(s));
+
+    if (r == 0 && fstat(fd, st) < 0) {
+        r = -errno;
+    }
+    close(fd);
+    return r;
+}
+
+/*
+ * The pid goes into a new file that is renamed over base, so a reader
+ * polling for the file (a supervisor of swtpm_cuse -f) never sees it
+ * empty.  Where we may not create a file beside it, upstream's in-place
+ * write of base still works.  A symlink is refused, as O_NOFOLLOW did.
+ */
+static int
+put_pid_file(int dir_fd, const char *base, const char *pid, struct stat *st)
+{
+    char tmp[48];
+    struct stat lst;
+    int fd, r;
+
+    if (fstatat(dir_fd, base, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(lst.st_mode)) {
+        return -ELOOP;
+    }
+    snprintf(tmp, sizeof(tmp), ".swtpm-pid.%s.tmp", pid);
+    fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+                O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fd = openat(dir_fd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+                    O_CLOEXEC, 0644);
+        return fd < 0 ? -errno : write_close(fd, pid, st);
+    }
+    r = write_close(fd, pid, st);
+    if (r == 0 && renameat(dir_fd, tmp, dir_fd, base) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        unlinkat(dir_fd, tmp, 0);
+    }
+    return r;
+}
+
 int
 daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
 {
-    char buf[32];
+    char pid[32];
     const char *base = NULL;
-    int fd = c->pid_fd, dir_fd = -1, n, r;
     struct stat stbuf;
+    int dir_fd, r;
 
-    if (!c->pid_path[0] && fd < 0) {
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    if (c->pid_fd >= 0) {
+        if (fstat(c->pid_fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
+            snprintf(err, errlen, "pid fd %d is not a regular file",
+                     c->pid_fd);
+            return -EINVAL;
+        }
+        r = fd_write_full(c->pid_fd, pid, strlen(pid));
+        if (r < 0) {
+            snprintf(err, errlen, "cannot write pid file: %s",
+                     strerror(-r));
+        }
+        return r;
+    }
+    if (!c->pid_path[0]) {
         return 0;
     }
-    if (c->pid_path[0]) {
-        dir_fd = open_parent_dir(c->pid_path, &base);
-        fd = dir_fd < 0 ? dir_fd
-                        : openat(dir_fd, base, O_WRONLY | O_CREAT | O_TRUNC |
-                                 O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 || fstat(fd, &stbuf) < 0) {
-            r = fd < 0 && dir_fd < 0 ? dir_fd : -errno;
-            snprintf(err, errlen, "cannot write pid file '%s': %s",
-                     c->pid_path, strerror(-r));
-            if (fd >= 0) {
-                close(fd);
-            }
-            if (dir_fd >= 0) {
-                close(dir_fd);
-            }
-            return r;
+    dir_fd = open_parent_dir(c->pid_path, &base);
+    r = dir_fd < 0 ? dir_fd : put_pid_file(dir_fd, base, pid, &stbuf);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot write pid file '%s': %s", c->pid_path,
+                 strerror(-r));
+        if (dir_fd >= 0) {
+            close(dir_fd);
         }
-        c->pid_dir_fd = dir_fd;
-        c->pid_dev = stbuf.st_dev;
-        c->pid_ino = stbuf.st_ino;
-    } else if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
-        snprintf(err, errlen, "pid fd %d is not a regular file", fd);
-        return -EINVAL;
+        return r;
     }
-    n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
-    if (write(fd, buf, (size_t)n) != n) {
-        snprintf(err, errlen, "cannot write pid file: %s", strerror(errno));
-        if (c->pid_path[0]) {
-            close(fd);
-        }
-        return -EIO;
-    }
-    if (c->pid_path[0]) {
-        close(fd);
-    }
+    c->pid_dir_fd = dir_fd;
+    c->pid_dev = stbuf.st_dev;
+    c->pid_ino = stbuf.st_ino;
     return 0;
 }
 

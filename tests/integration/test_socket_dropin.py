@@ -90,6 +90,35 @@ def test_second_instance_keeps_first_pid_file(swtpm_factory, tmp_path):
     assert not pidfile.exists()
 
 
+def test_pid_file_is_replaced_whole_and_never_through_a_symlink(
+        swtpm_factory, tmp_path):
+    """The pid goes into a new file renamed over the old one (a poller
+    never reads it empty), no temporary file stays behind, and a symlink
+    at the path is refused with its target untouched, as O_NOFOLLOW did."""
+    pidfile = tmp_path / "swtpm.pid"
+    pidfile.write_text("4242 and a stale longer line")
+    old_ino = pidfile.stat().st_ino
+    srv = swtpm_factory(extra=["--pid", "file=%s" % pidfile])
+    assert pidfile.read_text() == str(srv.proc.pid)
+    assert pidfile.stat().st_ino != old_ino
+    assert sorted(p.name for p in tmp_path.iterdir()
+                  if "pid" in p.name) == ["swtpm.pid"]
+    assert srv.terminate() == 0
+    assert not pidfile.exists()
+    target = tmp_path / "target"
+    target.write_text("keep")
+    pidfile.symlink_to(target)
+    state = tmp_path / "st2"
+    state.mkdir()
+    p = swtpm("socket", "--tpm2", "--tpmstate", "dir=%s" % state,
+              "--ctrl", "type=unixio,path=%s" % (tmp_path / "c2"),
+              "--pid", "file=%s" % pidfile)
+    assert p.returncode == 1, p
+    assert "cannot write pid file '%s'" % pidfile in p.stderr, p.stderr
+    assert target.read_text() == "keep"
+    assert pidfile.is_symlink()
+
+
 def test_pid_file_replaced_by_another_is_not_removed(swtpm_factory,
                                                      tmp_path):
     pidfile = tmp_path / "swtpm.pid"
