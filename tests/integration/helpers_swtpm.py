@@ -22,7 +22,9 @@ from helpers_socket import (BAD_STDERR, ClientArgs, free_port_pair,
 START_TIMEOUT = 10.0
 
 __all__ = ["OurSwtpm", "swtpm_factory", "rc_of", "run_tool", "ctrl_cmd",
-           "recv_exact", "TPM2_STARTUP", "TPM2_GETRANDOM8", "TPM12_STARTUP"]
+           "recv_exact", "serve_on_socketpair", "use_and_shut_down",
+           "TPM2_STARTUP",
+           "TPM2_GETRANDOM8", "TPM12_STARTUP"]
 
 TPM2_STARTUP = bytes.fromhex("80010000000c000001440000")
 TPM12_STARTUP = bytes.fromhex("00c10000000c000000990001")
@@ -38,6 +40,51 @@ def recv_exact(s, n, timeout=10):
             break
         buf += chunk
     return buf
+
+
+def serve_on_socketpair(iface, tpmstate, option="--fd"):
+    """Our `swtpm IFACE --tpm2 --tpmstate TPMSTATE --flags startup-clear
+    OPTION <fd>` on one end of a socketpair (OPTION: --fd, or --server
+    with a "type=tcp,fd=%d" template): TPM2_GetRandom(8) is answered,
+    closing our end ends the daemon with 0, and stderr stays empty."""
+    ours, theirs = socket.socketpair()
+    value = str(theirs.fileno())
+    if option != "--fd":
+        option, value = "--server", option % theirs.fileno()
+    proc = subprocess.Popen(
+        [tool("swtpm"), iface, "--tpm2", "--tpmstate", tpmstate,
+         "--flags", "startup-clear", option, value],
+        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        ours.sendall(TPM2_GETRANDOM8)
+        assert rc_of(recv_exact(ours, 20)) == 0
+        ours.close()
+        assert proc.wait(timeout=10) == 0   # persistent fd: exit on close
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr.read() == b""
+
+
+def use_and_shut_down(proc, data, ctrl, commands=(TPM2_GETRANDOM8,)):
+    """Send commands on the data channel (a Unix socket path, or a
+    (host, port)), each answered with success, then CMD_SHUTDOWN through
+    swtpm_ioctl on the Unix control socket ctrl: proc exits with 0."""
+    if isinstance(data, tuple):
+        s = socket.create_connection(data, timeout=10)
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(str(data))
+    for cmd in commands:
+        s.sendall(cmd)
+        assert rc_of(s.recv(4096)) == 0
+    s.close()
+    res = run_tool("swtpm_ioctl", "--unix", ctrl, "-s")
+    assert res.rc == 0, str(res)
+    assert proc.wait(timeout=10) == 0
 
 
 def ctrl_cmd(s, code, body=b"", resp_len=4):

@@ -29,18 +29,25 @@ pytestmark = pytest.mark.qemu
 
 DIGEST = bytes(range(32))
 
-GUEST_INIT = INIT_HEAD + RAW_CMD_FN + """
-tpm_raw /extend.bin EXTEND
+
+def guest_init(setup, status):
+    """The guest's /init: run the shell lines setup, then print READY and
+    a TICK every second, each followed by status (shell words)."""
+    return INIT_HEAD + RAW_CMD_FN + setup + """
 P=/sys/class/tpm/tpm0/pcr-sha256
-echo "GUEST: READY PCR0=$(cat $P/0) PCR16=$(cat $P/16)"
+echo "GUEST: READY STATUS"
 n=0
 while [ $n -lt 600 ]; do
     n=$((n+1))
-    echo "GUEST: TICK $n PCR0=$(cat $P/0) PCR16=$(cat $P/16)"
+    echo "GUEST: TICK $n STATUS"
     sleep 1
 done
 poweroff -f
-"""
+""".replace("STATUS", status)
+
+
+GUEST_INIT = guest_init("tpm_raw /extend.bin EXTEND",
+                        "PCR0=$(cat $P/0) PCR16=$(cat $P/16)")
 
 TIMEOUT = 120
 
@@ -222,7 +229,7 @@ def test_qemu_migration_to_file_and_back(tmp_path, kernel, backend):
 NV_INDEX = 0x01500030
 NV_DATA = b"vtpm-nv!"
 
-SHARED_INIT = INIT_HEAD + RAW_CMD_FN + """
+SHARED_INIT = guest_init("""
 tpm_hex() {
     exec 3<>/dev/tpm0
     cat "$1" >&3
@@ -231,17 +238,7 @@ tpm_hex() {
 }
 tpm_raw /extend.bin EXTEND
 tpm_raw /nvdef.bin NVDEF
-tpm_raw /nvwr.bin NVWR
-P=/sys/class/tpm/tpm0/pcr-sha256
-echo "GUEST: READY PCR16=$(cat $P/16) NV=$(tpm_hex /nvrd.bin)"
-n=0
-while [ $n -lt 600 ]; do
-    n=$((n+1))
-    echo "GUEST: TICK $n PCR16=$(cat $P/16) NV=$(tpm_hex /nvrd.bin)"
-    sleep 1
-done
-poweroff -f
-"""
+tpm_raw /nvwr.bin NVWR""", "PCR16=$(cat $P/16) NV=$(tpm_hex /nvrd.bin)")
 
 
 def shared_initrd(tmp_path):
@@ -420,6 +417,23 @@ def test_qemu_live_migration_shared_storage(tmp_path, kernel, shared_state):
     assert probe_lock(tmp_path, tpmstate, "p3") is None
 
 
+def source_carries_on(tmp_path, pair, tpmstate, qmp, values, what):
+    """After a migration that did not happen: the source guest runs on
+    and ticks with the TPM values it had, its emulator holds the lock;
+    then the guest is told to quit and exits cleanly."""
+    gsrc = pair.gsrc
+    assert qmp.cmd("query-status")["status"] == "running"
+    last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
+    m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK, what,
+                      pair.src.log())
+    assert guest_values(m) == values, gsrc.text()
+    err = probe_lock(tmp_path, tpmstate, "p1")
+    assert err is not None and "in use by another process" in err, err
+    qmp.cmd("quit")
+    qmp.close()
+    assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+
+
 @pytest.mark.parametrize("shared_state", ["file"], indirect=True)
 def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
                                                shared_state):
@@ -438,16 +452,8 @@ def test_qemu_cancelled_migration_keeps_source(tmp_path, kernel,
         wait_migration(qmp, gsrc, src.log(), want="active")
         qmp.cmd("migrate_cancel")
         wait_migration(qmp, gsrc, src.log(), want="cancelled")
-        assert qmp.cmd("query-status")["status"] == "running"
-        last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
-        m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK,
-                          "ticks after the cancel", src.log())
-        assert guest_values(m) == values, gsrc.text()
-        err = probe_lock(tmp_path, tpmstate, "p1")
-        assert err is not None and "in use by another process" in err, err
-        qmp.cmd("quit")
-        qmp.close()
-        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        source_carries_on(tmp_path, pair, tpmstate, qmp, values,
+                          "ticks after the cancel")
         assert src.wait(timeout=20) == 0, src.log()
     finally:
         pair.stop()
@@ -484,16 +490,8 @@ def test_qemu_failed_migration_source_takes_lock_back(tmp_path, kernel,
         assert "released the lock" in src.log(), src.log()
         dst.wait(timeout=20)    # gone: only the source can hold the lock
         qmp.cmd("cont")
-        assert qmp.cmd("query-status")["status"] == "running"
-        last = int(gsrc.wait_for(r"^GUEST: TICK (\d+) ", "a tick").group(1))
-        m = gsrc.wait_for(r"^GUEST: TICK %d " % (last + 2) + TICK,
-                          "ticks after the failed migration", src.log())
-        assert guest_values(m) == values, gsrc.text()
-        err = probe_lock(tmp_path, tpmstate, "p1")
-        assert err is not None and "in use by another process" in err, err
-        qmp.cmd("quit")
-        qmp.close()
-        assert gsrc.proc.wait(timeout=30) == 0, gsrc.text()
+        source_carries_on(tmp_path, pair, tpmstate, qmp, values,
+                          "ticks after the failed migration")
         src.wait(timeout=20)
     finally:
         pair.stop()

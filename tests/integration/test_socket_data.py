@@ -14,7 +14,8 @@ import pytest
 from conftest import tool
 from helpers_socket import free_port_pair
 from helpers_swtpm import (TPM2_GETRANDOM8, TPM2_STARTUP, rc_of,
-                           recv_exact, swtpm_factory)  # noqa: F401
+                           recv_exact, serve_on_socketpair,
+                           swtpm_factory)  # noqa: F401
 
 
 def test_not_running_gets_fatal_response(swtpm_factory):
@@ -161,25 +162,8 @@ def test_terminate_when_data_client_leaves(swtpm_factory):
 
 
 def test_fd_option_with_socketpair(tmp_path):
-    ours, theirs = socket.socketpair()
-    state = tmp_path / "st"
-    state.mkdir()
-    proc = subprocess.Popen(
-        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
-         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
-        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
-    theirs.close()
-    try:
-        ours.settimeout(10)
-        ours.sendall(TPM2_GETRANDOM8)
-        assert rc_of(recv_exact(ours, 20)) == 0
-        ours.close()
-        assert proc.wait(timeout=10) == 0   # persistent fd: exit on close
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.stderr.read() == b""
+    (tmp_path / "st").mkdir()
+    serve_on_socketpair("socket", "dir=%s" % (tmp_path / "st"))
 
 
 @pytest.mark.parametrize("kind", ["tcp-connected", "unix-listening"])
@@ -235,25 +219,8 @@ def test_signal_orderly_stop_with_auto_shutdown(swtpm_factory, sig):
 
 
 def test_chardev_fd_serves_until_close(tmp_path):
-    ours, theirs = socket.socketpair()
-    state = tmp_path / "st"
-    state.mkdir()
-    proc = subprocess.Popen(
-        [tool("swtpm"), "chardev", "--tpm2", "--tpmstate", "dir=%s" % state,
-         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
-        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
-    theirs.close()
-    try:
-        ours.settimeout(10)
-        ours.sendall(TPM2_GETRANDOM8)
-        assert rc_of(recv_exact(ours, 20)) == 0
-        ours.close()
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.stderr.read() == b""
+    (tmp_path / "st").mkdir()
+    serve_on_socketpair("chardev", "dir=%s" % (tmp_path / "st"))
 
 
 def test_swtpm_setup_style_socketpairs(tmp_path):

@@ -6,7 +6,6 @@ TPM2_Startup included; bad values fail with exit 1 and a message."""
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import time
@@ -14,7 +13,8 @@ import time
 import pytest
 
 from conftest import tool
-from helpers_swtpm import TPM2_GETRANDOM8, TPM2_STARTUP, rc_of, run_tool
+from helpers_swtpm import (TPM2_GETRANDOM8, TPM2_STARTUP, rc_of, run_tool,
+                           use_and_shut_down)
 
 need_tcpdump = pytest.mark.skipif(not shutil.which("tcpdump"),
                                   reason="tcpdump not installed "
@@ -39,16 +39,7 @@ def run_capture(tmp_path, pcap_opt, commands=(TPM2_GETRANDOM8,)):
                 break
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(str(data))
-        for cmd in commands:
-            s.sendall(cmd)
-            assert rc_of(s.recv(4096)) == 0
-        s.close()
-        res = run_tool("swtpm_ioctl", "--unix", ctrl, "-s")
-        assert res.rc == 0, str(res)
-        assert proc.wait(timeout=10) == 0
+        use_and_shut_down(proc, data, ctrl, commands)
     finally:
         if proc.poll() is None:
             proc.kill()

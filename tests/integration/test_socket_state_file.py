@@ -16,7 +16,7 @@ import pytest
 
 from conftest import tool
 from helpers_socket import SwtpmServer, need_swtpm  # noqa: F401 (fixture)
-from helpers_swtpm import OurSwtpm, rc_of
+from helpers_swtpm import OurSwtpm, rc_of, serve_on_socketpair
 import helpers_reliability as rh
 
 NV_INDEX = 0x01500020
@@ -338,26 +338,8 @@ def test_setup_encrypted_file_loads_in_upstream(tmp_path, need_swtpm):
 def test_chardev_on_file(tmp_path):
     """`swtpm chardev --fd` with a file:// state writes the linear
     layout too."""
-    import socket
     path = tmp_path / "chardev.state"
-    mine, theirs = socket.socketpair()
-    proc = subprocess.Popen(
-        [tool("swtpm"), "chardev", "--tpm2", "--tpmstate", uri(path),
-         "--flags", "startup-clear", "--fd", str(theirs.fileno())],
-        pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
-    theirs.close()
-    try:
-        mine.settimeout(10)
-        mine.sendall(rh.get_random(8))
-        resp = mine.recv(4096)
-        assert rc_of(resp) == 0, resp.hex()
-        mine.close()
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.stderr.read() == b""
+    serve_on_socketpair("chardev", uri(path))
     magic, version, hdrsize, entries = header(path)
     assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
     assert entries[0][0] == HDR_LEN and entries[0][1] > 0

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import tool
 from helpers_socket import run_tool
-from helpers_swtpm import OurSwtpm, TPM2_GETRANDOM8, rc_of
+from helpers_swtpm import (TPM2_GETRANDOM8, rc_of,
+                           use_and_shut_down)
 
 NOTIFY_TIMEOUT = 10
 
@@ -170,15 +171,7 @@ def test_socket_activation(tmp_path):
         res = run_tool("swtpm_ioctl", "--unix", ctrl, "-g")
         assert res.rc == 0, str(res) + (tmp_path / "activate.stderr"
                                         ).read_text()
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(str(data))
-        s.sendall(TPM2_GETRANDOM8)
-        assert rc_of(s.recv(4096)) == 0
-        s.close()
-        res = run_tool("swtpm_ioctl", "--unix", ctrl, "-s")
-        assert res.rc == 0, str(res)
-        assert act.wait(timeout=10) == 0
+        use_and_shut_down(act, data, ctrl)
     finally:
         stop(act)
     err = (tmp_path / "activate.stderr").read_text()
@@ -217,18 +210,8 @@ def test_socket_activation_by_listen_fds(tmp_path, data_kind):
         wait_for_path(ctrl, act, errfile)
         res = run_tool("swtpm_ioctl", "--unix", ctrl, "-g")
         assert res.rc == 0, str(res) + errfile.read_text()
-        if data_kind == "unix":
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(str(data))
-        else:
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(TPM2_GETRANDOM8)
-        assert rc_of(s.recv(4096)) == 0
-        s.close()
-        res = run_tool("swtpm_ioctl", "--unix", ctrl, "-s")
-        assert res.rc == 0, str(res)
-        assert act.wait(timeout=10) == 0
+        use_and_shut_down(act, data if data_kind == "unix"
+                          else ("127.0.0.1", port), ctrl)
     finally:
         stop(act)
     err = errfile.read_text()
