@@ -3,6 +3,7 @@
 #include "daemon_opts.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +234,6 @@ daemon_parse_log(const char *s, struct subopts *out, unsigned long *level,
     }
     return 0;
 }
-
 
 /* Store one shared option; 1 taken, 0 not one, -1 bad value (err). */
 static int
