@@ -110,36 +110,41 @@ write_close(int fd, const char *s, struct stat *st)
 }
 
 /*
- * The pid goes into a new file that is renamed over base, so a reader
- * polling for the file (a supervisor of swtpm_cuse -f) never sees it
- * empty.  Where we may not create a file beside it, upstream's in-place
- * write of base still works.  A symlink is refused, as O_NOFOLLOW did.
+ * An existing pid file is rewritten in place, as upstream does: whoever
+ * made it may hold it open (Debian's swtpm_setup reads the mkstemp file
+ * it passed us).  A new one is written in full beside the path and then
+ * renamed to it without replacing anything, so a reader polling for the
+ * file (a supervisor of swtpm_cuse -f) never sees it empty.  Where no
+ * file may be made beside it, the in-place write creates it.  O_NOFOLLOW
+ * refuses a symlink at the path.
  */
 static int
 put_pid_file(int dir_fd, const char *base, const char *pid, struct stat *st)
 {
+    const int wr = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
     char tmp[48];
-    struct stat lst;
     int fd, r;
 
-    if (fstatat(dir_fd, base, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISLNK(lst.st_mode)) {
-        return -ELOOP;
+    fd = openat(dir_fd, base, wr | O_TRUNC);
+    if (fd >= 0 || errno != ENOENT) {
+        return fd < 0 ? -errno : write_close(fd, pid, st);
     }
     snprintf(tmp, sizeof(tmp), ".swtpm-pid.%s.tmp", pid);
-    fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                O_CLOEXEC, 0644);
+    fd = openat(dir_fd, tmp, wr | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        fd = openat(dir_fd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                    O_CLOEXEC, 0644);
+        fd = openat(dir_fd, base, wr | O_CREAT | O_TRUNC, 0644);
         return fd < 0 ? -errno : write_close(fd, pid, st);
     }
     r = write_close(fd, pid, st);
-    if (r == 0 && renameat(dir_fd, tmp, dir_fd, base) < 0) {
+    if (r == 0 && renameat2(dir_fd, tmp, dir_fd, base,
+                            RENAME_NOREPLACE) < 0) {
         r = -errno;
     }
-    if (r < 0) {
-        unlinkat(dir_fd, tmp, 0);
+    unlinkat(dir_fd, tmp, 0);   /* gone already after the rename */
+    if (r == -EEXIST || r == -EINVAL) {
+        /* Made meanwhile by someone else, or no RENAME_NOREPLACE here. */
+        fd = openat(dir_fd, base, wr | O_CREAT | O_TRUNC, 0644);
+        r = fd < 0 ? -errno : write_close(fd, pid, st);
     }
     return r;
 }

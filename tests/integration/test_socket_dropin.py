@@ -90,21 +90,25 @@ def test_second_instance_keeps_first_pid_file(swtpm_factory, tmp_path):
     assert not pidfile.exists()
 
 
-def test_pid_file_is_replaced_whole_and_never_through_a_symlink(
+def test_pid_file_written_in_place_new_whole_never_through_a_symlink(
         swtpm_factory, tmp_path):
-    """The pid goes into a new file renamed over the old one (a poller
-    never reads it empty), no temporary file stays behind, and a symlink
-    at the path is refused with its target untouched, as O_NOFOLLOW did."""
+    """An existing pid file is rewritten in place, as upstream does (its
+    maker may hold it open: Debian's swtpm_setup passes a mkstemp file);
+    a new one appears with its content (renamed into place, so a poller
+    never reads it empty) and leaves no temporary file; a symlink at the
+    path is refused with its target untouched."""
     pidfile = tmp_path / "swtpm.pid"
     pidfile.write_text("4242 and a stale longer line")
-    old_ino = pidfile.stat().st_ino
+    with open(pidfile) as held:
+        srv = swtpm_factory(extra=["--pid", "file=%s" % pidfile])
+        assert held.read() == str(srv.proc.pid)
+    assert srv.terminate() == 0
+    assert not pidfile.exists()
     srv = swtpm_factory(extra=["--pid", "file=%s" % pidfile])
     assert pidfile.read_text() == str(srv.proc.pid)
-    assert pidfile.stat().st_ino != old_ino
     assert sorted(p.name for p in tmp_path.iterdir()
                   if "pid" in p.name) == ["swtpm.pid"]
     assert srv.terminate() == 0
-    assert not pidfile.exists()
     target = tmp_path / "target"
     target.write_text("keep")
     pidfile.symlink_to(target)
