@@ -140,7 +140,9 @@ put_pid_file(int dir_fd, const char *base, const char *pid, struct stat *st)
                             RENAME_NOREPLACE) < 0) {
         r = -errno;
     }
-    unlinkat(dir_fd, tmp, 0);   /* gone already after the rename */
+    if (r < 0) {
+        unlinkat(dir_fd, tmp, 0);
+    }
     if (r == -EEXIST || r == -EINVAL) {
         /* Made meanwhile by someone else, or no RENAME_NOREPLACE here. */
         fd = openat(dir_fd, base, wr | O_CREAT | O_TRUNC, 0644);
