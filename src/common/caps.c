@@ -58,7 +58,9 @@ caps_print(const char *type, bool tpm2, bool cuse)
     if (tpm2) {
         print_rsa_sizes();
     }
-    printf(", \"cmdarg-print-info\"");
+    /* Not "cmdarg-print-info": consumers (libvirt >= 10.10) take it to
+     * mean --print-info 0x20 reports the active profile, which needs
+     * libtpms 0.10 (docs/cli.md §9.1). */
     printf(", \"tpmstate-opt-lock\"");
     printf(", \"cmdarg-pcap\", \"systemd-notify\"");
     printf(" ], \"version\": \"%s\" }\n",
