@@ -56,8 +56,9 @@ BINS       := $(foreach t,$(TOOLS),$(BUILD)/bin/$(call bin_name,$(t)))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit-check host-check vm-check install uninstall clean deps \
-        demo bench asan-check powercut
+.PHONY: all check unit-check host-check vm-check vm-cuse-check \
+        vm-apparmor-check install uninstall clean deps demo bench \
+        asan-check powercut
 all: $(BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/common/*.h) VERSION
@@ -84,7 +85,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBCOMMON)
 
 # Unit tests run on the host; integration tests need CUSE, so they run in
 # the tests/vm guest (which shares this checkout and the host root).
-check: all unit-check host-check vm-check
+# Every section runs even when an earlier one fails; the summary at the
+# end names each section's result (tests/check-sections).
+check: all
+	tests/check-sections unit=unit-check host=host-check \
+	    vm-cuse=vm-cuse-check vm-apparmor=vm-apparmor-check
 
 unit-check: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -95,8 +100,10 @@ host-check: all
 
 # The AppArmor profiles (data/apparmor-swtpm.in) are loaded in enforce
 # mode only in a guest booted for them, never on the host.
-vm-check: all
+vm-check: vm-cuse-check vm-apparmor-check
+vm-cuse-check: all
 	tests/vm/run-in-vm -- tests/integration/run -m cuse
+vm-apparmor-check: all
 	SWTPM_VM_APPARMOR=1 tests/vm/run-in-vm --apparmor -- \
 	    tests/integration/run -m apparmor
 
