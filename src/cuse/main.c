@@ -258,7 +258,7 @@ run(struct opts *o)
                 "use --tpmstate dir=DIR or set TPM_PATH\n");
         return EXIT_GENERIC;
     }
-    if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm: ", err,
+    if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm_cuse: ", err,
                          sizeof(err)) < 0) {
         fprintf(stderr, "swtpm_cuse: %s\n", err);
         return EXIT_USAGE;

@@ -487,11 +487,12 @@ run(struct opts *o)
     return code;
 }
 
-/* `swtpm cuse ARGS`: the sibling swtpm_cuse binary does the work. */
+/* `swtpm cuse ARGS`: the sibling swtpm_cuse binary does the work.  Its
+ * argv[0] is "PRG cuse", so its usage and hints name what the user ran. */
 static int
-exec_cuse(char **argv)
+exec_cuse(const char *prg, char **argv)
 {
-    char self[PATH_MAX], path[PATH_MAX + 16];
+    char self[PATH_MAX], path[PATH_MAX + 16], name[PATH_MAX + 8];
     ssize_t n;
 
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -502,7 +503,8 @@ exec_cuse(char **argv)
     }
     self[n] = '\0';
     snprintf(path, sizeof(path), "%s/swtpm_cuse", dirname(self));
-    argv[0] = path;
+    snprintf(name, sizeof(name), "%s cuse", prg);
+    argv[0] = name;
     execv(path, argv);
     fprintf(stderr, "swtpm: cannot run '%s': %s\n", path, strerror(errno));
     return EXIT_ERR;
@@ -528,7 +530,7 @@ main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "cuse")) {
-        return exec_cuse(argv + 1);
+        return exec_cuse(argv[0], argv + 1);
     }
     memset(&o, 0, sizeof(o));
     o.prg = argv[0];

@@ -353,6 +353,10 @@ def test_notify_socket_gets_ready_once_the_device_serves(tmp_path):
         assert second.returncode == 255, second.stderr
         assert "cannot lock TPM state directory '%s': it is in use by " \
             "process %d" % (t.state, t.pid) in second.stderr, second.stderr
+        # swtpm_cuse's log lines carry its own name, not swtpm's.
+        lines = [ln for ln in second.read_log().splitlines() if ln]
+        assert lines and all(ln.startswith("swtpm_cuse: ") for ln in lines), \
+            lines
         listener.settimeout(0.5)
         with pytest.raises(socket.timeout):
             listener.recv(4096)

@@ -41,6 +41,20 @@ def test_entry_points():
         assert "Exit codes" in p.stdout
 
 
+def test_swtpm_cuse_help_and_hints_name_what_the_user_ran():
+    """`swtpm cuse` runs swtpm_cuse; its usage and its hint after a bad
+    option name `swtpm cuse`, not the binary it execs."""
+    prg = tool("swtpm")
+    p = swtpm("cuse", "--help")
+    assert p.returncode == 0, p.stderr
+    assert "Usage: %s cuse -n NAME [options]\n" % prg in p.stdout
+    assert "swtpm_cuse -n" not in p.stdout
+    p = swtpm("cuse", "--bogus")
+    assert p.returncode == 1
+    assert p.stderr.endswith("Try '%s cuse --help' for the options.\n"
+                             % prg), p.stderr
+
+
 def test_help_names_backup_and_fsync_which_are_accepted(tmp_path):
     for iface in ("socket", "chardev", "cuse"):
         p = swtpm(iface, "--help")
