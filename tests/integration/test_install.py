@@ -6,6 +6,7 @@ files match swtpm_setup --create-config-files and are never overwritten,
 and uninstall leaves nothing of ours behind."""
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -130,6 +131,14 @@ def test_install_runs_from_prefix_and_uninstall_cleans(tmp_path):
             in (tmp_path / "usr/lib/tmpfiles.d/swtpm.conf").read_text())
     aa = (etc / "apparmor.d/swtpm").read_text()
     assert "profile swtpm %s/swtpm " % bindir in aa
+    # What an installed file points a reader to in this project exists.
+    root = pathlib.Path(__file__).resolve().parents[2]
+    for f in files_under(tmp_path):
+        if f.startswith(("usr/bin/", "home/", "state/")):
+            continue
+        text = (tmp_path / f).read_text(errors="replace")
+        for ref in re.findall(r"\b(?:tests|docs|data|src)/[\w./-]*\w", text):
+            assert (root / ref).exists(), "%s names missing %s" % (f, ref)
     if shutil.which("apparmor_parser"):
         p = run("apparmor_parser", "-Q", "-K", "-T", etc / "apparmor.d/swtpm")
         assert p.returncode == 0, p.stderr
