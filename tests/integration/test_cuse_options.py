@@ -349,12 +349,13 @@ def test_notify_socket_gets_ready_once_the_device_serves(tmp_path):
             t.pid = int(f.read())
         assert listener.recv(4096) == b"READY=1"
         tpm2_ok(["tpm2_getrandom", "8"], t.dev)
-        second = CuseTPM(tmp_path, state=t.state).start(check=False)
+        other = CuseTPM(tmp_path, state=t.state)
+        second = other.start(check=False)
         assert second.returncode == 255, second.stderr
         assert "cannot lock TPM state directory '%s': it is in use by " \
             "process %d" % (t.state, t.pid) in second.stderr, second.stderr
         # swtpm_cuse's log lines carry its own name, not swtpm's.
-        lines = [ln for ln in second.read_log().splitlines() if ln]
+        lines = [ln for ln in other.read_log().splitlines() if ln]
         assert lines and all(ln.startswith("swtpm_cuse: ") for ln in lines), \
             lines
         listener.settimeout(0.5)
