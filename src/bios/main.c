@@ -13,15 +13,22 @@
 #include "bios.h"
 #include "log.h"
 #include "subopt.h"
+#include "version.h"
 
 #define DEFAULT_TPM_PORT 6545
 #define DEFAULT_DEVICE   "/dev/tpm0"
 
 static void
+print_version(void)
+{
+    printf("TPM emulator BIOS emulator version %s, %s\n",
+           SWTPM_COMPAT_VERSION, SWTPM_COPYRIGHT);
+}
+
+static void
 usage(const char *prog)
 {
-    printf("TPM emulator BIOS emulator version %s, "
-           "Copyright (c) 2015 IBM Corp.\n", SWTPM_VERSION);
+    print_version();
     printf("\n"
 "Usage: %s [options]\n"
 "\n"
@@ -46,8 +53,8 @@ usage(const char *prog)
 "             with 129 because it then needs a reset\n"
 "  -u         give up physical presence (TPM 2: set a random platform\n"
 "             hierarchy password)\n"
-"  -h         print this help and exit\n"
-"  -v         print this help and exit with status 1\n"
+"  -h, --help     print this help and exit\n"
+"  -v, --version  print the version and exit\n"
 "\n"
 "Exit status: 0 success, 1 usage error, 128 a TPM command failed,\n"
 "129 the TPM needs a reset (-ea), 255 cannot talk to the TPM.\n",
@@ -66,10 +73,12 @@ enum {
 static const struct option long_opts[] = {
     { "cs", no_argument, NULL, LOPT_CS },
     { "ea", no_argument, NULL, LOPT_EA },
+    { "help", no_argument, NULL, 'h' },
     { "tcp", required_argument, NULL, LOPT_TCP },
     { "tpm-device", required_argument, NULL, LOPT_DEVICE },
     { "tpm2", no_argument, NULL, LOPT_TPM2 },
     { "unix", required_argument, NULL, LOPT_UNIX },
+    { "version", no_argument, NULL, 'v' },
     { NULL, 0, NULL, 0 },
 };
 
@@ -79,7 +88,7 @@ struct conn_args {
     const char *unix_path;
 };
 
-/* OPTS_CONTINUE, or the exit code (help: success). */
+/* OPTS_CONTINUE, or the exit code (help and version: success). */
 static int
 parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
 {
@@ -113,13 +122,18 @@ parse_args(int argc, char **argv, struct opts *o, struct conn_args *ca)
             o->follow_ups = true;
             break;
         case 'u': o->unassert_pp = true; break;
+        case 'v':
+            /* Upstream's man page: "Display version and exit". */
+            print_version();
+            fputs(SWTPM_RELEASE_LINE, stdout);
+            return BIOS_EXIT_OK;
         case LOPT_CS: o->self_test = true; break;
         case LOPT_EA: o->ensure_activated = true; break;
         case LOPT_TCP: ca->tcp = optarg; break;
         case LOPT_DEVICE: ca->device = optarg; break;
         case LOPT_TPM2: o->tpm2 = true; break;
         case LOPT_UNIX: ca->unix_path = optarg; break;
-        default:        /* 'v' and unknown options */
+        default:
             usage(argv[0]);
             return BIOS_EXIT_USAGE;
         }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "certtool.h"
+#include "version.h"
 
 enum {
     CERT_EXIT_OK = 0,
@@ -19,8 +20,8 @@ enum {
 static void
 print_version(void)
 {
-    printf("TPM certificate tool version %s, Copyright (c) 2015 IBM "
-           "Corp.\n", SWTPM_VERSION);
+    printf("TPM certificate tool version %s, %s\n", SWTPM_COMPAT_VERSION,
+           SWTPM_COPYRIGHT);
 }
 
 static void
@@ -123,12 +124,13 @@ main(int argc, char **argv)
     }
     if (o.version) {
         print_version();
+        fputs(SWTPM_RELEASE_LINE, stdout);
         return CERT_EXIT_OK;
     }
     if (o.print_caps) {
         printf("{ \"type\": \"swtpm_cert\", \"features\": [ "
                "\"cmdarg-signkey-pwd\" ], \"version\": \"%s\" }\n",
-               SWTPM_VERSION);
+               SWTPM_COMPAT_VERSION);
         return CERT_EXIT_OK;
     }
     r = certtool_validate(&o, err, sizeof(err));

@@ -9,6 +9,8 @@
 
 #include <libtpms/tpm_library.h>
 
+#include "version.h"
+
 /* Print ", \"rsa-keysize-N\"" for each size libtpms lists. */
 static void
 print_rsa_sizes(void)
@@ -64,7 +66,7 @@ caps_print(const char *type, bool tpm2, bool cuse)
     printf(", \"tpmstate-opt-lock\"");
     printf(", \"cmdarg-pcap\", \"systemd-notify\"");
     printf(" ], \"version\": \"%s\" }\n",
-           SWTPM_VERSION);
+           SWTPM_COMPAT_VERSION);
     return 0;
 }
 

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 
 /*
- * Print the JSON line on stdout.  Only verbs this build really supports
- * are listed; rsa-keysize-N come from libtpms for a TPM 2.  Returns 0.
+ * Print the JSON line on stdout.  A name is listed only when what its
+ * consumers do on seeing it works, each held by the test that
+ * tests/integration/test_capabilities.py names for it; rsa-keysize-N come
+ * from libtpms for a TPM 2.  Returns 0.
  */
 int caps_print(const char *type, bool tpm2, bool cuse);
 

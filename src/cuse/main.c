@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pcap.h"
 #include "subopt.h"
+#include "version.h"
 
 static void
 usage(FILE *f, const char *prg)
@@ -30,7 +31,7 @@ usage(FILE *f, const char *prg)
 "  -M, --maj N               device major number (0-65535)\n"
 "  -m, --min N               device minor number (0-65535)\n"
 "  -f, --foreground          stay in the foreground (for supervisors)\n",
-            SWTPM_VERSION, prg);
+            SWTPM_COMPAT_VERSION, prg);
     daemon_usage(f, /* cuse= */ true);
     fprintf(f,
 "  -h, --help                show this help\n"
@@ -101,8 +102,9 @@ parse_args(int argc, char **argv, struct opts *o)
             }
             break;
         case 'v':
-            printf("TPM emulator CUSE interface version %s, Copyright (c) "
-                   "2014-2015 IBM Corp. and others\n", SWTPM_VERSION);
+            printf("TPM emulator CUSE interface version %s, %s\n"
+                   SWTPM_RELEASE_LINE, SWTPM_COMPAT_VERSION,
+                   SWTPM_COPYRIGHT);
             return EXIT_OK;
         case DAEMON_GETOPT_BAD:
             fprintf(stderr, "swtpm_cuse: %s\n", err);

@@ -14,14 +14,15 @@
 #include "ioctl.h"
 #include "log.h"
 #include "subopt.h"
+#include "version.h"
 
 #define DEFAULT_CTRL_PORT 6546
 
 static void
 print_version(void)
 {
-    printf("TPM emulator control tool version %s, "
-           "Copyright (c) 2015 IBM Corp.\n", SWTPM_VERSION);
+    printf("TPM emulator control tool version %s, %s\n",
+           SWTPM_COMPAT_VERSION, SWTPM_COPYRIGHT);
 }
 
 static void
@@ -257,6 +258,7 @@ parse_args(int argc, char **argv, struct opts *o)
             return IOCTL_EXIT_OK;
         case LOPT_VERSION:
             print_version();
+            fputs(SWTPM_RELEASE_LINE, stdout);
             return IOCTL_EXIT_OK;
         case LOPT_DEVICE:
         case LOPT_TCP:

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "tool.h"
 #include "toolenv.h"
+#include "version.h"
 
 static void
 usage(const char *prog)
@@ -39,6 +40,7 @@ usage(const char *prog)
 "--allow-signing       The TPM 2's EK can be used for signing\n"
 "--decryption          The TPM 2's EK can be used for decryption\n"
 "--help, -h            Display this help screen and exit\n"
+"--version             Display the version and exit\n"
 "\n"
 "\n"
 "The following environment variables are supported:\n"
@@ -52,6 +54,7 @@ enum {
     O_TYPE = 256, O_EK, O_DIR, O_VMID, O_OPTSFILE, O_CONFIGFILE, O_LOGFILE,
     O_SPEC_FAMILY, O_SPEC_REVISION, O_SPEC_LEVEL, O_TPM_MANUFACTURER,
     O_TPM_MODEL, O_TPM_VERSION, O_TPM2, O_ALLOW_SIGNING, O_DECRYPTION,
+    O_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +75,7 @@ static const struct option long_opts[] = {
     { "allow-signing", no_argument, NULL, O_ALLOW_SIGNING },
     { "decryption", no_argument, NULL, O_DECRYPTION },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, O_VERSION },
     { NULL, 0, NULL, 0 },
 };
 
@@ -138,6 +142,11 @@ main(int argc, char **argv)
             usage(argv[0]);
             return LOCALCA_EXIT_OK;
         case O_TPM2: o.tpm2 = true; break;
+        case O_VERSION:
+            /* Upstream's has none; this one follows its other tools. */
+            printf("TPM emulator local CA tool version %s\n"
+                   SWTPM_RELEASE_LINE, SWTPM_COMPAT_VERSION);
+            return LOCALCA_EXIT_OK;
         case O_ALLOW_SIGNING: o.allow_signing = true; break;
         case O_DECRYPTION: o.decryption = true; break;
         default:

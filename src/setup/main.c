@@ -15,6 +15,7 @@
 #include "run.h"
 #include "setup.h"
 #include "subopt.h"
+#include "version.h"
 
 static void
 usage(const char *prog)
@@ -232,7 +233,8 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_UNSUPPORTED_ARG:
         break;      /* recorded by parse_args with the option's name */
     case OPT_VERSION:
-        printf("TPM emulator setup tool version %s\n", SWTPM_VERSION);
+        printf("TPM emulator setup tool version %s\n" SWTPM_RELEASE_LINE,
+               SWTPM_COMPAT_VERSION);
         return SETUP_EXIT_OK;
     case OPT_VMID: o->vmid = arg; break;
     default:

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "state.h"
 #include "statedir.h"
+#include "version.h"
 
 #define SYSCONF_SETUP "/etc/swtpm_setup.conf"
 
@@ -80,7 +81,7 @@ print_capabilities(void)
            "\"cmdarg-create-config-files\", "
            "\"cmdarg-reconfigure-pcr-banks\", \"tpm2-rsa-keysize-2048\", "
            "\"tpm2-rsa-keysize-3072\" ], \"version\": \"%s\" }\n",
-           SWTPM_VERSION);
+           SWTPM_COMPAT_VERSION);
 }
 
 static int

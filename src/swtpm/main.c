@@ -22,6 +22,7 @@
 #include "daemon_proc.h"
 #include "daemon_tpm.h"
 #include "swtpm.h"
+#include "version.h"
 
 enum iface {
     IFACE_SOCKET,
@@ -521,8 +522,8 @@ main(int argc, char **argv)
         return EXIT_ERR;
     }
     if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) {
-        printf("TPM emulator version %s, Copyright (c) 2014-2022 IBM Corp. "
-               "and others\n", SWTPM_VERSION);
+        printf("TPM emulator version %s, %s\n" SWTPM_RELEASE_LINE,
+               SWTPM_COMPAT_VERSION, SWTPM_COPYRIGHT);
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -202,7 +202,7 @@ def test_not_a_tpm_reply(tmp_path):
     assert res.rc == 255, str(res)
 
 
-@pytest.mark.parametrize("args", [["--bogus"], ["-v"], ["-x"],
+@pytest.mark.parametrize("args", [["--bogus"], ["-x"],
                                   ["--tcp", ":99999"], ["--tcp", ":x"]])
 def test_usage_errors(args):
     res = run_tool("swtpm_bios", *args)
@@ -214,8 +214,10 @@ def test_help():
     assert res.out.startswith("TPM emulator BIOS emulator version ")
     for opt in ("--tpm2", "-cs", "-ea", "-u", "--tcp", "--unix"):
         assert opt in res.out
-    res = run_tool("swtpm_bios", "-v")
-    assert res.rc == 1 and res.out.startswith("TPM emulator BIOS")
+    # -v prints the version and succeeds, as upstream's man page says
+    # (its program printed the usage and exited 1): test_versions.py.
+    res = expect_ok(run_tool("swtpm_bios", "-v"))
+    assert res.out.startswith("TPM emulator BIOS")
 
 
 # ---- a scripted fake TPM: short and malformed responses ----

@@ -270,7 +270,8 @@ def ioctl(*args, **kw):
 def test_version_and_help():
     res = expect_ok(ioctl("--version"))
     assert res.out.startswith("TPM emulator control tool version ")
-    assert res.out.rstrip().endswith("Copyright (c) 2015 IBM Corp.")
+    assert res.out.splitlines()[0].endswith(
+        ", Copyright (c) 2026 the SWTPM tools authors")
     res = expect_ok(ioctl("--help"))
     assert res.out.startswith("TPM emulator control tool version ")
     for opt in ("--tcp", "--unix", "--save", "--load", "--info",
