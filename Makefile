@@ -61,7 +61,9 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
         asan-check powercut
 all: $(BINS)
 
-$(BUILD)/%.o: %.c $(wildcard src/common/*.h) VERSION
+# Header dependencies come from the compiler (-MMD: $(BUILD)/**/*.d,
+# included below), so editing a header rebuilds only what includes it.
+$(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -73,10 +75,13 @@ $(LIBCOMMON): $(COMMON_OBJ)
 define tool_rule
 $(BUILD)/bin/$(call bin_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(shell cat src/$(1)/ldlibs 2>/dev/null)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
+# The unit tests' objects are kept (not deleted as intermediate files), so
+# a second `make unit-check` compiles nothing.
+.SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) \
