@@ -151,6 +151,41 @@ put_pid_file(int dir_fd, const char *base, const char *pid, struct stat *st)
     return r;
 }
 
+/*
+ * Upstream removes the file behind --pid fd=N at exit, found by the
+ * descriptor's name, and closes the descriptor once written.  We find the
+ * name the same way and keep the directory and the file's identity, so
+ * daemon_remove_pid() removes it only while it is still the file we
+ * wrote.  Without /proc (a chroot) or for an unlinked file the name is
+ * unknown: then the file stays, as nothing says which one to remove.
+ */
+static void
+remember_pid_fd_file(struct daemon_cfg *c, const struct stat *st)
+{
+    char link[64];
+    const char *base;
+    ssize_t n;
+    int dir_fd;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", c->pid_fd);
+    n = readlink(link, c->pid_path, sizeof(c->pid_path) - 1);
+    close(c->pid_fd);
+    c->pid_fd = -1;
+    if (n <= 0 || c->pid_path[0] != '/') {
+        c->pid_path[0] = '\0';
+        return;
+    }
+    c->pid_path[n] = '\0';
+    dir_fd = open_parent_dir(c->pid_path, &base);
+    if (dir_fd < 0) {
+        c->pid_path[0] = '\0';
+        return;
+    }
+    c->pid_dir_fd = dir_fd;
+    c->pid_dev = st->st_dev;
+    c->pid_ino = st->st_ino;
+}
+
 int
 daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
 {
@@ -170,8 +205,10 @@ daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
         if (r < 0) {
             snprintf(err, errlen, "cannot write pid file: %s",
                      strerror(-r));
+            return r;
         }
-        return r;
+        remember_pid_fd_file(c, &stbuf);
+        return 0;
     }
     if (!c->pid_path[0]) {
         return 0;

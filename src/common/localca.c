@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,20 +420,28 @@ load_ca(struct localca *ca)
     return 0;
 }
 
-/* A random 20-digit start: first digit 1-8, others 0-8 (HEAD). */
+/*
+ * A random start for a new counter: 1 to 2^62.  Upstream 0.9 starts at a
+ * random 20-digit number, but Debian's 0.7.1 swtpm_localca, which may
+ * share the CA directory, reads the counter as a 64-bit unsigned number
+ * and puts it into the certificate as a signed one: from 2^63 on its
+ * serials are negative, and from 2^64 - 1 it fails and resets the counter
+ * to 0, reissuing old serials.  Below 2^62 it has 2^62 certificates to go.
+ * Uniqueness within one CA comes from the counter under the CA lock, not
+ * from the start; the random start only keeps two CAs that share the
+ * subject CN=swtpm-localca apart, and 62 random bits do that as well as
+ * upstream's 20 digits.  docs/setup-and-bios.md §7 step 3.
+ */
 static void
-random_serial(char *out)
+random_serial(char *out, size_t outlen)
 {
-    uint8_t rnd[20];
+    uint64_t v = 0;
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        memset(rnd, 0, sizeof(rnd));
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1) {
+        v = 0;
     }
-    out[0] = (char)('1' + rnd[0] % 8);
-    for (int i = 1; i < 20; i++) {
-        out[i] = (char)('0' + rnd[i] % 9);
-    }
-    out[20] = '\0';
+    v = (v & ((UINT64_C(1) << 62) - 1)) + 1;
+    snprintf(out, outlen, "%" PRIu64, v);
 }
 
 /* Read, increment and store the serial (under the CA lock). */
@@ -455,10 +464,13 @@ next_serial(struct localca *ca, char *out, size_t outlen)
     cur[strcspn(cur, "\r\n")] = '\0';
     if (!cur[0] || strlen(cur) > SERIAL_MAX_LEN ||
         strspn(cur, "0123456789") != strlen(cur) ||
-        BN_dec2bn(&bn, cur) == 0 || BN_num_bytes(bn) > 20) {
+        BN_dec2bn(&bn, cur) == 0 || BN_num_bytes(bn) > 20 ||
+        BN_is_zero(bn)) {
+        /* 0 is what Debian's 0.7.1 leaves after its counter overflowed:
+         * counting on from there would reissue its first serials. */
         BN_free(bn);
         bn = NULL;
-        random_serial(cur);
+        random_serial(cur, sizeof(cur));
         BN_dec2bn(&bn, cur);
     }
     if (!bn || !BN_add_word(bn, 1) || BN_num_bytes(bn) > 20 ||

@@ -51,12 +51,16 @@ report_err(const struct client *c, uint32_t cmd, int err)
 void
 report_rc(const struct client *c, uint32_t cmd, uint32_t rc)
 {
+    /* Upstream's exact line, alone: scripts compare stderr with it. */
+    fprintf(stderr, "TPM result from %s: 0x%x\n", ctrl_cmd_name(cmd), rc);
+    /* Our explanation only where a person reads it, never a pipe or file. */
+    if (!isatty(STDERR_FILENO)) {
+        return;
+    }
     log_err("%s on %s failed: TPM result 0x%x (%s)%s", ctrl_cmd_name(cmd),
             c->desc, rc, ctrl_result_str(rc),
             cmd == CMD_LOCK_STORAGE && rc == TPM_BAD_ORDINAL ?
             "; the emulator may not support this command" : "");
-    /* Upstream's exact line; scripts grep for it. */
-    fprintf(stderr, "TPM result from %s: 0x%x\n", ctrl_cmd_name(cmd), rc);
 }
 
 /* Run cmd with st; 0 on success, -1 after reporting the failure. */

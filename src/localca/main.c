@@ -115,11 +115,8 @@ opts_validate(const struct opts *o)
                 "parameters is required\n");
         return -1;
     }
-    if (!o->tpm_manufacturer || !o->tpm_model || !o->tpm_version) {
-        fprintf(stderr, "--tpm-manufacturer, --tpm-model and --tpm-version "
-                "are required\n");
-        return -1;
-    }
+    /* --tpm-manufacturer, --tpm-model and --tpm-version may come from the
+     * options file instead: the certificate step checks them together. */
     return 0;
 }
 

@@ -151,12 +151,19 @@ build_args(const struct opts *o, struct args *a, char **words,
         add(a, "--tpm-spec-revision");
         add(a, o->spec_revision ? o->spec_revision : "");
     }
-    add(a, "--tpm-manufacturer");
-    add(a, o->tpm_manufacturer);
-    add(a, "--tpm-model");
-    add(a, o->tpm_model);
-    add(a, "--tpm-version");
-    add(a, o->tpm_version);
+    /* Given ones follow the options file's words, so they win there. */
+    if (o->tpm_manufacturer) {
+        add(a, "--tpm-manufacturer");
+        add(a, o->tpm_manufacturer);
+    }
+    if (o->tpm_model) {
+        add(a, "--tpm-model");
+        add(a, o->tpm_model);
+    }
+    if (o->tpm_version) {
+        add(a, "--tpm-version");
+        add(a, o->tpm_version);
+    }
     if (!ek_type) {
         add(a, "--type");
         add(a, o->type);

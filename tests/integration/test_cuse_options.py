@@ -222,6 +222,38 @@ def test_chroot_confines_the_daemon(tmp_path):
     assert not os.path.exists("/dev/vtpm-badjail")
 
 
+@pytest.mark.parametrize("how", ["file", "fd"])
+def test_chroot_writes_and_removes_the_pid_file(tmp_path, how):
+    # -R with --pid: the file holds the daemon's pid while it runs, and
+    # CMD_SHUTDOWN removes it; with fd=, the file behind the descriptor.
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    pidpath = tmp_path / ("by-%s.pid" % how)
+    t = CuseTPM(tmp_path, extra=["-R", str(jail)])
+    fds = ()
+    if how == "fd":
+        pidf = open(pidpath, "w")
+        fds = (pidf.fileno(),)
+        t.args[t.args.index("--pid") + 1] = "fd=%d" % pidf.fileno()
+    else:
+        t.args[t.args.index("--pid") + 1] = "file=%s" % pidpath
+    p = subprocess.run(t.args, capture_output=True, text=True, timeout=60,
+                       pass_fds=fds)
+    if how == "fd":
+        pidf.close()
+    assert p.returncode == 0, p.stderr + t.read_log()
+    t.pid = int(pidpath.read_text())
+    try:
+        assert os.readlink("/proc/%d/root" % t.pid) == str(jail)
+        with t.open() as d:
+            assert d.init() == 0
+    finally:
+        t.stop()
+        t.kill()
+    assert not pidpath.exists()
+    assert not (jail / pidpath.relative_to("/")).exists()
+
+
 def test_foreground_mode(tmp_path):
     import time
     t = CuseTPM(tmp_path, extra=["-f"])

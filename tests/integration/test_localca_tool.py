@@ -167,17 +167,19 @@ def test_serial_numbers(work, modulus):
                        "Successfully created EK certificate locally.\n"
                        % ca), str(res)
     first = int((ca / "certserial").read_text())
-    # HEAD: a missing counter starts at a random 20-digit number
-    assert 10 ** 19 < first < 9 * 10 ** 19
+    # A missing counter starts at random in 1..2^62 + 1, where Debian's
+    # 0.7.1 can go on counting (docs/setup-and-bios.md §7 step 3).
+    assert 1 < first <= 2 ** 62 + 1
     assert serial_of(work / "out" / "ek.cert") == first
     (ca / "certserial").write_text("41")
     ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
     assert serial_of(work / "out" / "ek.cert") == 42
     assert (ca / "certserial").read_text() == "42"
-    for junk in ("abc", "", "9" * 60):
+    # 0 is 0.7.1's counter after an overflow: never count on from it.
+    for junk in ("abc", "", "9" * 60, "0"):
         (ca / "certserial").write_text(junk)
         ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
-        assert 10 ** 19 < serial_of(work / "out" / "ek.cert") < 9 * 10 ** 19
+        assert 1 < serial_of(work / "out" / "ek.cert") <= 2 ** 62 + 1
 
 
 def test_parallel_runs_share_one_ca(work, modulus):
@@ -205,6 +207,85 @@ def test_parallel_runs_share_one_ca(work, modulus):
         ok(verify_der(b, work / ("o%d" % i) / "ek.cert"))
     assert not [n for n in os.listdir(ca) if "XXXXXX" in n or ".pem." in n
                 or "certserial." in n]
+
+
+def need_debian_localca():
+    if not os.access(DEBIAN_LOCALCA, os.X_OK):
+        pytest.skip("Debian's swtpm_localca is not installed")
+
+
+def ek_cert(work, prog, conf, modulus, out, opts=None, tpm=TPM):
+    """One EK certificate by prog; its serial, after checking the run."""
+    (work / out).mkdir(exist_ok=True)
+    res = ok(run([prog, "--type", "ek", "--ek", modulus, "--dir",
+                  work / out, "--configfile", conf, "--optsfile",
+                  opts or work / "opts", "--vmid", "vm1", "--tpm2"] +
+                 list(tpm) + SPEC))
+    assert res.out.endswith("Successfully created EK certificate "
+                            "locally.\n"), str(res)
+    return serial_of(work / out / "ek.cert")
+
+
+def test_serials_shared_with_debian_0_7_1(work, modulus):
+    # Both directions on one CA directory, as on a host where versions
+    # mix: each tool counts on from the other's last serial.
+    need_debian_localca()
+    ca, conf = ca_conf(work)
+    first = ek_cert(work, LOCALCA, conf, modulus, "a")
+    assert 1 < first <= 2 ** 62 + 1
+    assert ek_cert(work, DEBIAN_LOCALCA, conf, modulus, "b") == first + 1
+    assert int((ca / "certserial").read_text()) == first + 1
+    assert ek_cert(work, LOCALCA, conf, modulus, "c") == first + 2
+    b = bundle(work, ca)
+    for out in "abc":
+        ok(verify_der(b, work / out / "ek.cert"))
+    # A CA that 0.7.1 made (its counter starts at 1): ours counts on.
+    ca2, conf2 = ca_conf(work, "debca")
+    start = ek_cert(work, DEBIAN_LOCALCA, conf2, modulus, "d")
+    assert ek_cert(work, LOCALCA, conf2, modulus, "e") == start + 1
+    assert int((ca2 / "certserial").read_text()) == start + 1
+    ok(verify_der(bundle(work, ca2), work / "e" / "ek.cert"))
+
+
+def test_upstream_0_9_twenty_digit_counter_goes_on(work, modulus):
+    # Upstream 0.9 starts at a random 20-digit number: such a CA keeps
+    # counting from it, never back into a new range.
+    ca, conf = ca_conf(work)
+    ek_cert(work, LOCALCA, conf, modulus, "a")
+    big = 87654321098765432109
+    (ca / "certserial").write_text(str(big))
+    assert ek_cert(work, LOCALCA, conf, modulus, "b") == big + 1
+    assert (ca / "certserial").read_text() == str(big + 1)
+    ok(verify_der(bundle(work, ca), work / "b" / "ek.cert"))
+
+
+def test_options_file_and_signing_key_password(work, modulus):
+    # The TPM's manufacturer, model and version one per line in the
+    # options file; a signingkey_password encrypts the signing key, and
+    # each of ours and Debian's 0.7.1 continues the other's CA.
+    need_debian_localca()
+    opts = work / "full.opts"
+    opts.write_text(OPTS + "--tpm-manufacturer IBM\n"
+                    "--tpm-model swtpm-libtpms\n--tpm-version 2\n")
+    cas = {}
+    for name, prog in (("ours", LOCALCA), ("deb", DEBIAN_LOCALCA)):
+        ca, conf = ca_conf(work, name)
+        with open(conf, "a") as f:
+            f.write("signingkey_password = pass word 1\n")
+        cas[name] = (ca, conf)
+        ek_cert(work, prog, conf, modulus, name, opts=opts, tpm=())
+        key = (ca / "signkey.pem").read_text()
+        assert key.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"), \
+            name
+        text = cert_text(work / name / "ek.cert")
+        assert "2.23.133.2.1=IBM" in text and "2.23.133.2.3=2" in text, text
+    for ours_ca, prog, out in (("ours", DEBIAN_LOCALCA, "x"),
+                               ("deb", LOCALCA, "y")):
+        ca, conf = cas[ours_ca]
+        before = int((ca / "certserial").read_text())
+        assert ek_cert(work, prog, conf, modulus, out, opts=opts,
+                       tpm=()) == before + 1
+        ok(verify_der(bundle(work, ca), work / out / "ek.cert"))
 
 
 def test_bad_input_leaves_ca_intact(work, modulus):

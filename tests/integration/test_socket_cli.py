@@ -180,6 +180,44 @@ def test_daemon_ready_and_pid_file(tmp_path):
     assert "AddressSanitizer" not in logfile.read_text()
 
 
+@pytest.mark.parametrize("binary", ["ours", "debian"])
+def test_pid_fd_file_removed_at_shutdown(tmp_path, binary):
+    # Upstream writes the pid into the descriptor's file and removes that
+    # file at CMD_SHUTDOWN; Debian's 0.7.1 is the reference run.
+    exe = tool("swtpm") if binary == "ours" else "/usr/bin/swtpm"
+    if not os.access(exe, os.X_OK):
+        pytest.skip("%s is not installed" % exe)
+    state = tmp_path / "st"
+    state.mkdir()
+    port = free_port_pair()
+    pidpath = tmp_path / "by-fd.pid"
+    with open(pidpath, "w") as pidf:
+        proc = subprocess.Popen(
+            [exe, "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
+             "--server", "type=tcp,port=%d" % port,
+             "--ctrl", "type=tcp,port=%d" % (port + 1),
+             "--flags", "not-need-init", "--pid", "fd=%d" % pidf.fileno()],
+            pass_fds=(pidf.fileno(),), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(200):
+            if pidpath.read_text():
+                break
+            time.sleep(0.05)
+        assert pidpath.read_text() == str(proc.pid)
+        res = subprocess.run([tool("swtpm_ioctl"), "--tcp",
+                              "127.0.0.1:%d" % (port + 1), "-s"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        out, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not pidpath.exists(), "%s left %s" % (binary, pidpath)
+
+
 def test_daemon_failure_reaches_caller(tmp_path):
     port = free_port_pair()
     blocker = socket.socket()
