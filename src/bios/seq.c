@@ -17,19 +17,14 @@
 #include "bios.h"
 #include "crypto.h"
 #include "log.h"
+#include "tpm12_names.h"
 
 /* Upstream reads at most this many response bytes. */
 #define BIOS_RESP_MAX 1024
 #define TIMEOUT_MS          (20 * 1000)
 #define TIMEOUT_SELFTEST_MS (600 * 1000)
 
-/* TPM 1.2 ordinals and TSC_PhysicalPresence values. */
-#define TPM_ORD_STARTUP              0x00000099u
-#define TSC_ORD_PHYSICAL_PRESENCE    0x4000000Au
-#define TPM_ORD_GET_CAPABILITY       0x00000065u
-#define TPM_ORD_PHYSICAL_ENABLE      0x0000006Fu
-#define TPM_ORD_PHYSICAL_SET_DEACT   0x00000072u
-#define TPM_ORD_CONTINUE_SELF_TEST   0x00000053u
+/* TSC_PhysicalPresence values. */
 #define PP_CMD_ENABLE                0x0020u
 #define PP_PRESENT                   0x0008u
 #define PP_NOTPRESENT_LOCK           0x0014u
@@ -136,7 +131,7 @@ tpm12_pp(struct bios *b, uint16_t pp)
     uint8_t p[2];
 
     be16_put(p, pp);
-    return simple(b, "TSC_PhysicalPresence", 0x00C1,
+    return simple(b, "TSC_PhysicalPresence", TPM_TAG_RQU_COMMAND_12,
                   TSC_ORD_PHYSICAL_PRESENCE, p, 2, TIMEOUT_MS);
 }
 
@@ -178,7 +173,7 @@ run_tpm12(struct bios *b)
 
     if (o->startup != STARTUP_NONE) {
         be16_put(p, (uint16_t)o->startup);
-        if (simple(b, "TPM_Startup", 0x00C1, TPM_ORD_STARTUP, p, 2,
+        if (simple(b, "TPM_Startup", TPM_TAG_RQU_COMMAND_12, TPM_ORD_STARTUP, p, 2,
                    TIMEOUT_MS) < 0) {
             return BIOS_EXIT_COMM;
         }
@@ -186,9 +181,9 @@ run_tpm12(struct bios *b)
     if (o->follow_ups) {
         if (tpm12_pp(b, PP_CMD_ENABLE) < 0 || tpm12_pp(b, PP_PRESENT) < 0 ||
             (o->ensure_activated && tpm12_is_deactivated(b, &deactivated) < 0)
-            || simple(b, "TPM_PhysicalEnable", 0x00C1,
+            || simple(b, "TPM_PhysicalEnable", TPM_TAG_RQU_COMMAND_12,
                       TPM_ORD_PHYSICAL_ENABLE, NULL, 0, TIMEOUT_MS) < 0 ||
-            simple(b, "TPM_PhysicalSetDeactivated", 0x00C1,
+            simple(b, "TPM_PhysicalSetDeactivated", TPM_TAG_RQU_COMMAND_12,
                    TPM_ORD_PHYSICAL_SET_DEACT, &zero, 1, TIMEOUT_MS) < 0) {
             return BIOS_EXIT_COMM;
         }
@@ -198,7 +193,7 @@ run_tpm12(struct bios *b)
         }
     }
     if (o->self_test &&
-        simple(b, "TPM_ContinueSelfTest", 0x00C1, TPM_ORD_CONTINUE_SELF_TEST,
+        simple(b, "TPM_ContinueSelfTest", TPM_TAG_RQU_COMMAND_12, TPM_ORD_CONTINUE_SELF_TEST,
                NULL, 0, TIMEOUT_SELFTEST_MS) < 0) {
         return BIOS_EXIT_COMM;
     }

@@ -53,18 +53,18 @@ ctrl_engine_free(struct ctrl_engine *eng)
 uint64_t
 ctrl_capabilities(const struct ctrl_engine *eng)
 {
-    uint64_t caps = PTM_CAP_INIT | PTM_CAP_SHUTDOWN |
-        PTM_CAP_GET_TPMESTABLISHED | PTM_CAP_SET_LOCALITY | PTM_CAP_HASHING |
-        PTM_CAP_CANCEL_TPM_CMD | PTM_CAP_STORE_VOLATILE |
-        PTM_CAP_RESET_TPMESTABLISHED | PTM_CAP_GET_STATEBLOB |
-        PTM_CAP_SET_STATEBLOB | PTM_CAP_STOP | PTM_CAP_GET_CONFIG |
-        PTM_CAP_SET_BUFFERSIZE | PTM_CAP_GET_INFO | PTM_CAP_LOCK_STORAGE;
+    uint64_t caps = 0;
 
-    if (eng->fe == CTRL_FE_SOCKET) {
-        caps |= PTM_CAP_SET_DATAFD;
-        if (eng->tpm->tpm2) {
-            caps |= PTM_CAP_SEND_COMMAND_HEADER;
+    for (uint32_t c = 1; c <= CMD_MAX; c++) {
+        const struct ctrl_cmd_desc *d = ctrl_cmd_desc(c);
+
+        if (!d->socket_only || eng->fe == CTRL_FE_SOCKET) {
+            caps |= d->cap;
         }
+    }
+    /* Not a command: the TPM 2 data channel's prefix (§8.2). */
+    if (eng->fe == CTRL_FE_SOCKET && eng->tpm->tpm2) {
+        caps |= PTM_CAP_SEND_COMMAND_HEADER;
     }
     return caps;
 }
@@ -165,6 +165,18 @@ getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
     eng->getblob.decrypted = decrypted;
     eng->getblob.encrypted = encrypted;
     return 0;
+}
+
+uint32_t
+ctrl_getblob_from(const struct ctrl_engine *eng, uint32_t off,
+                  const uint8_t **data)
+{
+    *data = NULL;
+    if (!eng->getblob.valid || off >= eng->getblob.len) {
+        return 0;
+    }
+    *data = eng->getblob.buf + off;
+    return eng->getblob.len - off;
 }
 
 static void

@@ -96,6 +96,15 @@ bool ctrl_needs_running(uint32_t cmd);
 void ctrl_dispatch(struct ctrl_engine *eng, uint32_t cmd,
                    const struct ctrl_req *req, struct ctrl_resp *resp);
 
+/*
+ * The bytes of the state blob that GET_STATEBLOB last loaded, from
+ * offset off on (CUSE: the rest is read() after the ioctl, §7.5).  *data
+ * stays valid until the next control command.  Returns their number: 0
+ * past the end or when no blob is loaded.
+ */
+uint32_t ctrl_getblob_from(const struct ctrl_engine *eng, uint32_t off,
+                           const uint8_t **data);
+
 /* Work that must follow the reply (lock release after savestate). */
 void ctrl_after_reply(struct ctrl_engine *eng);
 

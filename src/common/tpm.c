@@ -441,6 +441,21 @@ tpm_set_locality(struct tpm_instance *inst, uint32_t loc)
     return 0;
 }
 
+void
+tpm_set_prefix_locality(struct tpm_instance *inst, uint8_t loc)
+{
+    inst->locality = loc;
+}
+
+int
+tpm_too_big_response(struct tpm_instance *inst, const uint8_t **out_resp,
+                     uint32_t *out_len)
+{
+    return tpm_own_response(inst, inst->tpm2 ? TPM2_RC_COMMAND_SIZE
+                                             : TPM_BAD_PARAM_SIZE,
+                            out_resp, out_len);
+}
+
 /* The in-band vendor SetLocality command (docs/control-channel.md §8.5). */
 static int
 tpm_vendor_set_locality(struct tpm_instance *inst, const uint8_t *cmd,

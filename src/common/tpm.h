@@ -14,13 +14,9 @@
 
 #include "key.h"
 #include "state.h"
+#include "tpm12_names.h"
 
 #define TPM_CMD_MAX 4096        /* largest command accepted on a device */
-#define TPM_ORD_VENDOR_SET_LOCALITY 0x20001000u
-/* TPM 1.2 names (TPM 2 ones come from <tss2/tss2_tpm2_types.h>). */
-#define TPM_ORD_STARTUP  0x99u
-#define TPM_TAG_RQU_COMMAND_12 0x00c1u
-#define TPM_TAG_RSP_COMMAND_12 0x00c4u
 /* What upstream answers a bad in-band SetLocality with on a TPM 2
  * (docs/control-channel.md §8.5): not tss2's TPM2_RC_LOCALITY (0x907). */
 #define TPM_RC_LOCALITY_SWTPM 0x107u
@@ -119,6 +115,18 @@ int tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc);
 
 /* Set the current locality honouring reject-locality-4; TPM result. */
 uint32_t tpm_set_locality(struct tpm_instance *inst, uint32_t loc);
+/*
+ * The locality of a TPM 2 command prefix (docs/control-channel.md §8.2):
+ * it becomes the current one and stays, unchecked, as upstream's does.
+ */
+void tpm_set_prefix_locality(struct tpm_instance *inst, uint8_t loc);
+/*
+ * The TPM's answer to a command larger than its buffer, which is never
+ * handed to libtpms: a 10-byte error (TPM 2: TPM_RC_COMMAND_SIZE, TPM 1.2:
+ * TPM_BAD_PARAM_SIZE) in the instance's response buffer.  0 or -ENOMEM.
+ */
+int tpm_too_big_response(struct tpm_instance *inst, const uint8_t **out_resp,
+                         uint32_t *out_len);
 
 /*
  * (Re)take the storage lock if not held, with inst->lock_retries (at

@@ -20,6 +20,7 @@
 
 #include <cuse_lowlevel.h>
 #include <fuse_lowlevel.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "ctrl_ioctl.h"
 #include "log.h"
@@ -62,9 +63,9 @@ static bool
 is_slow_command(const struct tpm_instance *t, uint32_t ord)
 {
     if (t->tpm2) {
-        return ord == 0x131 || ord == 0x153;   /* CreatePrimary, Create */
+        return ord == TPM2_CC_CreatePrimary || ord == TPM2_CC_Create;
     }
-    return ord == 0x0d || ord == 0x1f;  /* TakeOwnership, CreateWrapKey */
+    return ord == TPM_ORD_TAKE_OWNERSHIP || ord == TPM_ORD_CREATE_WRAP_KEY;
 }
 
 /* Run one TPM command and keep its response; called with mtx held. */
@@ -182,6 +183,7 @@ static void
 dev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct ctrl_engine *e = &dev.eng;
+    const uint8_t *rest;
     uint32_t n;
 
     (void)off;
@@ -194,14 +196,13 @@ dev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
         return;
     }
     if (dev.blob_read) {
-        n = e->getblob.len > dev.blob_off ? e->getblob.len - dev.blob_off
-                                          : 0;
+        n = ctrl_getblob_from(e, dev.blob_off, &rest);
         if (size > n) {
             dev.blob_read = false;      /* last chunk ends the mode */
         } else {
             n = (uint32_t)size;
         }
-        fuse_reply_buf(req, (const char *)e->getblob.buf + dev.blob_off, n);
+        fuse_reply_buf(req, (const char *)rest, n);
         dev.blob_off += n;
         pthread_mutex_unlock(&dev.mtx);
         return;
@@ -309,21 +310,18 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
     struct ctrl_req creq;
     struct ctrl_resp cresp;
     uint32_t cmd = ctrl_ioctl_to_cmd((unsigned int)ioc);
-    bool waits;
+    const struct ctrl_cmd_desc *d = ctrl_cmd_desc(cmd);
     size_t n;
     int dec;
 
     (void)arg;
     (void)fi;
-    if (cmd == 0 || cmd == CMD_SET_DATAFD || (flags & FUSE_IOCTL_COMPAT)) {
+    if (!d || d->socket_only || (flags & FUSE_IOCTL_COMPAT)) {
         fuse_reply_err(req, EINVAL);
         return;
     }
-    /* Some ioctls do not wait for the worker (docs/control-channel.md
-     * §9.3). */
-    waits = ctrl_cmd_desc(cmd)->cuse_waits;
     dec = ctrl_ioctl_decode(cmd, in, in_len, &creq);
-    if (cmd == CMD_CANCEL_TPM_CMD) {
+    if (d->beside_worker) {
         /* libtpms' cancel only sets a flag: safe beside the worker. */
         ctrl_dispatch(&dev.eng, cmd, &creq, &cresp);
         n = ctrl_ioctl_encode(cmd, &cresp, out);
@@ -331,16 +329,18 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
         return;
     }
     pthread_mutex_lock(&dev.mtx);
-    if (waits) {
+    /* Some ioctls do not wait for the worker (docs/control-channel.md
+     * §9.3). */
+    if (d->cuse_waits) {
         wait_idle_locked();
     }
     dev.blob_read = false;
     ctrl_dispatch(&dev.eng, cmd, dec == 0 ? &creq : NULL, &cresp);
-    if (cmd == CMD_INIT || cmd == CMD_STOP || cmd == CMD_SHUTDOWN) {
+    if (d->drops_response) {
         dev.resp_len = dev.resp_off = 0;
     }
     n = ctrl_ioctl_encode(cmd, &cresp, out);
-    if (cmd == CMD_GET_STATEBLOB && cresp.result == 0 &&
+    if (d->rest_by_read && cresp.result == 0 &&
         cresp.avail > PTM_STATE_BLOB_SIZE) {
         /* The rest may follow by read() (docs/control-channel.md §7.5). */
         dev.blob_read = true;

@@ -19,17 +19,8 @@
 #include "certs.h"
 #include "log.h"
 #include "setup.h"
+#include "tpm12_names.h"
 
-#define TPM_TAG_RQU_COMMAND       0x00c1
-#define TPM_TAG_RQU_AUTH1_COMMAND 0x00c2
-#define TPM_ORD_OIAP              0x0000000au
-#define TPM_ORD_TAKEOWNERSHIP     0x0000000du
-#define TPM_ORD_CREATEEK          0x00000078u
-#define TPM_ORD_NV_DEFINESPACE    0x000000ccu
-#define TPM_ORD_NV_WRITEVALUE     0x000000cdu
-#define TPM_ORD_PHYSICALENABLE    0x0000006fu
-#define TPM_ORD_PHYSICALSETDEACT  0x00000072u
-#define TSC_ORD_PHYSICALPRESENCE  0x4000000au
 #define TPM_EK_CERT_INDEX         0x1000f000u
 #define TPM_PLATFORM_CERT_INDEX   0x1000f002u
 #define TPM_NV_ATTRS_CERT         0x00020002u   /* OWNERREAD|OWNERWRITE */
@@ -54,7 +45,7 @@ simple_cmd(struct setup_ctx *ctx, uint32_t ord, const uint8_t *param,
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, ord);
+    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, ord);
     buf_bytes(&cmd, param, plen);
     return setup_tpm_cmd(ctx, &cmd, what, &resp, &len);
 }
@@ -67,18 +58,18 @@ enable_tpm(struct setup_ctx *ctx)
     static const uint8_t deact_false[] = { 0x00 };
     int r;
 
-    r = simple_cmd(ctx, TSC_ORD_PHYSICALPRESENCE, pp_cmd_enable, 2,
+    r = simple_cmd(ctx, TSC_ORD_PHYSICAL_PRESENCE, pp_cmd_enable, 2,
                    "TSC_PhysicalPresence");
     if (r == 0) {
-        r = simple_cmd(ctx, TSC_ORD_PHYSICALPRESENCE, pp_present, 2,
+        r = simple_cmd(ctx, TSC_ORD_PHYSICAL_PRESENCE, pp_present, 2,
                        "TSC_PhysicalPresence");
     }
     if (r == 0) {
-        r = simple_cmd(ctx, TPM_ORD_PHYSICALENABLE, NULL, 0,
+        r = simple_cmd(ctx, TPM_ORD_PHYSICAL_ENABLE, NULL, 0,
                        "TPM_PhysicalEnable");
     }
     if (r == 0) {
-        r = simple_cmd(ctx, TPM_ORD_PHYSICALSETDEACT, deact_false, 1,
+        r = simple_cmd(ctx, TPM_ORD_PHYSICAL_SET_DEACT, deact_false, 1,
                        "TPM_PhysicalSetDeactivated");
     }
     return r;
@@ -102,7 +93,7 @@ create_ek(struct setup_ctx *ctx, uint8_t modulus[EK_MODULUS_LEN])
     const uint8_t *mod;
     int r;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_CREATEEK);
+    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_CREATE_EK);
     buf_bytes(&cmd, params, sizeof(params));
     r = setup_tpm_cmd(ctx, &cmd, "TPM_CreateEndorsementKeyPair", &resp,
                       &len);
@@ -194,7 +185,7 @@ oiap_start(struct setup_ctx *ctx, uint32_t *out_handle,
     const uint8_t *nonce;
     int r;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_OIAP);
+    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_OIAP);
     r = setup_tpm_cmd(ctx, &cmd, "TPM_OIAP", &resp, &len);
     if (r < 0) {
         return r;
@@ -246,7 +237,7 @@ take_ownership(struct setup_ctx *ctx, const uint8_t modulus[EK_MODULUS_LEN])
     if (r < 0) {
         goto out;
     }
-    put_header(&cmd, TPM_TAG_RQU_AUTH1_COMMAND, TPM_ORD_TAKEOWNERSHIP);
+    put_header(&cmd, TPM_TAG_RQU_AUTH1_COMMAND_12, TPM_ORD_TAKE_OWNERSHIP);
     pstart = cmd.len;
     buf_u16(&cmd, 0x0005);                  /* TPM_PID_OWNER */
     buf_u32(&cmd, EK_MODULUS_LEN);
@@ -294,7 +285,7 @@ nv_define(struct setup_ctx *ctx, uint32_t index, uint32_t attrs,
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_NV_DEFINESPACE);
+    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_DEFINE_SPACE);
     buf_u16(&cmd, 0x0018);
     buf_u32(&cmd, index);
     for (int i = 0; i < 2; i++) {           /* pcrInfoRead, pcrInfoWrite */
@@ -324,7 +315,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
     if (r < 0) {
         return r;
     }
-    put_header(&cmd, TPM_TAG_RQU_COMMAND, TPM_ORD_NV_WRITEVALUE);
+    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_WRITE_VALUE);
     buf_u32(&cmd, index);
     buf_u32(&cmd, 0);
     buf_u32(&cmd, (uint32_t)size);

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <tss2/tss2_tpm2_types.h>
 
 #include "ctrl_sock.h"
 #include "log.h"
@@ -207,15 +206,14 @@ data_reply(struct loop *l, const uint8_t *resp, uint32_t len, bool tcg)
 static void
 data_too_big(struct loop *l, uint32_t size, bool tcg)
 {
-    uint8_t r[10];
+    const uint8_t *r;
+    uint32_t rlen;
 
     log_warn("TPM command of %u bytes exceeds the %u-byte buffer; "
              "closing the data connection", size, (unsigned int)TPM_CMD_MAX);
-    be16_put(r, l->tpm->tpm2 ? TPM2_ST_NO_SESSIONS
-                                : TPM_TAG_RSP_COMMAND_12);
-    be32_put(r + 2, 10);
-    be32_put(r + 6, l->tpm->tpm2 ? 0x142 : TPM_BAD_PARAM_SIZE);
-    data_reply(l, r, sizeof(r), tcg);
+    if (tpm_too_big_response(l->tpm, &r, &rlen) == 0) {
+        data_reply(l, r, rlen, tcg);
+    }
     data_gone(l);
 }
 
@@ -252,7 +250,7 @@ data_process(struct loop *l)
             break;
         }
         if (tcg) {
-            l->tpm->locality = l->buf[4];   /* persistent, unchecked */
+            tpm_set_prefix_locality(l->tpm, l->buf[4]);
         }
         r = tpm_process(l->tpm, l->buf + off, size, &resp, &rlen);
         if (r < 0 && stop_signal) {
