@@ -237,8 +237,15 @@ struct ctrl_cmd_desc {
     uint32_t code;              /* CMD_*; the ioctl nr is code - 1 */
     unsigned long ioctl;        /* PTM_* request number */
     const char *name;           /* upstream's name, "PTM_INIT" */
+    uint32_t cap;               /* its PTM_CAP_* bit (§3); 0: none */
     bool needs_running;         /* TPM_BAD_ORDINAL while stopped */
     bool cuse_waits;            /* CUSE: waits for the TPM worker (§9.3) */
+    bool beside_worker;         /* CUSE: runs at once, beside a command
+                                 * on the worker (cancel) */
+    bool socket_only;           /* carries an fd: CUSE refuses it */
+    bool drops_response;        /* CUSE: a pending response is dropped */
+    bool rest_by_read;          /* CUSE: a longer reply continues by
+                                 * read() (§7.5) */
     uint8_t sock_fixed;         /* body bytes the reader collects first */
     uint8_t sock_min;           /* shortest body the decoder accepts */
     bool sock_exact;            /* the body must be exactly sock_min */

@@ -251,6 +251,60 @@ test_ctrl_cmd_desc_matches_doc_worker_waits(void **state)
     free(doc);
 }
 
+/* §3: "| 0 | 00001 | INIT | yes | yes |": each row's capability bit and
+ * front ends; HASHING covers HASH_START/DATA/END, SEND_COMMAND_HEADER is
+ * no command. */
+static void
+test_ctrl_cmd_desc_matches_doc_capabilities(void **state)
+{
+    char *doc = read_doc(), *line, *sec;
+    unsigned int bit, value, rows = 0;
+    char name[64], cuse[16];
+    uint32_t seen = 0;
+
+    (void)state;
+    sec = strstr(doc, "## 3. Capability bits");
+    assert_non_null(sec);
+    *strstr(sec, "## 4.") = '\0';
+    for (line = strtok(sec, "\n"); line; line = strtok(NULL, "\n")) {
+        const struct ctrl_cmd_desc *d;
+
+        if (sscanf(line, "| %u | %x | %63[^|]| %15[a-z] |", &bit, &value,
+                   name, cuse) != 4) {
+            continue;
+        }
+        name[strcspn(name, " ")] = '\0';
+        assert_int_equal(value, 1u << bit);
+        if (strcmp(name, "SEND_COMMAND_HEADER") == 0) {
+            continue;
+        }
+        if (strcmp(name, "HASHING") == 0) {
+            for (uint32_t c = CMD_HASH_START; c <= CMD_HASH_END; c++) {
+                assert_int_equal(ctrl_cmd_desc(c)->cap, value);
+                seen |= 1u << c;
+            }
+            rows++;
+            continue;
+        }
+        d = desc_by_short_name(name, strlen(name));
+        if (!d) {
+            fail_msg("%s §3 lists %s, which has no row in ctrl_table.c",
+                     DOC, name);
+        }
+        assert_int_equal(d->cap, value);
+        assert_int_equal(d->socket_only, strcmp(cuse, "no") == 0);
+        seen |= 1u << d->code;
+        rows++;
+    }
+    assert_int_equal(rows, 16);
+    /* every command but GET_CAPABILITY has its bit */
+    for (uint32_t c = 1; c <= CMD_MAX; c++) {
+        assert_int_equal(!!(seen & (1u << c)), c != CMD_GET_CAPABILITY);
+    }
+    assert_int_equal(ctrl_cmd_desc(CMD_GET_CAPABILITY)->cap, 0);
+    free(doc);
+}
+
 int
 main(void)
 {
@@ -261,6 +315,7 @@ main(void)
         cmocka_unit_test(test_ctrl_cmd_desc_matches_doc_numbers),
         cmocka_unit_test(test_ctrl_cmd_desc_matches_doc_needs_running),
         cmocka_unit_test(test_ctrl_cmd_desc_matches_doc_worker_waits),
+        cmocka_unit_test(test_ctrl_cmd_desc_matches_doc_capabilities),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
