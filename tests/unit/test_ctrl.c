@@ -6,7 +6,6 @@
  * (chunked) and socket (whole) forms, and the savestate lock release.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,19 +19,11 @@
 #include <cmocka.h>
 
 #include "ctrl.h"
+#include "unit_util.h"
 
 static char dir[] = "/tmp/test_ctrl.XXXXXX";
 static struct tpm_instance inst;
 static struct ctrl_engine eng;
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int
 setup(void **state)
@@ -59,7 +50,7 @@ teardown(void **state)
     ctrl_engine_free(&eng);
     tpm_cleanup(&inst);
     state_close(&inst.store);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_rm_tree(dir);
     return 0;
 }
 

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +25,7 @@
 #include "ctrl_wire.h"
 #include "journal.h"
 #include "state.h"
+#include "unit_util.h"
 
 ssize_t __wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
 ssize_t __real_pwrite(int fd, const void *buf, size_t len, off_t off);
@@ -90,12 +90,6 @@ struct fixture {
     struct state_store st;
 };
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void
 store_open(struct fixture *f)
 {
@@ -123,7 +117,7 @@ teardown(void **state)
     tear_pwrite = fail_fdatasync = false;
     fail_rename_to = NULL;
     state_close(&f->st);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_rm_tree(f->dir);
     free(f);
     return 0;
 }

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,17 +22,12 @@
 #include "crypto.h"
 #include "key.h"
 #include "stateobj.h"
+#include "unit_util.h"
 
 #define VEC_DIR "tests/unit/vectors/"
 
 static char dir[64];
 static char err[512];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 static int
 setup(void **state)
@@ -47,7 +41,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_rm_tree(dir);
     return 0;
 }
 

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include "ctrl_wire.h"
 #include "state.h"
 #include "stateobj.h"
+#include "unit_util.h"
 
 /* Fault injection for the syscalls of the write path. */
 int __wrap_fsync(int fd);
@@ -89,12 +89,6 @@ struct fixture {
 };
 
 static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static int
 setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -114,7 +108,7 @@ teardown(void **state)
 
     fail_fsync = fail_rename = fail_write = write_trickle = 0;
     state_close(&f->st);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unit_rm_tree(f->dir);
     free(f);
     return 0;
 }

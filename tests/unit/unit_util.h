@@ -7,7 +7,9 @@
 #define SWTPM_UNIT_UTIL_H
 
 #include <dirent.h>
+#include <ftw.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Entries of directory where; with all, "." and ".." and dot files too
  * (/proc/self/fd has none of the latter). */
@@ -24,6 +26,23 @@ unit_count_entries(const char *where, bool all)
     }
     closedir(d);
     return n;
+}
+
+static inline int
+unit_rm_entry(const char *path, const struct stat *sb, int flag,
+              struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Remove a test's temporary directory and everything in it. */
+static inline void
+unit_rm_tree(const char *dir)
+{
+    nftw(dir, unit_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
