@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 
 size_t
@@ -141,15 +142,6 @@ ctrl_sock_encode(uint32_t cmd, const struct ctrl_resp *resp, uint8_t *hdr,
 
 /* ---- the reader ---------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Let the front end work while we wait; false: give the request up. */
 static bool
 serve_other(const struct ctrl_sock_io *io)
@@ -172,7 +164,7 @@ wait_fd(int fd, short events, int64_t deadline,
     int r;
 
     for (;;) {
-        left = deadline - now_ms();
+        left = deadline - fd_clock_ms();
         if (left <= 0) {
             return -ETIMEDOUT;
         }
@@ -325,7 +317,7 @@ send_reply(struct ctrl_engine *eng, int fd, uint32_t cmd,
     uint8_t hdr[CTRL_SOCK_RESP_HDR_MAX];
     const uint8_t *data;
     uint32_t dlen;
-    int64_t deadline = now_ms() + CTRL_SOCK_WRITE_TIMEOUT_MS;
+    int64_t deadline = fd_clock_ms() + CTRL_SOCK_WRITE_TIMEOUT_MS;
     struct iovec iov[2];
     size_t hlen;
     int r;
@@ -376,7 +368,7 @@ stream_read(int fd, uint8_t *buf, size_t len, int64_t total_deadline,
     ssize_t n;
 
     while (len > 0) {
-        deadline = now_ms() + CTRL_SOCK_STREAM_IDLE_MS;
+        deadline = fd_clock_ms() + CTRL_SOCK_STREAM_IDLE_MS;
         if (deadline > total_deadline) {
             deadline = total_deadline;
         }
@@ -399,7 +391,7 @@ serve_hash(struct ctrl_engine *eng, int fd, const uint8_t *buf, size_t have,
            struct ctrl_resp *resp, const struct ctrl_sock_io *io)
 {
     uint8_t chunk[PTM_HDATA_SIZE];
-    int64_t total = now_ms() + CTRL_SOCK_STREAM_TOTAL_MS;
+    int64_t total = fd_clock_ms() + CTRL_SOCK_STREAM_TOTAL_MS;
     struct ctrl_req req;
     uint32_t left;
     int r;
@@ -460,7 +452,7 @@ serve_setblob(struct ctrl_engine *eng, int fd, const uint8_t *buf,
     }
     memcpy(body, buf + 4, 12 + inbuf);
     r = stream_read(fd, body + 12 + inbuf, len - inbuf,
-                    now_ms() + CTRL_SOCK_STREAM_TOTAL_MS, io);
+                    fd_clock_ms() + CTRL_SOCK_STREAM_TOTAL_MS, io);
     if (r == 0) {
         r = ctrl_sock_decode(CMD_SET_STATEBLOB, body, 12 + (size_t)len,
                              &req);
@@ -487,7 +479,7 @@ static void
 drain_for_close(int fd, const struct ctrl_sock_io *io)
 {
     uint8_t sink[4096];
-    int64_t deadline = now_ms() + 200;
+    int64_t deadline = fd_clock_ms() + 200;
 
     shutdown(fd, SHUT_WR);
     while (recv_some(fd, sink, sizeof(sink), deadline, NULL, io) > 0) {
@@ -513,7 +505,7 @@ int
 ctrl_sock_serve(struct ctrl_engine *eng, int fd, struct ctrl_sock_io *io)
 {
     uint8_t buf[CTRL_SOCK_BUF_MAX];
-    int64_t deadline = now_ms() + CTRL_SOCK_REQ_TIMEOUT_MS;
+    int64_t deadline = fd_clock_ms() + CTRL_SOCK_REQ_TIMEOUT_MS;
     struct ctrl_resp resp;
     struct ctrl_req req;
     int passed_fd = -1, r = 0, sr;

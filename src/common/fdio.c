@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 ssize_t
@@ -116,4 +117,13 @@ fd_replace_file(const char *path, const void *data, size_t len, mode_t mode)
     }
     free(tmp);
     return r;
+}
+
+int64_t
+fd_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -4,6 +4,7 @@
 #define SWTPM_FDIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Read until len bytes or end of file: the byte count, or -errno. */
@@ -11,6 +12,9 @@ ssize_t fd_read_full(int fd, void *buf, size_t len);
 
 /* Write all len bytes: 0, or -errno (-EIO if write() makes no progress). */
 int fd_write_full(int fd, const void *buf, size_t len);
+
+/* CLOCK_MONOTONIC in milliseconds, for poll() deadlines. */
+int64_t fd_clock_ms(void);
 
 /*
  * Replace the file at path with len bytes of data, atomically: a new

@@ -6,7 +6,6 @@
  * upstream would run, in-process, with the CA key already loaded.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +42,12 @@ pick_file(const char *given, const char *name, char *out, size_t outlen)
     }
     if (access(out, R_OK) < 0) {
         int e = errno;
-        struct passwd *pw = getpwuid(geteuid());
+        char who[128];
 
-        log_err("Need read rights on %s file %s for user %s (uid %u): %s",
+        effective_user(who, sizeof(who));
+        log_err("Need read rights on %s file %s for %s: %s",
                 strcmp(name, CONF_NAME) == 0 ? "config" : "options", out,
-                pw ? pw->pw_name : "?", (unsigned int)geteuid(),
-                strerror(e));
+                who, strerror(e));
         return -e;
     }
     return 0;

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
+
 void
 buf_bytes(struct buf *b, const void *p, size_t n)
 {
@@ -27,17 +29,18 @@ buf_u8(struct buf *b, uint8_t v)
 void
 buf_u16(struct buf *b, uint16_t v)
 {
-    uint8_t x[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    uint8_t x[2];
 
+    be16_put(x, v);
     buf_bytes(b, x, 2);
 }
 
 void
 buf_u32(struct buf *b, uint32_t v)
 {
-    uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
-                     (uint8_t)(v >> 8), (uint8_t)v };
+    uint8_t x[4];
 
+    be32_put(x, v);
     buf_bytes(b, x, 4);
 }
 
@@ -53,16 +56,23 @@ buf_tpm2b(struct buf *b, const void *p, size_t n)
 }
 
 void
+buf_start_cmd(struct buf *b, uint16_t tag, uint32_t code)
+{
+    b->len = 0;
+    b->overflow = false;
+    buf_u16(b, tag);
+    buf_u32(b, 0);
+    buf_u32(b, code);
+}
+
+void
 buf_finish_cmd(struct buf *b)
 {
     if (b->len < 10) {
         b->overflow = true;
         return;
     }
-    b->data[2] = (uint8_t)(b->len >> 24);
-    b->data[3] = (uint8_t)(b->len >> 16);
-    b->data[4] = (uint8_t)(b->len >> 8);
-    b->data[5] = (uint8_t)b->len;
+    be32_put(b->data + 2, (uint32_t)b->len);
 }
 
 static int
@@ -135,7 +145,7 @@ rd_u16(struct reader *r)
 {
     const uint8_t *p = rd_bytes(r, 2);
 
-    return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+    return p ? be16_get(p) : 0;
 }
 
 uint32_t
@@ -143,8 +153,7 @@ rd_u32(struct reader *r)
 {
     const uint8_t *p = rd_bytes(r, 4);
 
-    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-               (uint32_t)p[2] << 8 | p[3] : 0;
+    return p ? be32_get(p) : 0;
 }
 
 const uint8_t *

@@ -25,6 +25,9 @@ void buf_u32(struct buf *b, uint32_t v);
 void buf_bytes(struct buf *b, const void *p, size_t n);
 /* A u16 length followed by the bytes (TPM2B). */
 void buf_tpm2b(struct buf *b, const void *p, size_t n);
+/* Empty b and put a command header: tag, a size that buf_finish_cmd()
+ * fills in, and the ordinal or command code (the same on both TPMs). */
+void buf_start_cmd(struct buf *b, uint16_t tag, uint32_t code);
 /* Store the total length as u32 at offset 2 (the command header size). */
 void buf_finish_cmd(struct buf *b);
 /* Parse lowercase/uppercase hex into b; -EINVAL on odd length/non-hex. */

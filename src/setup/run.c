@@ -22,6 +22,7 @@
 
 #include <libtpms/tpm_library.h>
 
+#include "bytes.h"
 #include "certs.h"
 #include "conf.h"
 #include "daemon_proc.h"
@@ -61,8 +62,7 @@ setup_tpm_cmd(struct setup_ctx *ctx, struct buf *cmd, const char *what,
         log_err("%s failed: short response of %u bytes", what, len);
         return -EIO;
     }
-    rc = (uint32_t)resp[6] << 24 | (uint32_t)resp[7] << 16 |
-         (uint32_t)resp[8] << 8 | resp[9];
+    rc = be32_get(resp + 6);
     if (rc != 0) {
         log_err("%s failed with TPM result 0x%x", what, rc);
         return -EIO;

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-/* Who we are, for messages: "user (uid N)". */
-static void
-describe_user(char *out, size_t outlen)
-{
-    struct passwd *pw = getpwuid(geteuid());
-
-    snprintf(out, outlen, "%s (uid %u)", pw ? pw->pw_name : "?",
-             (unsigned int)geteuid());
-}
+#include "toolenv.h"
 
 /* Which of read/write/search on path the current user lacks. */
 static const char *
@@ -54,7 +44,7 @@ check_dir_access(const char *what, const char *path)
     struct stat sb;
     const char *perm;
 
-    describe_user(who, sizeof(who));
+    effective_user(who, sizeof(who));
     if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
         log_err("%s '%s' does not exist or is not a directory; create it "
                 "first (and make it writable by %s)", what, path, who);

@@ -27,16 +27,6 @@
 #define TPM_NV_INDEX_LOCK         0xffffffffu
 #define EK_MODULUS_LEN            256
 
-static void
-put_header(struct buf *b, uint16_t tag, uint32_t ord)
-{
-    b->len = 0;
-    b->overflow = false;
-    buf_u16(b, tag);
-    buf_u32(b, 0);
-    buf_u32(b, ord);
-}
-
 static int
 simple_cmd(struct setup_ctx *ctx, uint32_t ord, const uint8_t *param,
            size_t plen, const char *what)
@@ -45,7 +35,7 @@ simple_cmd(struct setup_ctx *ctx, uint32_t ord, const uint8_t *param,
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, ord);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_COMMAND_12, ord);
     buf_bytes(&cmd, param, plen);
     return setup_tpm_cmd(ctx, &cmd, what, &resp, &len);
 }
@@ -93,7 +83,7 @@ create_ek(struct setup_ctx *ctx, uint8_t modulus[EK_MODULUS_LEN])
     const uint8_t *mod;
     int r;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_CREATE_EK);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_CREATE_EK);
     buf_bytes(&cmd, params, sizeof(params));
     r = setup_tpm_cmd(ctx, &cmd, "TPM_CreateEndorsementKeyPair", &resp,
                       &len);
@@ -185,7 +175,7 @@ oiap_start(struct setup_ctx *ctx, uint32_t *out_handle,
     const uint8_t *nonce;
     int r;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_OIAP);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_OIAP);
     r = setup_tpm_cmd(ctx, &cmd, "TPM_OIAP", &resp, &len);
     if (r < 0) {
         return r;
@@ -237,7 +227,7 @@ take_ownership(struct setup_ctx *ctx, const uint8_t modulus[EK_MODULUS_LEN])
     if (r < 0) {
         goto out;
     }
-    put_header(&cmd, TPM_TAG_RQU_AUTH1_COMMAND_12, TPM_ORD_TAKE_OWNERSHIP);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_AUTH1_COMMAND_12, TPM_ORD_TAKE_OWNERSHIP);
     pstart = cmd.len;
     buf_u16(&cmd, 0x0005);                  /* TPM_PID_OWNER */
     buf_u32(&cmd, EK_MODULUS_LEN);
@@ -285,7 +275,7 @@ nv_define(struct setup_ctx *ctx, uint32_t index, uint32_t attrs,
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_DEFINE_SPACE);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_DEFINE_SPACE);
     buf_u16(&cmd, 0x0018);
     buf_u32(&cmd, index);
     for (int i = 0; i < 2; i++) {           /* pcrInfoRead, pcrInfoWrite */
@@ -315,7 +305,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
     if (r < 0) {
         return r;
     }
-    put_header(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_WRITE_VALUE);
+    buf_start_cmd(&cmd, TPM_TAG_RQU_COMMAND_12, TPM_ORD_NV_WRITE_VALUE);
     buf_u32(&cmd, index);
     buf_u32(&cmd, 0);
     buf_u32(&cmd, (uint32_t)size);

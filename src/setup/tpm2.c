@@ -14,6 +14,7 @@
 
 #include <tss2/tss2_tpm2_types.h>
 
+#include "bytes.h"
 #include "certs.h"
 #include "fdio.h"
 #include "log.h"
@@ -82,16 +83,6 @@ put_pw_session(struct buf *b)
     buf_u16(b, 0);          /* nonce */
     buf_u8(b, 0);           /* attributes */
     buf_u16(b, 0);          /* hmac */
-}
-
-static void
-put_header(struct buf *b, uint16_t tag, uint32_t cc)
-{
-    b->len = 0;
-    b->overflow = false;
-    buf_u16(b, tag);
-    buf_u32(b, 0);          /* size, filled in by buf_finish_cmd */
-    buf_u32(b, cc);
 }
 
 /* TPMT_PUBLIC of an EK (docs/setup-and-bios.md §4.2), honouring
@@ -233,7 +224,7 @@ create_primary(struct setup_ctx *ctx, uint32_t hierarchy,
 {
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_CreatePrimary);
+    buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_CreatePrimary);
     buf_u32(&cmd, hierarchy);
     put_pw_session(&cmd);
     buf_u16(&cmd, 4);                       /* inSensitive: empty */
@@ -252,7 +243,7 @@ evict_control(struct setup_ctx *ctx, uint32_t obj, uint32_t persistent)
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_EvictControl);
+    buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_EvictControl);
     buf_u32(&cmd, TPM2_RH_OWNER);
     buf_u32(&cmd, obj);
     put_pw_session(&cmd);
@@ -267,7 +258,7 @@ flush_context(struct setup_ctx *ctx, uint32_t handle)
     uint32_t len;
     struct buf cmd;
 
-    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_FlushContext);
+    buf_start_cmd(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_FlushContext);
     buf_u32(&cmd, handle);
     return setup_tpm_cmd(ctx, &cmd, "TPM2_FlushContext", &resp, &len);
 }
@@ -287,7 +278,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
         log_err("cannot store %zu bytes in NV index 0x%x", len, index);
         return -EINVAL;
     }
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_DefineSpace);
+    buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_DefineSpace);
     buf_u32(&cmd, TPM2_RH_PLATFORM);
     put_pw_session(&cmd);
     buf_u16(&cmd, 0);                       /* auth */
@@ -301,7 +292,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
     for (size_t off = 0; r == 0 && off < len; off += NV_CHUNK) {
         size_t n = len - off < NV_CHUNK ? len - off : NV_CHUNK;
 
-        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_Write);
+        buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_Write);
         buf_u32(&cmd, TPM2_RH_PLATFORM);
         buf_u32(&cmd, index);
         put_pw_session(&cmd);
@@ -310,7 +301,7 @@ nv_store(struct setup_ctx *ctx, uint32_t index, const uint8_t *data,
         r = setup_tpm_cmd(ctx, &cmd, "TPM2_NV_Write", &resp, &rlen);
     }
     if (r == 0 && lock) {
-        put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_WriteLock);
+        buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_NV_WriteLock);
         buf_u32(&cmd, TPM2_RH_PLATFORM);
         buf_u32(&cmd, index);
         put_pw_session(&cmd);
@@ -461,8 +452,7 @@ create_spk(struct setup_ctx *ctx)
     if (len < 14) {
         return -EBADMSG;
     }
-    handle = (uint32_t)resp[10] << 24 | (uint32_t)resp[11] << 16 |
-             (uint32_t)resp[12] << 8 | resp[13];
+    handle = be32_get(resp + 10);
     r = evict_control(ctx, handle, SPK_HANDLE);
     if (r == 0) {
         r = flush_context(ctx, handle);
@@ -483,7 +473,7 @@ allocate_pcrs(struct setup_ctx *ctx)
     char active[256], all[256];
     int r;
 
-    put_header(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_GetCapability);
+    buf_start_cmd(&cmd, TPM2_ST_NO_SESSIONS, TPM2_CC_GetCapability);
     buf_u32(&cmd, 5);                       /* TPM_CAP_PCRS */
     buf_u32(&cmd, 0);
     buf_u32(&cmd, 64);
@@ -502,7 +492,7 @@ allocate_pcrs(struct setup_ctx *ctx)
         log_err("malformed TPM2_GetCapability(PCRS) response");
         return r;
     }
-    put_header(&cmd, TPM2_ST_SESSIONS, TPM2_CC_PCR_Allocate);
+    buf_start_cmd(&cmd, TPM2_ST_SESSIONS, TPM2_CC_PCR_Allocate);
     buf_u32(&cmd, TPM2_RH_PLATFORM);
     put_pw_session(&cmd);
     buf_bytes(&cmd, sel.data, sel.len);

@@ -18,6 +18,7 @@
 
 
 #include "ctrl_sock.h"
+#include "fdio.h"
 #include "log.h"
 #include "swtpm.h"
 
@@ -97,15 +98,6 @@ pause_for_lock(void *arg, int ms)
     return !stop_signal;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_nonblock(int fd)
 {
@@ -160,7 +152,7 @@ data_gone(struct loop *l)
 static int
 write_all(int fd, const uint8_t *p, size_t len)
 {
-    int64_t deadline = now_ms() + DATA_WRITE_TIMEOUT_MS;
+    int64_t deadline = fd_clock_ms() + DATA_WRITE_TIMEOUT_MS;
     struct pollfd pfd = { .fd = fd, .events = POLLOUT };
     ssize_t n;
     int64_t left;
@@ -175,7 +167,7 @@ write_all(int fd, const uint8_t *p, size_t len)
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             return -errno;
         }
-        left = deadline - now_ms();
+        left = deadline - fd_clock_ms();
         if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
             return -ETIMEDOUT;
         }
@@ -282,7 +274,7 @@ data_process(struct loop *l)
     if (!l->have) {
         l->msg_deadline = 0;
     } else if (!l->msg_deadline || consumed) {
-        l->msg_deadline = now_ms() + DATA_MSG_TIMEOUT_MS;
+        l->msg_deadline = fd_clock_ms() + DATA_MSG_TIMEOUT_MS;
     }
 }
 
@@ -435,7 +427,7 @@ loop_once(struct loop *l)
     }
 #undef ADD
     if (l->msg_deadline) {
-        left = l->msg_deadline - now_ms();
+        left = l->msg_deadline - fd_clock_ms();
         if (left < 0) {
             left = 0;
         }
@@ -447,7 +439,7 @@ loop_once(struct loop *l)
     if (ppoll(p, (nfds_t)n, tsp, &none) < 0) {
         return;     /* a signal: the caller looks at stop_signal */
     }
-    if (l->msg_deadline && now_ms() >= l->msg_deadline &&
+    if (l->msg_deadline && fd_clock_ms() >= l->msg_deadline &&
         (idx[P_D] < 0 || !p[idx[P_D]].revents)) {
         log_warn("data client stalled in the middle of a TPM command; "
                  "closing its connection");
