@@ -12,11 +12,6 @@
 #include "certtool.h"
 #include "version.h"
 
-enum {
-    CERT_EXIT_OK = 0,
-    CERT_EXIT_FAIL = 1,
-};
-
 static void
 print_version(void)
 {
@@ -102,7 +97,7 @@ run(const struct certtool_opts *o)
     }
     EVP_PKEY_free(key);
     X509_free(cert);
-    return r == CERTTOOL_OK ? CERT_EXIT_OK : CERT_EXIT_FAIL;
+    return r == CERTTOOL_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int
@@ -116,22 +111,22 @@ main(int argc, char **argv)
     if (r == CERTTOOL_USAGE) {
         fprintf(stderr, "%s: %s\n", argv[0], err);
         usage(argv[0]);
-        return CERT_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o.help) {
         usage(argv[0]);
-        return CERT_EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (o.version) {
         print_version();
         fputs(SWTPM_RELEASE_LINE, stdout);
-        return CERT_EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (o.print_caps) {
         printf("{ \"type\": \"swtpm_cert\", \"features\": [ "
                "\"cmdarg-signkey-pwd\" ], \"version\": \"%s\" }\n",
                SWTPM_COMPAT_VERSION);
-        return CERT_EXIT_OK;
+        return EXIT_SUCCESS;
     }
     r = certtool_validate(&o, err, sizeof(err));
     if (r != CERTTOOL_OK) {
@@ -139,7 +134,7 @@ main(int argc, char **argv)
         if (r == CERTTOOL_USAGE) {
             usage(argv[0]);
         }
-        return CERT_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     return run(&o);
 }

@@ -377,8 +377,8 @@ finish_setup(struct cuse_opts *o, char *err, size_t errlen)
     }
     switch (daemon_confine(&o->cfg, &o->user, start_worker, NULL, err,
                            errlen)) {
-    case DAEMON_CONFINED: return EXIT_OK;
-    case DAEMON_CONFINE_CHROOT: return EXIT_FAIL;
+    case DAEMON_CONFINED: return EXIT_SUCCESS;
+    case DAEMON_CONFINE_CHROOT: return EXIT_FAILURE;
     case DAEMON_CONFINE_USER: return EXIT_RUNAS;
     case DAEMON_CONFINE_INSIDE:
         snprintf(err, errlen, "cannot start the worker thread");
@@ -486,7 +486,7 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
     }
     tpm_stop(inst);
     if (dev.eng.fatal && !dev.exit_code) {
-        dev.exit_code = EXIT_FAIL;
+        dev.exit_code = EXIT_FAILURE;
     }
     fuse_remove_signal_handlers(dev.se);
     fuse_session_unmount(dev.se);

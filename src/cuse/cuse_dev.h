@@ -15,10 +15,9 @@
  * and -10 as an exit status.
  */
 enum cuse_exit {
-    EXIT_OK = 0,
-    EXIT_USAGE = 1,         /* stray argument, log/print failure */
-    EXIT_FAIL = 1,          /* chroot failed; SET_STATEBLOB found the
-                             * storage locked (the daemon ends) */
+    /* 0 and 1 are <stdlib.h>'s EXIT_SUCCESS and EXIT_FAILURE (1: a stray
+     * argument, a log or print failure, chroot failed, SET_STATEBLOB found
+     * the storage locked) */
     EXIT_GENERIC = 255,     /* bad major/minor, device exists, no state */
     EXIT_NO_NAME = 254,
     EXIT_BAD_SUBOPT = 253,

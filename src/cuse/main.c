@@ -90,7 +90,7 @@ parse_args(int argc, char **argv, struct opts *o)
             }
             break;
         case 'f': o->cuse.foreground = true; break;
-        case 'h': usage(stdout, argv[0]); return EXIT_OK;
+        case 'h': usage(stdout, argv[0]); return EXIT_SUCCESS;
         case 'm':
             if (parse_devnum("minor", optarg, &o->cuse.minor) < 0) {
                 return EXIT_GENERIC;
@@ -105,18 +105,18 @@ parse_args(int argc, char **argv, struct opts *o)
             printf("TPM emulator CUSE interface version %s, %s\n"
                    SWTPM_RELEASE_LINE, SWTPM_COMPAT_VERSION,
                    SWTPM_COPYRIGHT);
-            return EXIT_OK;
+            return EXIT_SUCCESS;
         case DAEMON_GETOPT_BAD:
             fprintf(stderr, "swtpm_cuse: %s\n", err);
-            return EXIT_USAGE;
+            return EXIT_FAILURE;
         default:
             fprintf(stderr, "Try '%s --help' for the options.\n", argv[0]);
-            return EXIT_USAGE;
+            return EXIT_FAILURE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "swtpm_cuse: unknown parameter '%s'\n", argv[optind]);
-        return EXIT_USAGE;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -223,7 +223,7 @@ print_info(struct opts *o, struct tpm_instance *inst)
     }
     if (code == OPTS_CONTINUE) {
         code = caps_print_info((unsigned int)o->cuse.cfg.info_flags) < 0
-                   ? EXIT_USAGE : EXIT_OK;
+                   ? EXIT_FAILURE : EXIT_SUCCESS;
     }
     tpm_stop(inst);
     return code;
@@ -238,7 +238,7 @@ run(struct opts *o)
 
     if (o->cuse.cfg.print_caps) {
         return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
-                   ? EXIT_USAGE : EXIT_OK;
+                   ? EXIT_FAILURE : EXIT_SUCCESS;
     }
     if (o->cuse.cfg.print_states) {
         return daemon_print_states(&o->cuse.cfg, "swtpm_cuse");
@@ -263,7 +263,7 @@ run(struct opts *o)
     if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm_cuse: ", err,
                          sizeof(err)) < 0) {
         fprintf(stderr, "swtpm_cuse: %s\n", err);
-        return EXIT_USAGE;
+        return EXIT_FAILURE;
     }
     daemon_notify_open();
     if (!o->cuse.foreground && daemon_fork() < 0) {

@@ -27,12 +27,6 @@ enum ioctl_op {
     OP_LOCK_STORAGE,
 };
 
-/* Exit codes (man/swtpm_ioctl.8). */
-enum ioctl_exit {
-    IOCTL_EXIT_OK = 0,
-    IOCTL_EXIT_FAIL = 1,    /* usage, connection, reply or TPM result */
-};
-
 struct opts {
     enum ioctl_op op;
     struct client_target target;

@@ -255,11 +255,11 @@ parse_args(int argc, char **argv, struct opts *o)
         case LOPT_STOP: r = set_op(o, OP_STOP); break;
         case LOPT_HELP:
             usage(argv[0]);
-            return IOCTL_EXIT_OK;
+            return EXIT_SUCCESS;
         case LOPT_VERSION:
             print_version();
             fputs(SWTPM_RELEASE_LINE, stdout);
-            return IOCTL_EXIT_OK;
+            return EXIT_SUCCESS;
         case LOPT_DEVICE:
         case LOPT_TCP:
         case LOPT_UNIX:
@@ -268,13 +268,13 @@ parse_args(int argc, char **argv, struct opts *o)
         case '?':
             fprintf(stderr, "Try '%s --help' for more information.\n",
                     argv[0]);
-            return IOCTL_EXIT_FAIL;
+            return EXIT_FAILURE;
         default:
             r = parse_valued(o, c, argc, argv);
             break;
         }
         if (r < 0) {
-            return IOCTL_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
     }
     return OPTS_CONTINUE;
@@ -286,12 +286,12 @@ opts_validate(struct opts *o, int argc, char **argv)
 {
     if (o->op == OP_NONE) {
         fprintf(stderr, "No valid command.\n");
-        return IOCTL_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->target.kind == 0) {
         if (optind >= argc) {
             fprintf(stderr, "Error: Missing device name.\n");
-            return IOCTL_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
         o->target.kind = CLIENT_DEVICE;
         o->target.path = argv[optind++];

@@ -284,13 +284,13 @@ run(const struct opts *o)
     if (r < 0) {
         client_open_errmsg(&c, r, msg, sizeof(msg));
         log_err("%s", msg);
-        return IOCTL_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     r = dispatch(&c, o);
     client_close(&c);
     if (fflush(stdout) != 0) {
         log_errno(errno, "cannot write to stdout");
-        return IOCTL_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
-    return r < 0 ? IOCTL_EXIT_FAIL : IOCTL_EXIT_OK;
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -137,30 +137,30 @@ main(int argc, char **argv)
         switch (c) {
         case 'h':
             usage(argv[0]);
-            return LOCALCA_EXIT_OK;
+            return EXIT_SUCCESS;
         case O_TPM2: o.tpm2 = true; break;
         case O_VERSION:
             /* Upstream's has none; this one follows its other tools. */
             printf("TPM emulator local CA tool version %s\n"
                    SWTPM_RELEASE_LINE, SWTPM_COMPAT_VERSION);
-            return LOCALCA_EXIT_OK;
+            return EXIT_SUCCESS;
         case O_ALLOW_SIGNING: o.allow_signing = true; break;
         case O_DECRYPTION: o.decryption = true; break;
         default:
             usage(argv[0]);
-            return LOCALCA_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "Unexpected argument '%s'\n", argv[optind]);
-        return LOCALCA_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o.logfile && say_to_logfile(o.logfile) < 0) {
         fprintf(stderr, "Cannot open log file '%s'\n", o.logfile);
-        return LOCALCA_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (opts_validate(&o) < 0) {
-        return LOCALCA_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     return run(&o);
 }

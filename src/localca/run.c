@@ -284,5 +284,5 @@ out:
     conf_free_words(words);
     localca_free(ca);
     free(ek);
-    return r < 0 ? LOCALCA_EXIT_FAIL : LOCALCA_EXIT_OK;
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

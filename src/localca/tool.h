@@ -4,6 +4,7 @@
 #define LOCALCA_TOOL_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 struct opts {
     const char *type;               /* ek | platform */
@@ -22,11 +23,6 @@ struct opts {
     bool tpm2;
     bool allow_signing;
     bool decryption;
-};
-
-enum {
-    LOCALCA_EXIT_OK = 0,
-    LOCALCA_EXIT_FAIL = 1,
 };
 
 /* Make the certificate; returns the exit code (errors were logged). */

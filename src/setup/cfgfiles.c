@@ -128,44 +128,44 @@ create_config_files(const char *arg)
     int r, i;
 
     if (parse_flags(arg, &f) < 0) {
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (f.overwrite && f.skip_if_exist) {
         fprintf(stderr, "'overwrite' and 'skip-if-exist' cannot be used "
                 "together\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (geteuid() == 0 && !f.root) {
         fprintf(stderr, "the 'root' flag is required to write the config "
                 "files into root's config directory\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (user_config_dir(cfg, sizeof(cfg)) < 0) {
         fprintf(stderr, "cannot find the user config directory: neither "
                 "XDG_CONFIG_HOME nor HOME is set\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     for (i = 0; i < NFILES; i++) {
         if (path_join(paths[i], sizeof(paths[i]), cfg, file_names[i]) < 0) {
             fprintf(stderr, "config directory '%s' is too long\n", cfg);
-            return SETUP_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
         exists = exists || access(paths[i], F_OK) == 0;
     }
     if (exists && f.skip_if_exist) {
-        return SETUP_EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (exists && !f.overwrite) {
         fprintf(stderr, "config files already exist in '%s'; use "
                 "'overwrite' or 'skip-if-exist'\n", cfg);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     snprintf(ca, sizeof(ca), "%s/var/lib/swtpm-localca", cfg);
     r = mkdir_parents(ca, 0775);
     if (r < 0) {
         fprintf(stderr, "cannot create directory '%s': %s\n", ca,
                 strerror(-r));
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (!make_contents(cfg, text)) {
         r = -ENOMEM;
@@ -186,5 +186,5 @@ create_config_files(const char *arg)
     for (i = 0; i < NFILES; i++) {
         free(text[i]);
     }
-    return r == 0 ? SETUP_EXIT_OK : SETUP_EXIT_FAIL;
+    return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -179,7 +179,7 @@ static int
 parse_one(struct opts *o, int c, const char *arg, char **argv)
 {
     switch (c) {
-    case 'h': usage(argv[0]); return SETUP_EXIT_OK;
+    case 'h': usage(argv[0]); return EXIT_SUCCESS;
     case OPT_CCF:
         o->create_config_files = true;
         /* the optional argument may be the next word (docs/cli.md §10) */
@@ -203,7 +203,7 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_KEYFILE: o->keyfile = arg; break;
     case OPT_KEYFILEFD:
         return parse_fd_arg(arg, "--keyfile-fd", &o->keyfile_fd) < 0
-                   ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
+                   ? EXIT_FAILURE : OPTS_CONTINUE;
     case OPT_LOCKNV: o->lock_nvram = true; break;
     case OPT_LOGFILE: o->logfile = arg; break;
     case OPT_NOTOVERWRITE: o->not_overwrite = true; break;
@@ -212,13 +212,13 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_OWNERSHIP: o->take_ownership = true; break;
     case OPT_OWNERWK: o->owner_well_known = true; break;
     case OPT_PCRBANKS:
-        return add_pcr_banks(o, arg) < 0 ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
+        return add_pcr_banks(o, arg) < 0 ? EXIT_FAILURE : OPTS_CONTINUE;
     case OPT_PLATCERT: o->create_platform_cert = true; break;
     case OPT_PRINTCAPS: o->print_caps = true; break;
     case OPT_PWDFILE: o->pwdfile = arg; break;
     case OPT_PWDFILEFD:
         return parse_fd_arg(arg, "--pwdfile-fd", &o->pwdfile_fd) < 0
-                   ? SETUP_EXIT_FAIL : OPTS_CONTINUE;
+                   ? EXIT_FAILURE : OPTS_CONTINUE;
     case OPT_RECONFIGURE: o->reconfigure = true; break;
     case OPT_RSAKEYSIZE: o->rsa_keysize = arg; break;
     case OPT_RUNAS: o->runas = arg; break;
@@ -235,10 +235,10 @@ parse_one(struct opts *o, int c, const char *arg, char **argv)
     case OPT_VERSION:
         printf("TPM emulator setup tool version %s\n" SWTPM_RELEASE_LINE,
                SWTPM_COMPAT_VERSION);
-        return SETUP_EXIT_OK;
+        return EXIT_SUCCESS;
     case OPT_VMID: o->vmid = arg; break;
     default:
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -261,7 +261,7 @@ parse_args(int argc, char **argv, struct opts *o)
         if (c == '?') {
             fprintf(stderr, "Try '%s --help' for more information.\n",
                     argv[0]);
-            return SETUP_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
         r = parse_one(o, c, optarg, argv);
         if (r != OPTS_CONTINUE) {
@@ -271,7 +271,7 @@ parse_args(int argc, char **argv, struct opts *o)
     if (optind < argc) {
         fprintf(stderr, "unexpected argument '%s'; try '%s --help'\n",
                 argv[optind], argv[0]);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -319,22 +319,22 @@ opts_validate(struct opts *o)
     if (o->unsupported) {
         fprintf(stderr, "option '--%s' is not supported with libtpms 0.9\n",
                 o->unsupported);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->print_caps || o->create_config_files) {
         return OPTS_CONTINUE;
     }
     if (!o->state_path) {
         fprintf(stderr, "missing --tpm-state\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->overwrite && o->not_overwrite) {
         fprintf(stderr, "--overwrite and --not-overwrite cannot be used "
                 "together\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (check_version_opts(o) < 0) {
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->reconfigure && (o->createek || o->create_ek_cert ||
                            o->create_platform_cert || o->create_spk ||
@@ -343,36 +343,36 @@ opts_validate(struct opts *o)
         fprintf(stderr, "--reconfigure only re-allocates PCR banks; it "
                 "cannot be combined with EK, certificate, key or NV "
                 "options\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->owner_well_known && o->ownerpass) {
         fprintf(stderr, "--ownerpass and --owner-well-known exclude each "
                 "other\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->srk_well_known && o->srkpass) {
         fprintf(stderr, "--srkpass and --srk-well-known exclude each "
                 "other\n");
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->pcr_banks && pcrs_check_names(o->pcr_banks, err,
                                          sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->cipher && strcmp(o->cipher, "aes-128-cbc") != 0 &&
         strcmp(o->cipher, "aes-cbc") != 0 &&
         strcmp(o->cipher, "aes-256-cbc") != 0) {
         fprintf(stderr, "unsupported cipher '%s'; use aes-128-cbc, aes-cbc "
                 "or aes-256-cbc\n", o->cipher);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->rsa_keysize && strcmp(o->rsa_keysize, "2048") != 0 &&
         strcmp(o->rsa_keysize, "3072") != 0 &&
         strcmp(o->rsa_keysize, "max") != 0) {
         fprintf(stderr, "unsupported --rsa-keysize '%s'; libtpms 0.9 "
                 "supports 2048, 3072 and max (3072)\n", o->rsa_keysize);
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->create_ek_cert || o->create_platform_cert || o->take_ownership) {
         o->createek = true;

@@ -507,14 +507,14 @@ run(struct opts *o)
 
     if (o->print_caps) {
         print_capabilities();
-        return SETUP_EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (o->create_config_files) {
         return create_config_files(o->ccf_arg);
     }
     log_set_level(LOG_LVL_INFO);
     if (o->logfile && open_logfile(o->logfile) < 0) {
-        return SETUP_EXIT_FAIL;
+        return EXIT_FAILURE;
     }
     if (o->runas) {
         struct daemon_user user;
@@ -523,7 +523,7 @@ run(struct opts *o)
         if (daemon_resolve_user(o->runas, &user, err, sizeof(err)) < 0 ||
             daemon_become_user(&user, err, sizeof(err)) < 0) {
             log_err("%s", err);
-            return SETUP_EXIT_FAIL;
+            return EXIT_FAILURE;
         }
         /* the per-user CA and config belong to the new user */
         pw = getpwuid(getuid());
@@ -544,5 +544,5 @@ run(struct opts *o)
     key_wipe(&real.filekey);
     state_close(&real);
     free(conf);
-    return r == 0 ? SETUP_EXIT_OK : SETUP_EXIT_FAIL;
+    return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -8,6 +8,7 @@
 #define SETUP_SETUP_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,11 +55,6 @@ struct opts {
     const char *tpm_prog;           /* --tpm (external emulator) */
     const char *unsupported;        /* a 0.10+/0.11 option that was given */
     int argc;                       /* for --create-config-files' word */
-};
-
-enum {
-    SETUP_EXIT_OK = 0,
-    SETUP_EXIT_FAIL = 1,
 };
 
 /* TPM identification (CMD_GET_INFO equivalent, from libtpms). */

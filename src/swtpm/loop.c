@@ -145,7 +145,7 @@ data_gone(struct loop *l)
      * CMD_SET_DATAFD: the emulator must not outlive its VM. */
     if (kind == DATA_PERSISTENT || l->cfg->terminate) {
         log_info("data connection closed; terminating");
-        finish(l, EXIT_OK);
+        finish(l, EXIT_SUCCESS);
     }
 }
 
@@ -251,7 +251,7 @@ data_process(struct loop *l)
         if (r < 0) {
             log_err("cannot take the TPM state lock for a command; "
                     "terminating");
-            finish(l, EXIT_ERR);
+            finish(l, EXIT_FAILURE);
             return;
         }
         used = off + size;
@@ -369,9 +369,9 @@ ctrl_readable(struct loop *l)
         l->eng.fatal = false;   /* a signal ended the lock wait */
     } else if (l->eng.fatal) {
         log_err("cannot take the TPM state lock; terminating");
-        finish(l, EXIT_ERR);
+        finish(l, EXIT_FAILURE);
     } else if (l->eng.exit_requested) {
-        finish(l, EXIT_OK);
+        finish(l, EXIT_SUCCESS);
     }
     if (r == -ETIMEDOUT) {
         log_warn("control client sent no complete request in time; "
@@ -385,7 +385,7 @@ ctrl_readable(struct loop *l)
         l->ctrl_fd = -1;
         if (l->cfg->ctrl_terminate && !l->done && !stop_signal) {
             log_info("control connection closed; terminating");
-            finish(l, EXIT_OK);
+            finish(l, EXIT_SUCCESS);
         }
     }
 }
@@ -496,7 +496,7 @@ loop_run(struct loop_cfg *cfg, struct tpm_instance *tpm)
     while (!l.done) {
         if (stop_signal) {
             log_info("terminating on signal %d", (int)stop_signal);
-            finish(&l, EXIT_OK);
+            finish(&l, EXIT_SUCCESS);
             break;
         }
         loop_once(&l);

@@ -166,13 +166,13 @@ parse_args(int argc, char **argv, struct opts *o)
         case 'd': o->daemon = true; break;
         case 'f':
             if (parse_data_fd(optarg, &o->data_fd) < 0) {
-                return EXIT_ERR;
+                return EXIT_FAILURE;
             }
             break;
-        case 'h': usage(stdout, o->iface); return EXIT_OK;
+        case 'h': usage(stdout, o->iface); return EXIT_SUCCESS;
         case 'p':
             if (parse_port(o, optarg) < 0) {
-                return EXIT_ERR;
+                return EXIT_FAILURE;
             }
             break;
         case 't': o->terminate = true; break;
@@ -181,16 +181,16 @@ parse_args(int argc, char **argv, struct opts *o)
         case OPT_VTPM_PROXY: o->vtpm_proxy = true; break;
         case DAEMON_GETOPT_BAD:
             fprintf(stderr, "swtpm: %s\n", err);
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         default:
             fprintf(stderr, "Try '%s %s --help' for the options.\n", o->prg,
                     o->iface == IFACE_SOCKET ? "socket" : "chardev");
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "Unknown parameter '%s'\n", argv[optind]);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -247,7 +247,7 @@ opts_validate(struct opts *o)
     if (use_activation(o, err, sizeof(err)) < 0 ||
         validate_groups(o, err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (o->cfg.print_caps || o->cfg.print_states || o->cfg.print_info) {
         return OPTS_CONTINUE;
@@ -255,30 +255,30 @@ opts_validate(struct opts *o)
     if (o->iface == IFACE_SOCKET && (o->vtpm_proxy || o->chardev)) {
         fprintf(stderr, "swtpm: --vtpm-proxy and --chardev belong to "
                 "'swtpm chardev'\n");
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (o->iface == IFACE_CHARDEV && (o->server_opt || o->terminate)) {
         fprintf(stderr, "swtpm: --server, --port and --terminate belong to "
                 "'swtpm socket'\n");
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (o->iface == IFACE_SOCKET) {
         if (o->data_fd >= 0 && o->server.given) {
             fprintf(stderr, "swtpm: --fd cannot be combined with --server "
                     "or --port\n");
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
         if (o->data_fd < 0 && !o->server.given && !o->ctrl.given) {
             fprintf(stderr, "swtpm: no channel given: use --server, --port, "
                     "--fd or --ctrl\n");
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
     } else {
         sources = (o->chardev != NULL) + (o->data_fd >= 0) + o->vtpm_proxy;
         if (sources != 1) {
             fprintf(stderr, "swtpm: chardev needs exactly one of "
                     "--vtpm-proxy, --chardev or --fd\n");
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
         if (o->vtpm_proxy) {
             /* The kernel starts the TPM itself and sets localities. */
@@ -289,7 +289,7 @@ opts_validate(struct opts *o)
     if (!o->cfg.state_path[0]) {
         fprintf(stderr, "swtpm: no TPM state directory is defined: use "
                 "--tpmstate dir=DIR or set TPM_PATH\n");
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -309,7 +309,7 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         if (err[0]) {
             log_err("%s", err);
         }
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     return OPTS_CONTINUE;
 }
@@ -326,7 +326,7 @@ print_info(struct opts *o, struct tpm_instance *inst)
     }
     if (code == OPTS_CONTINUE) {
         code = caps_print_info((unsigned int)o->cfg.info_flags) < 0
-                   ? EXIT_ERR : EXIT_OK;
+                   ? EXIT_FAILURE : EXIT_SUCCESS;
     }
     tpm_stop(inst);
     return code;
@@ -341,7 +341,7 @@ open_channels(struct opts *o, struct loop_cfg *lc)
     if (chan_open(&o->ctrl, &lc->ctrl, err, sizeof(err)) < 0 ||
         chan_open(&o->server, &lc->data, err, sizeof(err)) < 0) {
         log_err("%s", err);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     lc->ctrl_terminate = o->ctrl.terminate;
     lc->disconnect = o->server.disconnect;
@@ -354,7 +354,7 @@ open_channels(struct opts *o, struct loop_cfg *lc)
         if (lc->data.conn_fd < 0) {
             log_errno(errno, "cannot open character device '%s'",
                       o->chardev);
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
     }
     lc->data_is_chardev = o->iface == IFACE_CHARDEV;
@@ -377,17 +377,17 @@ serve_setup(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 
     if (daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
         fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (o->cfg.print_caps) {
         caps_print("swtpm", o->cfg.tpm2, /* cuse= */ false);
-        return EXIT_OK;
+        return EXIT_SUCCESS;
     }
     inst->tpm2 = o->cfg.tpm2;
     if (tpm_setup(inst) < 0) {
         log_err("libtpms cannot emulate a TPM %s", inst->tpm2 ? "2.0"
                                                             : "1.2");
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (o->cfg.print_info) {
         return print_info(o, inst);
@@ -408,7 +408,7 @@ serve_setup(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
                                sizeof(err));
         if (fd < 0) {
             log_err("%s", err);
-            return EXIT_ERR;
+            return EXIT_FAILURE;
         }
         lc->data.conn_fd = fd;
         printf("New TPM device: %s\n", dev);
@@ -450,11 +450,11 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         return cf.code;
     case DAEMON_CONFINE_SECCOMP:
         log_err("%s", err);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     case DAEMON_CONFINE_CHROOT:
     case DAEMON_CONFINE_USER:
         fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     daemon_ready();
     return loop_run(lc, inst);
@@ -473,7 +473,7 @@ run(struct opts *o)
     if (o->daemon && !o->cfg.print_caps && !o->cfg.print_states &&
         !o->cfg.print_info && daemon_fork() < 0) {
         fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     code = run_daemon(o, &lc, &inst);
     if (code) {
@@ -500,7 +500,7 @@ exec_cuse(const char *prg, char **argv)
     if (n < 0) {
         fprintf(stderr, "swtpm: cannot find my own binary: %s\n",
                 strerror(errno));
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     self[n] = '\0';
     snprintf(path, sizeof(path), "%s/swtpm_cuse", dirname(self));
@@ -508,7 +508,7 @@ exec_cuse(const char *prg, char **argv)
     argv[0] = name;
     execv(path, argv);
     fprintf(stderr, "swtpm: cannot run '%s': %s\n", path, strerror(errno));
-    return EXIT_ERR;
+    return EXIT_FAILURE;
 }
 
 int
@@ -519,16 +519,16 @@ main(int argc, char **argv)
 
     if (argc < 2) {
         fprintf(stderr, "Missing TPM interface type.\n");
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) {
         printf("TPM emulator version %s, %s\n" SWTPM_RELEASE_LINE,
                SWTPM_COMPAT_VERSION, SWTPM_COPYRIGHT);
-        return EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage_top(stdout);
-        return EXIT_OK;
+        return EXIT_SUCCESS;
     }
     if (!strcmp(argv[1], "cuse")) {
         return exec_cuse(argv[0], argv + 1);
@@ -544,7 +544,7 @@ main(int argc, char **argv)
     } else {
         fprintf(stderr, "Unsupported TPM interface type '%s'.\n", argv[1]);
         usage_top(stderr);
-        return EXIT_ERR;
+        return EXIT_FAILURE;
     }
     code = parse_args(argc - 1, argv + 1, &o);
     if (code != OPTS_CONTINUE) {

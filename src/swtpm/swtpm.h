@@ -8,15 +8,10 @@
 #define SWTPM_SWTPM_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "tpm.h"
-
-/* Exit codes of the CLI contract (docs/cli.md §4). */
-enum {
-    EXIT_OK = 0,
-    EXIT_ERR = 1,
-};
 
 /* One --server or --ctrl channel as given on the command line. */
 struct chan_opts {
