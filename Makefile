@@ -101,7 +101,7 @@ unit-check: $(UNIT_BINS)
 
 # Socket-only integration tests need no CUSE and run on the host.
 host-check: all
-	tests/integration/run -m "not cuse and not apparmor"
+	tests/integration/run -m "not cuse and not apparmor and not libvirt_full"
 
 # The AppArmor profiles (data/apparmor-swtpm.in) are loaded in enforce
 # mode only in a guest booted for them, never on the host.
@@ -111,6 +111,14 @@ vm-cuse-check: all
 vm-apparmor-check: all
 	SWTPM_VM_APPARMOR=1 tests/vm/run-in-vm --apparmor -- \
 	    tests/integration/run -m apparmor
+
+# Every libvirt case (tests/integration/test_libvirt.py) on both libvirts,
+# Debian 12's 9.0 and bookworm-backports' 11.x in the root that
+# tests/libvirt/mkroot makes once into tests/vm/cache; `make check` runs
+# the core subset.
+.PHONY: libvirt-check
+libvirt-check: all
+	tests/integration/run -m libvirt
 
 # The whole suite once more with ASan/UBSan (unit tests; CI runs this).
 asan-check:
