@@ -57,7 +57,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit-check host-check vm-check vm-cuse-check \
-        vm-apparmor-check install uninstall clean deps demo bench \
+        vm-apparmor-check vm-nfs-check install uninstall clean deps demo bench \
         asan-check powercut
 all: $(BINS)
 
@@ -94,20 +94,25 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBCOMMON)
 # end names each section's result (tests/check-sections).
 check: all
 	tests/check-sections unit=unit-check host=host-check \
-	    vm-cuse=vm-cuse-check vm-apparmor=vm-apparmor-check
+	    vm-cuse=vm-cuse-check vm-apparmor=vm-apparmor-check \
+	    vm-nfs=vm-nfs-check
 
 unit-check: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # Socket-only integration tests need no CUSE and run on the host.
 host-check: all
-	tests/integration/run -m "not cuse and not apparmor and not libvirt_full"
+	tests/integration/run -m "not cuse and not apparmor and not libvirt_full and not nfs"
 
 # The AppArmor profiles (data/apparmor-swtpm.in) are loaded in enforce
 # mode only in a guest booted for them, never on the host.
-vm-check: vm-cuse-check vm-apparmor-check
+vm-check: vm-cuse-check vm-apparmor-check vm-nfs-check
 vm-cuse-check: all
 	tests/vm/run-in-vm -- tests/integration/run -m cuse
+# TPM state on NFS shared by two hosts (tests/vm/nfs-hosts): the guest
+# runs the NFS server; about 2 minutes.
+vm-nfs-check: all
+	tests/vm/run-in-vm -- tests/integration/run -m nfs
 vm-apparmor-check: all
 	SWTPM_VM_APPARMOR=1 tests/vm/run-in-vm --apparmor -- \
 	    tests/integration/run -m apparmor

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "stateobj.h"
 
 #define LOCK_NAME ".lock"
+#define NFS_SUPER_MAGIC_ 0x6969     /* <linux/magic.h>'s NFS_SUPER_MAGIC */
 #define LOCK_RETRY_NS (10 * 1000 * 1000)
 /* Upstream: path length + 20 must fit in FILENAME_MAX (docs/state.md §2.1). */
 #define STATE_PATH_MAX (4096 - 20)
@@ -97,6 +99,14 @@ open_error(const char *path, int e, char *err, size_t errlen)
     return -e;
 }
 
+static bool
+is_on_nfs(int fd)
+{
+    struct statfs sfs;
+
+    return fstatfs(fd, &sfs) == 0 && sfs.f_type == NFS_SUPER_MAGIC_;
+}
+
 int
 state_open(struct state_store *st, const char *path, bool tpm2,
            mode_t mode, bool mode_explicit, bool create,
@@ -106,6 +116,7 @@ state_open(struct state_store *st, const char *path, bool tpm2,
 
     st->dir_fd = -1;
     st->lock_fd = -1;
+    st->lock_remote = false;
     st->file_fd = -1;
     st->is_file = false;
     st->file_is_blk = false;
@@ -142,6 +153,8 @@ state_open(struct state_store *st, const char *path, bool tpm2,
         return open_error(path, errno, err, errlen);
     }
     st->dir_fd = fd;
+    /* Here, before any seccomp filter: it has no fstatfs. */
+    st->lock_remote = is_on_nfs(fd);
     return 0;
 }
 
@@ -175,7 +188,10 @@ lock_write_pid(int fd)
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
 
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+    /* The flush makes the pid reach an NFS server now rather than at
+     * close, so a waiter on another host can name the holder. */
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n ||
+        fdatasync(fd) < 0) {
         log_debug("cannot write pid to lock file");
     }
 }
@@ -205,6 +221,22 @@ lock_holder(int fd)
         return 0;
     }
     return (pid_t)v;
+}
+
+int
+state_lock_check(struct state_store *st)
+{
+    char buf[24];
+    int n;
+
+    if (st->is_file || st->lock_fd < 0 || !st->lock_remote) {
+        return 0;
+    }
+    n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+    if (pwrite(st->lock_fd, buf, (size_t)n, 0) != n) {
+        return -errno;
+    }
+    return fdatasync(st->lock_fd) < 0 ? -errno : 0;
 }
 
 int

@@ -26,6 +26,7 @@ struct state_store {
     mode_t mode;            /* mode of new files */
     bool mode_explicit;     /* mode= given: applied exactly */
     int lock_fd;            /* -1 when not locked */
+    bool lock_remote;       /* lock_fd is on NFS: see state_lock_check() */
     /*
      * Skip the per-write fsyncs; the owner calls state_sync() before the
      * files matter.  Only for private scratch stores (swtpm_setup builds
@@ -68,6 +69,15 @@ int state_lock(struct state_store *st, unsigned int retries,
  * first and the journal detached, since the next holder may change both. */
 void state_unlock(struct state_store *st);
 bool state_is_locked(const struct state_store *st);
+/*
+ * Whether a held lock is still ours.  On NFS a host cut off for longer
+ * than its lease loses its locks to the server while the fd stays open;
+ * I/O through the lock's own fd then fails, so the pid is written and
+ * flushed through it (one round trip; docs/shared-storage.md).  Local
+ * filesystems and file:// (whose writes go through the locked fd): 0 at
+ * once.  Returns 0 or a negative errno (-EIO: the lock is lost).
+ */
+int state_lock_check(struct state_store *st);
 /* "file" or "directory", for messages. */
 const char *state_kind(const struct state_store *st);
 

@@ -261,7 +261,21 @@ tpm_give_up_lock(struct tpm_instance *inst)
 int
 tpm_may_write(struct tpm_instance *inst)
 {
-    if (inst->no_lock || state_is_locked(&inst->store)) {
+    int r;
+
+    if (inst->no_lock) {
+        return 0;
+    }
+    if (state_is_locked(&inst->store)) {
+        /* The fd stays held when the check fails, so the lock is never
+         * taken again: our state in memory is older than the store's. */
+        r = state_lock_check(&inst->store);
+        if (r < 0) {
+            log_err("not writing TPM state to '%s': its lock is lost (%s); "
+                    "another host may own the state now", inst->store.path,
+                    strerror(-r));
+            return -ENOLCK;
+        }
         return 0;
     }
     if (inst->lock_given_up) {
