@@ -745,9 +745,13 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
     if (r < 0) {
         return why;
     }
-    log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
-             "generation '%s/%s' instead", st->path, fname,
-             strerror(-why), st->path, bak);
+    /* libtpms reads the permall more than once per start: say it once. */
+    if (!st->fallback_logged) {
+        log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
+                 "generation '%s/%s' instead", st->path, fname,
+                 strerror(-why), st->path, bak);
+    }
+    st->fallback_logged = true;
     st->jnl.main_damaged = true;
     *out_tpm_rc = 0;
     return 0;

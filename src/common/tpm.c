@@ -60,11 +60,14 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
     if (r < 0) {
         /* libtpms starts without a volatile state it could not read:
          * tpm_start() fails instead and keeps the file. */
-        cur->load_failed = true;
         /* The reason (ELOOP, EACCES, EINVAL for a non-file, EBADMSG...)
-         * at the default level: the TPM result alone says nothing. */
-        log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
-                "0x%x)", name, cur->store.path, load_reason(r, rc), rc);
+         * at the default level: the TPM result alone says nothing.
+         * libtpms asks again within the same start: say it once. */
+        if (!cur->load_failed) {
+            log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
+                    "0x%x)", name, cur->store.path, load_reason(r, rc), rc);
+        }
+        cur->load_failed = true;
         return rc ? rc : TPM_FAIL;
     }
     /* libtpms releases the buffer with TPM_Free. */
@@ -308,6 +311,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         return -ENOLCK;
     }
     inst->load_failed = false;
+    inst->store.fallback_logged = false;
     rc = TPMLIB_MainInit();
     if (rc == 0 && inst->load_failed) {
         /* Never run on (and later delete) state that did not load. */
