@@ -181,17 +181,30 @@ state_set_tpm2(struct state_store *st, bool tpm2)
     st->tpm2 = tpm2;
 }
 
-/* Record our pid in the lock file (informational only). */
-static void
-lock_write_pid(int fd)
+/*
+ * Put our pid at the start of the lock file; on NFS also flush it, so it
+ * reaches the server now rather than at close (a waiter on another host
+ * can name the holder, and state_lock_check() learns whether the lock
+ * still holds).  0 or -errno.
+ */
+static int
+lock_put_pid(const struct state_store *st, int fd)
 {
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+    ssize_t w = pwrite(fd, buf, (size_t)n, 0);
 
-    /* The flush makes the pid reach an NFS server now rather than at
-     * close, so a waiter on another host can name the holder. */
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n ||
-        fdatasync(fd) < 0) {
+    if (w != n) {
+        return w < 0 ? -errno : -EIO;
+    }
+    return st->lock_remote && fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/* Record our pid in the lock file (informational only). */
+static void
+lock_write_pid(const struct state_store *st, int fd)
+{
+    if (ftruncate(fd, 0) < 0 || lock_put_pid(st, fd) < 0) {
         log_debug("cannot write pid to lock file");
     }
 }
@@ -226,17 +239,10 @@ lock_holder(int fd)
 int
 state_lock_check(struct state_store *st)
 {
-    char buf[24];
-    int n;
-
     if (st->is_file || st->lock_fd < 0 || !st->lock_remote) {
         return 0;
     }
-    n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
-    if (pwrite(st->lock_fd, buf, (size_t)n, 0) != n) {
-        return -errno;
-    }
-    return fdatasync(st->lock_fd) < 0 ? -errno : 0;
+    return lock_put_pid(st, st->lock_fd);
 }
 
 int
@@ -277,7 +283,7 @@ state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
         }
         nanosleep(&delay, NULL);
     }
-    lock_write_pid(fd);
+    lock_write_pid(st, fd);
     st->lock_fd = fd;
     return 0;
 fail:

@@ -76,7 +76,7 @@ bool state_is_locked(const struct state_store *st);
  * Whether a held lock is still ours.  On NFS a host cut off for longer
  * than its lease loses its locks to the server while the fd stays open;
  * I/O through the lock's own fd then fails, so the pid is written and
- * flushed through it (one round trip; docs/shared-storage.md).  Local
+ * flushed through it (one round trip; docs/state.md §6).  Local
  * filesystems and file:// (whose writes go through the locked fd): 0 at
  * once.  Returns 0 or a negative errno (-EIO: the lock is lost).
  */
