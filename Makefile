@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # SWTPM tools: plain GNU make.  `make`, `make check`, `make install`.
 #
-# Every src/common/*.c goes into build/libcommon.a; every other src/<tool>/
-# directory with C files becomes one binary linked against it.  Unit tests
-# are tests/unit/test_*.c, one binary each; a test may list extra linker
-# flags (e.g. -Wl,--wrap=) in tests/unit/test_<name>.ldflags.
+# Every src/common/*.c goes into build/libcommon.a, which every tool links.
+# src/ca/*.c (the local CA, certificates, swtpm_cert's options, config
+# files) goes into build/libca.a, which only the tools that make
+# certificates link (CA_TOOLS), so the daemons carry none of it.  Every
+# other src/<tool>/ directory with a main.c becomes one binary: main.c plus
+# build/lib<tool>.a, the tool's other files, which unit tests link too.
+# Unit tests are tests/unit/test_*.c, one binary each; a test may list
+# extra linker flags (e.g. -Wl,--wrap=) in tests/unit/test_<name>.ldflags.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -30,7 +34,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -fPIE \
-           -Isrc/common $(PKG_CFLAGS)
+           -Isrc/common -Isrc/ca $(PKG_CFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS  += $(PKG_LIBS) -lpthread
 
@@ -46,9 +50,11 @@ CFLAGS  += -DSWTPM_VERSION='"$(VERSION)"'
 COMMON_SRC := $(wildcard src/common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON  := $(BUILD)/libcommon.a
+CA_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/ca/*.c))
+LIBCA      := $(BUILD)/libca.a
+CA_TOOLS   := setup localca cert
 
 TOOLS      := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/main.c))))
-TOOLS      := $(filter-out common,$(TOOLS))
 # binary name per tool directory
 bin_name    = $(if $(filter swtpm,$(1)),swtpm,swtpm_$(1))
 BINS       := $(foreach t,$(TOOLS),$(BUILD)/bin/$(call bin_name,$(t)))
@@ -67,13 +73,19 @@ $(BUILD)/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBCOMMON): $(COMMON_OBJ)
+$(BUILD)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
+$(LIBCOMMON): $(COMMON_OBJ)
+$(LIBCA): $(CA_OBJ)
+
+# The binary is main.o, the tool's own archive, then the shared ones (in
+# link order: an archive before the ones it uses).
 define tool_rule
-$(BUILD)/bin/$(call bin_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBCOMMON)
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c)))
+$(BUILD)/bin/$(call bin_name,$(1)): $(BUILD)/src/$(1)/main.o $(BUILD)/lib$(1).a $(if $(filter $(1),$(CA_TOOLS)),$(LIBCA)) $(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -82,9 +94,12 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 # The unit tests' objects are kept (not deleted as intermediate files), so
 # a second `make unit-check` compiles nothing.
 .SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/%.o)
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBCOMMON)
+# A unit test links what it needs from swtpm_setup's archive, the CA's
+# and the common one.
+UNIT_LIBS := $(BUILD)/libsetup.a $(LIBCA) $(LIBCOMMON)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) \
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_LIBS) \
 	    $(shell cat tests/unit/test_$*.ldflags 2>/dev/null) \
 	    $(LDLIBS) -lcmocka
 

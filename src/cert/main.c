@@ -2,7 +2,7 @@
 /*
  * swtpm_cert: create an EK or platform certificate for a TPM's public
  * key, signed by a CA (docs/setup-and-bios.md §8).  This front end
- * prints and maps results to exit codes; src/common/certtool.c and
+ * prints and maps results to exit codes; src/ca/certtool.c and
  * x509.c do the work.
  */
 #include <openssl/evp.h>

@@ -3,7 +3,7 @@
  * swtpm_localca: the create_certs_tool of swtpm_setup
  * (docs/setup-and-bios.md §6, §7).  Makes one EK or platform certificate with a
  * local CA that it creates on first use.  This file parses the command
- * line; run.c does the work with src/common/localca.c and certtool.c.
+ * line; run.c does the work with src/ca/localca.c and certtool.c.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "localca.h"
 #include "log.h"
 
 #define CERT_MAX_SIZE (64 * 1024)
@@ -307,6 +308,50 @@ tool_create(struct certs *c, struct setup_ctx *ctx,
     return read_cert_file(path, out, out_len);
 }
 
+/* The built-in CA signs req: serial under the CA's lock, then the
+ * certificate with the TPM's identity from CMD_GET_INFO. */
+static int
+issue_locally(struct localca *ca, struct setup_ctx *ctx,
+              const struct cert_req *req, uint8_t **out_der,
+              size_t *out_len)
+{
+    struct x509_params p = {
+        .req = req,
+        .tpm_manufacturer = ctx->ident.manufacturer,
+        .tpm_model = ctx->ident.model,
+        .tpm_version = ctx->ident.version,
+        .spec_family = ctx->ident.family,
+        .spec_level = ctx->ident.level,
+        .spec_revision = ctx->ident.revision,
+        .allow_signing = ctx->o->allow_signing,
+        .decryption = ctx->o->decryption,
+        .add_header = !req->tpm2,
+        .days = -1,
+    };
+    char serial[64], err[300], cn[256], subject[264];
+    void *key, *cert;
+    int r;
+
+    localca_platform(ca, &p.plat_manufacturer, &p.plat_model,
+                     &p.plat_version);
+    localca_subject_cn(ctx->o->vmid, cn, sizeof(cn));
+    snprintf(subject, sizeof(subject), "CN=%s", cn);
+    p.subject = subject;
+    r = localca_reserve(ca, serial, sizeof(serial), &key, &cert);
+    if (r < 0) {
+        return r;
+    }
+    p.serial_dec = serial;
+    r = x509_make_cert(&p, key, cert, out_der, out_len, err, sizeof(err));
+    if (r < 0) {
+        log_err("local CA: %s", err);
+        return r;
+    }
+    say("Successfully created %s certificate locally.",
+        req->type == CERT_EK ? "EK" : "platform");
+    return 0;
+}
+
 int
 certs_create(struct setup_ctx *ctx, const struct cert_req *req,
              uint8_t **out_der, size_t *out_len)
@@ -320,5 +365,5 @@ certs_create(struct setup_ctx *ctx, const struct cert_req *req,
     if (c->tool) {
         return tool_create(c, ctx, req, out_der, out_len);
     }
-    return localca_issue(c->ca, ctx, req, out_der, out_len);
+    return issue_locally(c->ca, ctx, req, out_der, out_len);
 }

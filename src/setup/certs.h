@@ -34,27 +34,4 @@ int certs_create(struct setup_ctx *ctx, const struct cert_req *req,
 /* Remove temp files and free; accepts NULL. */
 void certs_free(struct certs *c);
 
-/* ---- built-in local CA (localca.c) ---- */
-
-struct localca;
-
-/*
- * Find the CA location: the localca config file named by the setup
- * config (not the system-wide one), else the user's
- * swtpm-localca.conf, else the per-user default directory
- * ($XDG_CONFIG_HOME or ~/.config)/swtpm-localca.  Returns 0 or a
- * negative errno (logged).
- */
-int localca_open(const char *conf_path, const char *opts_path,
-                 struct localca **out);
-/*
- * Sign a certificate for req with the CA, creating the CA first if it
- * does not exist yet (atomically: concurrent creators all succeed and
- * use one CA).  Returns 0 or a negative errno (logged).
- */
-int localca_issue(struct localca *ca, struct setup_ctx *ctx,
-                  const struct cert_req *req, uint8_t **out_der,
-                  size_t *out_len);
-void localca_free(struct localca *ca);
-
 #endif

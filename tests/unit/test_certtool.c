@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for swtpm_cert's command line (src/common/certtool.c):
+ * Unit tests for swtpm_cert's command line (src/ca/certtool.c):
  * parsing, upstream's order of checks and messages, and the password
  * argument forms.  Certificate contents are test_x509.c's job and the
  * whole tool runs in tests/integration/test_cert_tool.py.

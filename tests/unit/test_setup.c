@@ -2,10 +2,10 @@
 /*
  * Unit tests for swtpm_setup's pure parts: the config file reader, the
  * options-file word splitter, the bounded marshalling helpers and the PCR
- * bank selection built from a GetCapability(PCRS) response.  The setup
- * sources are compiled into this test directly (they are not in
- * libcommon.a).
+ * bank selection built from a GetCapability(PCRS) response, through
+ * their headers (the test links build/libsetup.a and build/libca.a).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "../../src/setup/buf.c"
-#include "../../src/common/conf.c"
-#include "../../src/setup/pcrs.c"
+#include "../../src/setup/buf.h"
+#include "../../src/setup/setup.h"
+#include "conf.h"
 
 static void
 test_conf_get_basic(void **state)

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for the built-in local CA's serial counter (localca.c
- * next_serial, issue 12): short writes, the fd it opens, the old value
- * kept on failure.  localca.c, x509.c and conf.c are compiled into the
- * test; write() is wrapped (-Wl,--wrap=write) so a test can make it
- * write less than asked.
+ * Unit tests for the local CA's serial counter (src/ca/localca.c, issue
+ * 12) through its API, localca_open_conf() and localca_reserve(): short
+ * writes, the fds it opens, the old value kept on failure.  write() is
+ * wrapped (-Wl,--wrap=write) so a test can make the counter's write
+ * return less than asked.
  */
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/common/conf.c"
-#include "../../src/common/localca.c"
-#include "../../src/common/x509.c"
+#include "localca.h"
 #include "unit_util.h"
 
 /* write() stand-in: at most max_write bytes per call while limited */
@@ -39,13 +40,15 @@ __wrap_write(int fd, const void *buf, size_t len)
     return __real_write(fd, buf, len);
 }
 
-static char dir[64];
-static struct localca ca;
+/* A swtpm-localca.conf CA in a temp dir, made once for the whole group:
+ * its key and certificate exist, so a test's writes are the counter's. */
+static char dir[64], conf[128], serial_path[128];
+static struct localca *ca;
 
 static void
-write_serial(const char *s)
+write_file(const char *path, const char *s)
 {
-    FILE *f = fopen(ca.certserial, "w");
+    FILE *f = fopen(path, "w");
 
     assert_non_null(f);
     fputs(s, f);
@@ -55,7 +58,7 @@ write_serial(const char *s)
 static void
 read_serial(char *out, size_t outlen)
 {
-    FILE *f = fopen(ca.certserial, "r");
+    FILE *f = fopen(serial_path, "r");
     size_t n;
 
     assert_non_null(f);
@@ -64,31 +67,51 @@ read_serial(char *out, size_t outlen)
     fclose(f);
 }
 
-static int
-setup(void **state)
+/* Open the CA of a conf naming certserial (the group's, or another). */
+static struct localca *
+open_ca(const char *certserial)
 {
+    char text[512];
+    struct localca *c = NULL;
+
+    snprintf(text, sizeof(text),
+             "statedir = %s\nsigningkey = %s/signkey.pem\n"
+             "issuercert = %s/issuercert.pem\ncertserial = %s\n",
+             dir, dir, dir, certserial);
+    write_file(conf, text);
+    assert_int_equal(localca_open_conf(conf, &c), 0);
+    return c;
+}
+
+static int
+reserve(struct localca *c, char *out, size_t outlen)
+{
+    void *key, *cert;
+
+    return localca_reserve(c, out, outlen, &key, &cert);
+}
+
+static int
+group_setup(void **state)
+{
+    char out[64];
+
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/test_localca.XXXXXX");
     assert_non_null(mkdtemp(dir));
-    memset(&ca, 0, sizeof(ca));
-    snprintf(ca.statedir, sizeof(ca.statedir), "%s", dir);
-    assert_int_equal(path_join(ca.certserial, sizeof(ca.certserial), dir,
-                               "certserial"), 0);
-    limited = false;
+    snprintf(conf, sizeof(conf), "%s/ca.conf", dir);
+    snprintf(serial_path, sizeof(serial_path), "%s/certserial", dir);
+    ca = open_ca(serial_path);
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);  /* makes the CA */
     return 0;
 }
 
 static int
-teardown(void **state)
+group_teardown(void **state)
 {
-    char p[128];
-
     (void)state;
-    limited = false;
-    unlink(ca.certserial);
-    rmdir(dir);
-    snprintf(p, sizeof(p), "rm -rf '%s'", dir);
-    (void)!system(p);
+    localca_free(ca);
+    unit_rm_tree(dir);
     return 0;
 }
 
@@ -98,8 +121,8 @@ test_next_serial_increments(void **state)
     char out[64], got[64];
 
     (void)state;
-    write_serial("41\n");
-    assert_int_equal(next_serial(&ca, out, sizeof(out)), 0);
+    write_file(serial_path, "41\n");
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
     assert_string_equal(out, "42");
     read_serial(got, sizeof(got));
     assert_string_equal(got, "42");
@@ -110,17 +133,18 @@ test_next_serial_short_write_fails(void **state)
 {
     char out[64] = "unset", got[64];
     int fds = unit_count_entries("/proc/self/fd", true);
+    int files = unit_count_entries(dir, false);
 
     (void)state;
-    write_serial("12345");
+    write_file(serial_path, "12345");
     limited = true;
     max_write = 0;              /* write() makes no progress */
-    assert_true(next_serial(&ca, out, sizeof(out)) < 0);
+    assert_true(reserve(ca, out, sizeof(out)) < 0);
     limited = false;
     assert_string_equal(out, "unset");
     /* no fd leaked, the temporary file removed */
     assert_int_equal(unit_count_entries("/proc/self/fd", true), fds);
-    assert_int_equal(unit_count_entries(dir, false), 1);
+    assert_int_equal(unit_count_entries(dir, false), files);
     read_serial(got, sizeof(got));
     assert_string_equal(got, "12345");          /* old value intact */
 }
@@ -132,10 +156,10 @@ test_next_serial_partial_writes_complete(void **state)
     int fds = unit_count_entries("/proc/self/fd", true);
 
     (void)state;
-    write_serial("99999");
+    write_file(serial_path, "99999");
     limited = true;
     max_write = 1;              /* one byte per write() call */
-    assert_int_equal(next_serial(&ca, out, sizeof(out)), 0);
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
     limited = false;
     assert_string_equal(out, "100000");
     read_serial(got, sizeof(got));
@@ -146,30 +170,24 @@ test_next_serial_partial_writes_complete(void **state)
 static void
 test_next_serial_unwritable_dir_fails(void **state)
 {
+    struct localca *c = open_ca("/nonexistent/dir/certserial");
     char out[64] = "unset";
 
     (void)state;
-    snprintf(ca.certserial, sizeof(ca.certserial),
-             "/nonexistent/dir/certserial");
-    assert_true(next_serial(&ca, out, sizeof(out)) < 0);
+    assert_true(reserve(c, out, sizeof(out)) < 0);
     assert_string_equal(out, "unset");
-    assert_int_equal(path_join(ca.certserial, sizeof(ca.certserial), dir,
-                               "certserial"), 0);
+    localca_free(c);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_next_serial_increments, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_next_serial_short_write_fails,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_next_serial_partial_writes_complete, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_next_serial_unwritable_dir_fails, setup, teardown),
+        cmocka_unit_test(test_next_serial_increments),
+        cmocka_unit_test(test_next_serial_short_write_fails),
+        cmocka_unit_test(test_next_serial_partial_writes_complete),
+        cmocka_unit_test(test_next_serial_unwritable_dir_fails),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

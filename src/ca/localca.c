@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,12 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "../setup/certs.h"
 #include "conf.h"
 #include "fdio.h"
 #include "localca.h"
 #include "toolenv.h"
 #include "log.h"
-#include "../setup/run.h"
+#include "x509.h"
 
 #define SYSCONF_OPTIONS "/etc/swtpm-localca.options"
 #define ROOT_KEY_NAME   "swtpm-localca-rootca-privkey.pem"
@@ -40,10 +40,10 @@
 #define SERIAL_MAX_LEN  49
 
 struct localca {
-    char statedir[SETUP_PATH_MAX];
-    char signkey[SETUP_PATH_MAX];
-    char issuercert[SETUP_PATH_MAX];
-    char certserial[SETUP_PATH_MAX];
+    char statedir[PATH_MAX];
+    char signkey[PATH_MAX];
+    char issuercert[PATH_MAX];
+    char certserial[PATH_MAX];
     char *signkey_pwd;
     bool default_layout;        /* statedir is created atomically */
     char plat_manufacturer[128];
@@ -103,7 +103,7 @@ read_ca_conf(struct localca *ca, const char *path)
             free(text);
             return -EINVAL;
         }
-        snprintf(dst[i], SETUP_PATH_MAX, "%s", v);
+        snprintf(dst[i], PATH_MAX, "%s", v);
         free(v);
     }
     if (strncmp(ca->signkey, "pkcs11:", 7) == 0) {
@@ -164,8 +164,8 @@ localca_open(const char *conf_path, const char *opts_path,
              struct localca **out)
 {
     struct localca *ca = calloc(1, sizeof(*ca));
-    char cfg[SETUP_PATH_MAX], user_conf[SETUP_PATH_MAX + 32];
-    char user_opts[SETUP_PATH_MAX + 32];
+    char cfg[PATH_MAX], user_conf[PATH_MAX + 32];
+    char user_opts[PATH_MAX + 32];
     int r = 0;
 
     if (!ca) {
@@ -232,7 +232,7 @@ static int
 write_pem(const struct localca *ca, const char *path, mode_t mode,
           EVP_PKEY *key, X509 *cert, const char *pwd)
 {
-    char tmp[SETUP_PATH_MAX + 16];
+    char tmp[PATH_MAX + 16];
     FILE *f;
     int fd, ok;
 
@@ -269,7 +269,7 @@ create_ca_files(struct localca *ca, const char *dir, const char *signkey,
                 const char *issuercert)
 {
     void *rkey = NULL, *rcert = NULL, *skey = NULL, *scert = NULL;
-    char path[SETUP_PATH_MAX + 64];
+    char path[PATH_MAX + 64];
     int r;
 
     r = x509_make_ca("swtpm-localca-rootca", NULL, NULL, &rkey, &rcert);
@@ -310,8 +310,8 @@ out:
 static int
 create_default_dir(struct localca *ca)
 {
-    char parent[SETUP_PATH_MAX], tmp[SETUP_PATH_MAX + 32];
-    char key[SETUP_PATH_MAX + 48], cert[SETUP_PATH_MAX + 48];
+    char parent[PATH_MAX], tmp[PATH_MAX + 32];
+    char key[PATH_MAX + 48], cert[PATH_MAX + 48];
     char *slash;
     int r;
 
@@ -353,7 +353,7 @@ create_default_dir(struct localca *ca)
                                 "signkey.pem", "issuercert.pem" };
 
         for (size_t i = 0; i < 4; i++) {
-            char p[SETUP_PATH_MAX + 64];
+            char p[PATH_MAX + 64];
 
             snprintf(p, sizeof(p), "%s/%s", tmp, names[i]);
             unlink(p);
@@ -366,7 +366,7 @@ create_default_dir(struct localca *ca)
 static int
 lock_ca(struct localca *ca)
 {
-    char path[SETUP_PATH_MAX + 32];
+    char path[PATH_MAX + 32];
     int fd, r;
 
     snprintf(path, sizeof(path), "%s/%s", ca->statedir, LOCK_NAME);
@@ -545,7 +545,7 @@ note_owner(struct localca *ca)
 static int
 prepare_ca(struct localca *ca)
 {
-    char keydir[SETUP_PATH_MAX], *slash;
+    char keydir[PATH_MAX], *slash;
     int r, fd;
 
     /* swtpm_localca keeps the root CA beside the signing key */
@@ -604,75 +604,6 @@ prepare_ca(struct localca *ca)
     return fd;
 }
 
-/* swtpm_localca's VM id rule (docs/setup-and-bios.md §7): ',' and unescaped '+'
- * become '_'. */
-static void
-vmid_to_cn(const char *vmid, char *out, size_t outlen)
-{
-    size_t i;
-
-    snprintf(out, outlen, "%s", vmid ? vmid : "unknown");
-    for (i = 0; out[i]; i++) {
-        if (out[i] == ',' || (out[i] == '+' && (i == 0 ||
-                                                out[i - 1] != '\\'))) {
-            out[i] = '_';
-        }
-    }
-}
-
-int
-localca_issue(struct localca *ca, struct setup_ctx *ctx,
-              const struct cert_req *req, uint8_t **out_der,
-              size_t *out_len)
-{
-    struct x509_params p = {
-        .req = req,
-        .tpm_manufacturer = ctx->ident.manufacturer,
-        .tpm_model = ctx->ident.model,
-        .tpm_version = ctx->ident.version,
-        .spec_family = ctx->ident.family,
-        .spec_level = ctx->ident.level,
-        .spec_revision = ctx->ident.revision,
-        .plat_manufacturer = ca->plat_manufacturer,
-        .plat_model = ca->plat_model,
-        .plat_version = ca->plat_version,
-        .allow_signing = ctx->o->allow_signing,
-        .decryption = ctx->o->decryption,
-        .add_header = !req->tpm2,
-        .days = -1,
-    };
-    char serial[64], err[300], cn[256], subject[264];
-    int fd, r;
-
-    vmid_to_cn(ctx->o->vmid, cn, sizeof(cn));
-    snprintf(subject, sizeof(subject), "CN=%s", cn);
-    p.subject = subject;
-    fd = prepare_ca(ca);
-    if (fd < 0) {
-        return fd;
-    }
-    r = load_ca(ca);
-    if (r == 0) {
-        r = next_serial(ca, serial, sizeof(serial));
-    }
-    close(fd);                  /* releases the flock */
-    if (r < 0) {
-        return r;
-    }
-    p.serial_dec = serial;
-    r = x509_make_cert(&p, ca->key, ca->cert, out_der, out_len, err,
-                       sizeof(err));
-    if (r < 0) {
-        log_err("local CA: %s", err);
-        return r;
-    }
-    say("Successfully created %s certificate locally.",
-        req->type == CERT_EK ? "EK" : "platform");
-    return 0;
-}
-
-/* ---- swtpm_localca (localca.h) ---- */
-
 int
 localca_open_conf(const char *conf_path, struct localca **out)
 {
@@ -713,8 +644,27 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
     return r;
 }
 
+/* swtpm_localca's VM id rule (docs/setup-and-bios.md §7): ',' and unescaped '+'
+ * become '_'. */
 void
 localca_subject_cn(const char *vmid, char *out, size_t outlen)
 {
-    vmid_to_cn(vmid, out, outlen);
+    size_t i;
+
+    snprintf(out, outlen, "%s", vmid ? vmid : "unknown");
+    for (i = 0; out[i]; i++) {
+        if (out[i] == ',' || (out[i] == '+' && (i == 0 ||
+                                                out[i - 1] != '\\'))) {
+            out[i] = '_';
+        }
+    }
+}
+
+void
+localca_platform(const struct localca *ca, const char **manufacturer,
+                 const char **model, const char **version)
+{
+    *manufacturer = ca->plat_manufacturer;
+    *model = ca->plat_model;
+    *version = ca->plat_version;
 }

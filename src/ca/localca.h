@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The local CA (docs/setup-and-bios.md §7): a CA directory named by a
+ * swtpm-localca.conf (swtpm_localca, or swtpm_setup with such a config)
+ * or the per-user default directory (swtpm_setup's built-in CA), created
+ * on first use, and serial numbers allocated under the directory's lock.
+ * Signing is the caller's (src/setup/certs.c, src/localca/run.c), with
+ * x509.h.
+ */
+#ifndef SWTPM_LOCALCA_H
+#define SWTPM_LOCALCA_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct localca;
+
+/*
+ * Open the CA that swtpm-localca.conf conf_path describes (statedir,
+ * signingkey, issuercert required).  Returns 0 or a negative errno
+ * (logged).
+ */
+int localca_open_conf(const char *conf_path, struct localca **out);
+
+/*
+ * swtpm_setup's CA: the localca config file conf_path (not the
+ * system-wide one) if given, else the user's swtpm-localca.conf, else
+ * the per-user default directory ($XDG_CONFIG_HOME or
+ * ~/.config)/swtpm-localca; the platform fields come from opts_path, the
+ * user's or the system's swtpm-localca.options.  Returns 0 or a negative
+ * errno (logged).
+ */
+int localca_open(const char *conf_path, const char *opts_path,
+                 struct localca **out);
+
+/* The platform certificate fields the options file gave (or uname's). */
+void localca_platform(const struct localca *ca, const char **manufacturer,
+                      const char **model, const char **version);
+
+/*
+ * Create the CA if it is missing, then under its lock load the signing
+ * key and issuer certificate and take the next serial number (decimal
+ * into serial).  *out_key (EVP_PKEY *) and *out_cert (X509 *) stay owned
+ * by ca.  Returns 0 or a negative errno (logged); on error the CA files
+ * and the serial file keep their old contents.
+ */
+int localca_reserve(struct localca *ca, char *serial, size_t serial_len,
+                    void **out_key, void **out_cert);
+
+/* The certificate CN for a VM id: ',' and unescaped '+' become '_'. */
+void localca_subject_cn(const char *vmid, char *out, size_t outlen);
+
+void localca_free(struct localca *ca);
+
+#endif
