@@ -204,17 +204,8 @@ client_open(struct client *c, const struct client_target *t,
     return r;
 }
 
-void
-client_open_errmsg(const struct client *c, int err, char *out,
-                   size_t outlen)
-{
-    snprintf(out, outlen, "%s %s: %s",
-             c->kind == CLIENT_DEVICE ? "cannot open TPM device"
-                                      : "cannot connect to",
-             c->desc, client_open_strerror(c, err));
-}
-
-const char *
+/* Text for a negative errno from client_open() on c's transport. */
+static const char *
 client_open_strerror(const struct client *c, int err)
 {
     if (c->kind == CLIENT_TCP && err == -ENXIO) {
@@ -224,6 +215,16 @@ client_open_strerror(const struct client *c, int err)
         return "no connection before the timeout";
     }
     return strerror(-err);
+}
+
+void
+client_open_errmsg(const struct client *c, int err, char *out,
+                   size_t outlen)
+{
+    snprintf(out, outlen, "%s %s: %s",
+             c->kind == CLIENT_DEVICE ? "cannot open TPM device"
+                                      : "cannot connect to",
+             c->desc, client_open_strerror(c, err));
 }
 
 void

@@ -62,8 +62,6 @@ int client_parse_tcp(const char *arg, unsigned int default_port,
  */
 int client_open(struct client *c, const struct client_target *t,
                 int timeout_ms);
-/* Text for a negative errno from client_open() on c's transport. */
-const char *client_open_strerror(const struct client *c, int err);
 /*
  * The caller's report of a failed client_open(): "cannot open TPM device
  * '/dev/vtpm0': ..." or "cannot connect to 127.0.0.1:6546: ...".
@@ -160,11 +158,6 @@ int client_set_blob(struct client *c, uint32_t flags, uint32_t type,
  */
 int client_sock_get_blob(struct client *c, uint32_t flags, uint32_t type,
                          uint8_t **out_blob, size_t *out_len,
-                         uint32_t *out_tpm_rc);
-
-/* Socket SET_STATEBLOB: header with the full length, then the data. */
-int client_sock_set_blob(struct client *c, uint32_t flags, uint32_t type,
-                         const uint8_t *blob, size_t len,
                          uint32_t *out_tpm_rc);
 
 /*

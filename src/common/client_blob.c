@@ -87,7 +87,8 @@ out:
     return r;
 }
 
-int
+/* Socket SET_STATEBLOB: header with the full length, then the data. */
+static int
 client_sock_set_blob(struct client *c, uint32_t flags, uint32_t type,
                      const uint8_t *blob, size_t len, uint32_t *out_tpm_rc)
 {

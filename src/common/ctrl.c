@@ -50,7 +50,8 @@ ctrl_engine_free(struct ctrl_engine *eng)
     eng->info = NULL;
 }
 
-uint64_t
+/* The PTM_CAP_* bits this front end offers. */
+static uint64_t
 ctrl_capabilities(const struct ctrl_engine *eng)
 {
     uint64_t caps = 0;

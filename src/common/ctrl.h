@@ -82,9 +82,6 @@ void ctrl_engine_init(struct ctrl_engine *eng, struct tpm_instance *tpm,
                       enum ctrl_frontend fe);
 void ctrl_engine_free(struct ctrl_engine *eng);
 
-/* The PTM_CAP_* bits this front end offers. */
-uint64_t ctrl_capabilities(const struct ctrl_engine *eng);
-
 /* Whether a command needs a running TPM (answered TPM_BAD_ORDINAL). */
 bool ctrl_needs_running(uint32_t cmd);
 

@@ -72,7 +72,8 @@ setup_tpm_cmd(struct setup_ctx *ctx, struct buf *cmd, const char *what,
     return 0;
 }
 
-void
+/* --print-capabilities (docs/cli.md §9.2). */
+static void
 print_capabilities(void)
 {
     printf("{ \"type\": \"swtpm_setup\", \"features\": [ \"tpm-1.2\", "

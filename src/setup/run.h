@@ -11,8 +11,6 @@
 /* Do what the checked options ask; returns the process exit code. */
 int run(struct opts *o);
 
-/* --print-capabilities (docs/cli.md §9.2). */
-void print_capabilities(void);
 
 /* --create-config-files (docs/setup-and-bios.md §5.5); exit code. */
 int create_config_files(const char *arg);
