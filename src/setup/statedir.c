@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -236,14 +237,68 @@ statedir_open(const struct opts *o, struct state_store *real, bool *out_exit0)
     return check_existing(o, real, out_exit0);
 }
 
+/* How long a run waits for other swtpm_setup runs on the same state. */
+#define SETUP_LOCK_WAIT_MS 120000
+
+/* Whether pid is a swtpm_setup (ours or Debian's): its run ends soon. */
+static bool
+holder_is_setup(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    ssize_t n;
+    int fd;
+
+    if (pid <= 0) {
+        return false;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    n = read(fd, comm, sizeof(comm) - 1);
+    close(fd);
+    return n > 0 && strncmp(comm, "swtpm_setup\n", 12) == 0;
+}
+
+/*
+ * Take the state's lock.  Another swtpm_setup holding it is waited for
+ * (concurrent `--not-overwrite` runs then all succeed, as upstream's,
+ * which lock only while their swtpm runs), up to SETUP_LOCK_WAIT_MS; an
+ * emulator holding it is a TPM in use, refused at once.
+ */
+static int
+lock_waiting_for_setups(struct state_store *real, pid_t *holder)
+{
+    const struct timespec delay = { 0, 20 * 1000 * 1000 };
+    unsigned int waited_ms = 0;
+    int r;
+
+    for (;;) {
+        *holder = 0;
+        r = state_lock(real, 0, holder);
+        if (r != -EAGAIN || !holder_is_setup(*holder) ||
+            waited_ms >= SETUP_LOCK_WAIT_MS) {
+            return r;
+        }
+        nanosleep(&delay, NULL);
+        waited_ms += 20;
+    }
+}
+
 int
 statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
 {
     pid_t holder = 0;
     int r;
 
-    r = state_lock(real, 0, &holder);
-    if (r == -EAGAIN && holder > 0) {
+    r = lock_waiting_for_setups(real, &holder);
+    if (r == -EAGAIN && holder_is_setup(holder)) {
+        log_err("TPM state %s '%s' is still being set up by swtpm_setup "
+                "(process %d) after %d s; stop that run or try again",
+                real->is_file ? "file" : "directory", real->path,
+                (int)holder, SETUP_LOCK_WAIT_MS / 1000);
+    } else if (r == -EAGAIN && holder > 0) {
         log_err("TPM state %s '%s' is in use by process %d; stop that TPM "
                 "emulator first", real->is_file ? "file" : "directory",
                 real->path, (int)holder);
