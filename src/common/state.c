@@ -704,8 +704,9 @@ why_unreadable(struct state_store *st, const char *fname, int r)
                  st->path, fname, (long)geteuid(), strerror(-r));
         break;
     case ELOOP:
-        snprintf(b, n, "'%s/%s' is a symbolic link, which is never "
-                 "followed; put the file itself there", st->path, fname);
+        snprintf(b, n, "'%s/%s' is a symbolic link (%s), which is never "
+                 "followed; put the file itself there", st->path, fname,
+                 strerror(-r));
         break;
     case EINVAL:
     case EISDIR:
@@ -749,9 +750,9 @@ why_key(struct state_store *st, const char *fname, bool have_key)
 {
     snprintf(st->why_buf, sizeof(st->why_buf),
              have_key ? "'%s/%s' does not decrypt with the given --key "
-                        "(another key, or a damaged file); start with the "
-                        "key it was written with; no other generation was "
-                        "tried"
+                        "(integrity check failed: wrong --key or damaged "
+                        "file); start with the key it was written with; no "
+                        "other generation was tried"
                       : "'%s/%s' is encrypted and no --key was given; "
                         "start with the key it was written with; no other "
                         "generation was tried",
