@@ -921,10 +921,14 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
         if (r < 0) {
             return why;
         }
-        log_warn("state file '%s/%s' is damaged (%s); loaded its newest "
-                 "generation from the journal '%s/%s' (sequence %llu) "
-                 "instead", st->path, fname, strerror(-why), st->path,
-                 jname, (unsigned long long)newest->seq);
+        if (!st->fallback_logged) {
+            log_warn("state file '%s/%s' is damaged (%s); loaded its "
+                     "newest generation from the journal '%s/%s' "
+                     "(sequence %llu) instead", st->path, fname,
+                     strerror(-why), st->path, jname,
+                     (unsigned long long)newest->seq);
+        }
+        st->fallback_logged = true;
         st->jnl.pending = newest->obj;
         st->jnl.pending_len = newest->len;
         newest->obj = NULL;
