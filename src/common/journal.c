@@ -60,6 +60,10 @@ journal_init(struct journal *j)
     j->fd = -1;
     j->cap = 0;
     j->seq = 0;
+    j->size = 0;
+    j->misfit = false;
+    j->skipped = 0;
+    j->buf_len = 0;
 }
 
 void
@@ -123,10 +127,68 @@ cap_of_size(off_t sz)
     off_t slot = sz / 2;
 
     if (sz % 2 || slot <= JOURNAL_HDR_LEN ||
-        slot - JOURNAL_HDR_LEN > STATEOBJ_MAX_LEN + JOURNAL_MIN_CAP) {
+        slot - JOURNAL_HDR_LEN > JOURNAL_MAX_CAP) {
         return 0;
     }
     return (uint32_t)(slot - JOURNAL_HDR_LEN);
+}
+
+/* Does the slot header at off (in a file of size sz) carry capacity c? */
+static bool
+hdr_has_cap(int fd, off_t sz, off_t off, uint32_t c)
+{
+    uint8_t h[JOURNAL_HDR_LEN];
+
+    if (c == 0 || c > JOURNAL_MAX_CAP || off + JOURNAL_HDR_LEN > sz ||
+        pread(fd, h, sizeof(h), off) != (ssize_t)sizeof(h)) {
+        return false;
+    }
+    return memcmp(h, jmagic, sizeof(jmagic)) == 0 &&
+           get_be(h + OFF_CAP, 4) == c;
+}
+
+/*
+ * The slot capacity of a journal file, also of one cut short, grown or
+ * partly overwritten: from a slot header that names it, else from the
+ * file size.  Only headers are read, so a huge (sparse) file costs
+ * nothing.  0: no slot can be located.
+ */
+static uint32_t
+find_cap(int fd, off_t sz)
+{
+    uint8_t h[JOURNAL_HDR_LEN];
+    uint32_t c;
+
+    if (sz >= JOURNAL_HDR_LEN &&
+        pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+        memcmp(h, jmagic, sizeof(jmagic)) == 0) {
+        c = (uint32_t)get_be(h + OFF_CAP, 4);
+        if (c > 0 && c <= JOURNAL_MAX_CAP) {
+            return c;
+        }
+    }
+    c = cap_of_size(sz);
+    if (c && hdr_has_cap(fd, sz, JOURNAL_HDR_LEN + (off_t)c, c)) {
+        return c;
+    }
+    /* Slot A unreadable: look for slot B at each size we create. */
+    for (c = JOURNAL_MIN_CAP; c <= JOURNAL_MAX_CAP; c *= 2) {
+        if (hdr_has_cap(fd, sz, JOURNAL_HDR_LEN + (off_t)c, c)) {
+            return c;
+        }
+    }
+    return cap_of_size(sz);
+}
+
+static bool
+is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
 }
 
 int
@@ -137,18 +199,22 @@ journal_open(struct journal *j, int dir_fd, const char *fname,
     bool ok[2];
     struct stat sb;
     uint8_t *buf = NULL;
+    size_t slot, want;
     ssize_t n;
     int fd, r;
 
     journal_close(j);
     *out_found = false;
     *out_buf = NULL;
-    fd = openat(dir_fd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO under the journal's name must not hang open(). */
+    fd = openat(dir_fd, fname,
+                O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && (errno == EACCES || errno == EROFS)) {
         /* State we may read but not write still loads; a later append
          * fails with EBADF and the caller replaces the journal (or
          * reports that it cannot). */
-        fd = openat(dir_fd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(dir_fd, fname,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     }
     if (fd < 0) {
         return errno == ENOENT ? 0 : -errno;
@@ -163,31 +229,47 @@ journal_open(struct journal *j, int dir_fd, const char *fname,
     }
     j->active = true;
     j->fd = fd;
-    j->cap = cap_of_size(sb.st_size);
+    j->size = sb.st_size;
+    j->cap = find_cap(fd, sb.st_size);
     if (j->cap == 0) {
+        j->misfit = true;
         return 0;       /* unusable: replaced at the next create */
     }
-    buf = malloc((size_t)sb.st_size);
+    slot = JOURNAL_HDR_LEN + (size_t)j->cap;
+    j->misfit = sb.st_size != (off_t)(2 * slot);
+    /* Bytes missing at the end read as zeros: that slot is not valid. */
+    want = sb.st_size < (off_t)(2 * slot) ? (size_t)sb.st_size : 2 * slot;
+    buf = calloc(2, slot);
     if (!buf) {
         return -ENOMEM;
     }
-    n = pread(fd, buf, (size_t)sb.st_size, 0);
-    if (n != sb.st_size) {
+    n = pread(fd, buf, want, 0);
+    if (n < 0 || (size_t)n != want) {
         free(buf);
         return n < 0 ? -errno : -EIO;
     }
     for (int i = 0; i < 2; i++) {
-        ok[i] = slot_is_valid(buf + i * (JOURNAL_HDR_LEN + j->cap), j->cap,
-                              &s[i]);
+        ok[i] = slot_is_valid(buf + i * slot, j->cap, &s[i]);
+        /* A slot never written is all zeros; anything else is skipped. */
+        if (!ok[i] && !is_zero(buf + i * slot, JOURNAL_HDR_LEN)) {
+            j->skipped |= 1u << i;
+        }
     }
     if (!ok[0] && !ok[1]) {
         free(buf);
+        j->cap = j->misfit ? 0 : j->cap;
         return 0;
     }
     *out = (ok[0] && (!ok[1] || s[0].seq > s[1].seq)) ? s[0] : s[1];
     j->seq = out->seq;
+    /* Appends would go to the wrong places: the next write replaces the
+     * file, after which its newest slot still holds the newest state. */
+    if (j->misfit) {
+        j->cap = 0;
+    }
     *out_found = true;
     *out_buf = buf;
+    j->buf_len = 2 * slot;
     return 0;
 }
 
@@ -201,7 +283,8 @@ journal_append(struct journal *j, const uint8_t base[CRYPTO_SHA256_LEN],
     ssize_t n;
     int r;
 
-    if (!j->active || j->cap == 0) {
+    /* Sequence 2^64-1 on disk (crafted): start a new file at 1. */
+    if (!j->active || j->cap == 0 || j->seq == UINT64_MAX) {
         return -EBADF;
     }
     if (len > j->cap) {
@@ -231,6 +314,22 @@ journal_append(struct journal *j, const uint8_t base[CRYPTO_SHA256_LEN],
         j->seq = seq;
     }
     return r;
+}
+
+int
+journal_clear_tmp(int dir_fd, const char *tmpname)
+{
+    struct stat sb;
+
+    if (fstatat(dir_fd, tmpname, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    /* A symlink goes, not its target; only an empty directory goes. */
+    if (unlinkat(dir_fd, tmpname,
+                 S_ISDIR(sb.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    return 0;
 }
 
 /* Write the whole new journal file: zeros but for the one slot. */
@@ -268,14 +367,19 @@ journal_create(struct journal *j, int dir_fd, const char *fname,
                const uint8_t *obj, uint32_t len)
 {
     uint32_t cap = JOURNAL_MIN_CAP;
-    uint64_t seq = j->seq + 1;
+    /* The new file holds one slot only, so numbering may restart. */
+    uint64_t seq = j->seq == UINT64_MAX ? 1 : j->seq + 1;
     int fd, r = 0;
 
     while (cap < len) {
         cap *= 2;
     }
+    r = journal_clear_tmp(dir_fd, tmpname);
+    if (r < 0) {
+        return r;
+    }
     fd = openat(dir_fd, tmpname,
-                O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
         return -errno;
     }

@@ -25,12 +25,19 @@
 
 #define JOURNAL_HDR_LEN 88
 #define JOURNAL_MIN_CAP (64 * 1024)
+/* journal_create() never makes bigger slots than the largest object. */
+#define JOURNAL_MAX_CAP (16u * 1024 * 1024)
 
 struct journal {
     bool active;            /* fd is open (a zeroed struct is closed) */
     int fd;
     uint32_t cap;           /* payload bytes per slot, 0: file unusable */
     uint64_t seq;           /* highest valid sequence on disk, 0: none */
+    /* What journal_open() found beside the slots, for the caller's log. */
+    off_t size;             /* of the file */
+    bool misfit;            /* size fits no journal (cut, grown, empty) */
+    unsigned int skipped;   /* bit i: slot i holds data that is invalid */
+    size_t buf_len;         /* bytes of journal_open()'s *out_buf */
     /* Bookkeeping of state.c for the object this journal extends. */
     bool attached;          /* main file and journal looked at */
     bool base_valid;        /* the main file exists; base is its hash */
@@ -56,9 +63,13 @@ void journal_close(struct journal *j);
 
 /*
  * Open the journal file fname in dir_fd and find its newest valid slot.
- * No file: 0 with j->active false and *out_found false.  A file of the wrong
- * size or with no valid slot is not an error (*out_found false); it is
- * replaced at the next journal_create().  *out_buf holds the slot bytes
+ * No file: 0 with j->active false and *out_found false.  A file of the
+ * wrong size still yields the slots that are intact in it (j->misfit; the
+ * capacity comes from a slot header), and slots with invalid data set
+ * j->skipped.  A file with no valid slot is not an error (*out_found
+ * false).  A misfit file is replaced at the next journal_create(), which
+ * journal_append()'s -EBADF asks for.  A FIFO, symlink or directory is
+ * -EINVAL, -ELOOP or -EISDIR.  *out_buf holds the slot bytes
  * (caller frees); out->payload points into it.
  */
 int journal_open(struct journal *j, int dir_fd, const char *fname,
@@ -82,6 +93,14 @@ int journal_create(struct journal *j, int dir_fd, const char *fname,
                    const char *tmpname, mode_t mode, bool mode_explicit,
                    const uint8_t base[CRYPTO_SHA256_LEN],
                    const uint8_t *obj, uint32_t len);
+
+/*
+ * Remove whatever sits at a temporary name before it is created anew: a
+ * stale file, a FIFO (which would block the write), a symlink (the link
+ * itself) or an empty directory.  0 or a negative errno (-ENOTEMPTY for a
+ * directory with entries, which is left alone).
+ */
+int journal_clear_tmp(int dir_fd, const char *tmpname);
 
 /* Build slot bytes (for tests): buf has JOURNAL_HDR_LEN + len bytes. */
 int journal_encode_slot(uint64_t seq, uint32_t cap,

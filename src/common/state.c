@@ -397,6 +397,7 @@ state_load(struct state_store *st, const char *name,
     uint32_t len = 0;
     int r;
 
+    st->why = NULL;
     key = store_key(st, &r);
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
@@ -435,8 +436,9 @@ write_atomic(const struct state_store *st, const char *tmp,
 
     /* Whatever sits under the temp name (a stale temp file, or a FIFO
      * that would block open()) goes; O_EXCL then opens only a new file. */
-    if (unlinkat(st->dir_fd, tmp, 0) < 0 && errno != ENOENT) {
-        return -errno;
+    r = journal_clear_tmp(st->dir_fd, tmp);
+    if (r < 0) {
+        return r;
     }
     fd = openat(st->dir_fd, tmp,
                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -665,14 +667,131 @@ jnl_detach(struct state_store *st)
     journal_init(&st->jnl);
 }
 
+/* A copy of the newest valid journal slot. */
+struct jnl_newest {
+    bool found;
+    uint64_t seq;
+    uint8_t base[CRYPTO_SHA256_LEN];
+    uint8_t *obj;
+    uint32_t len;
+};
+
+static void
+newest_free(struct jnl_newest *n)
+{
+    if (n->obj) {
+        explicit_bzero(n->obj, n->len);
+        free(n->obj);
+    }
+    n->obj = NULL;
+}
+
+/*
+ * st->why for a state file fname that exists but cannot be read, naming
+ * it, the reason and the fix (r: read_file()'s or journal_open()'s error).
+ */
+static void
+why_unreadable(struct state_store *st, const char *fname, int r)
+{
+    char *b = st->why_buf;
+    size_t n = sizeof(st->why_buf);
+
+    switch (-r) {
+    case EACCES:
+    case EPERM:
+        snprintf(b, n, "'%s/%s' is not readable by uid %ld (%s); give "
+                 "that user read and write permission on it",
+                 st->path, fname, (long)geteuid(), strerror(-r));
+        break;
+    case ELOOP:
+        snprintf(b, n, "'%s/%s' is a symbolic link (%s), which is never "
+                 "followed; put the file itself there", st->path, fname,
+                 strerror(-r));
+        break;
+    case EINVAL:
+    case EISDIR:
+        snprintf(b, n, "'%s/%s' is not a regular file (a FIFO, directory "
+                 "or device); move it away and put the state file there",
+                 st->path, fname);
+        break;
+    default:
+        snprintf(b, n, "cannot read '%s/%s': %s", st->path, fname,
+                 strerror(-r));
+        break;
+    }
+    st->why = b;
+}
+
+/*
+ * Did decoding obj fail because of the key rather than damage?  A file
+ * flagged encrypted without a key, one not flagged with a key, and an
+ * HMAC or key size mismatch all are: another generation must not be
+ * taken for them (the key may belong to another TPM).
+ */
+static bool
+is_key_failure(const uint8_t *obj, uint32_t len,
+               const struct state_key *key, uint32_t rc)
+{
+    bool flagged;
+
+    if (len < STATEOBJ_HDR_LEN) {
+        return false;
+    }
+    flagged = (obj[5] & 0x01) != 0;     /* docs/state.md §3.1 flags */
+    if (!key) {
+        return flagged;
+    }
+    return !flagged || rc == TPM_DECRYPT_ERROR ||
+           rc == TPM_BAD_KEY_PROPERTY;
+}
+
+static void
+why_key(struct state_store *st, const char *fname, bool have_key)
+{
+    snprintf(st->why_buf, sizeof(st->why_buf),
+             have_key ? "'%s/%s' does not decrypt with the given --key "
+                        "(integrity check failed: wrong --key or damaged "
+                        "file); start with the key it was written with; no "
+                        "other generation was tried"
+                      : "'%s/%s' is encrypted and no --key was given; "
+                        "start with the key it was written with; no other "
+                        "generation was tried",
+             st->path, fname);
+    st->why = st->why_buf;
+}
+
+/* Log what journal_open() passed over, once per load. */
+static void
+jnl_report(const struct state_store *st, const char *jname)
+{
+    const struct journal *j = &st->jnl;
+
+    if (j->misfit) {
+        log_warn("journal '%s/%s' has %lld bytes, which fits no journal "
+                 "(cut short or grown); %s", st->path, jname,
+                 (long long)j->size,
+                 j->seq ? "read the slots found in it, it is replaced at "
+                          "the next write"
+                        : "no valid slot found in it");
+    }
+    for (int i = 0; i < 2; i++) {
+        if (j->skipped & (1u << i)) {
+            log_warn("journal '%s/%s': slot %c is incomplete or damaged "
+                     "(a write cut short?); skipped", st->path, jname,
+                     'A' + i);
+        }
+    }
+}
+
 /*
  * Open the journal of main file fname whose current bytes are main (NULL:
  * no main file).  *out_obj is the newest slot's object if it extends this
- * main file, else NULL.
+ * main file, else NULL; newest gets a copy of the newest slot either way.
  */
 static int
 jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
-           uint32_t main_len, uint8_t **out_obj, uint32_t *out_len)
+           uint32_t main_len, uint8_t **out_obj, uint32_t *out_len,
+           struct jnl_newest *newest)
 {
     struct journal *j = &st->jnl;
     struct journal_slot slot;
@@ -693,25 +812,43 @@ jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
     }
     jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
     r = journal_open(j, st->dir_fd, jname, &slot, &found, &buf);
-    if (r < 0 || !found) {
+    if (r < 0) {
+        why_unreadable(st, jname, r);
         return r;
+    }
+    jnl_report(st, jname);
+    if (!found) {
+        return 0;
+    }
+    r = -ENOMEM;
+    if (newest) {
+        newest->obj = malloc(slot.len ? slot.len : 1);
+        if (!newest->obj) {
+            goto out;
+        }
+        memcpy(newest->obj, slot.payload, slot.len);
+        newest->len = slot.len;
+        newest->seq = slot.seq;
+        memcpy(newest->base, slot.base, CRYPTO_SHA256_LEN);
+        newest->found = true;
     }
     /* Without a main file a journal is stale: the state was deleted. */
     if (j->base_valid &&
         memcmp(slot.base, j->base, CRYPTO_SHA256_LEN) == 0) {
         j->pending = malloc(slot.len ? slot.len : 1);
         if (!j->pending) {
-            free(buf);
-            return -ENOMEM;
+            goto out;
         }
         memcpy(j->pending, slot.payload, slot.len);
         j->pending_len = slot.len;
         *out_obj = j->pending;
         *out_len = slot.len;
     }
-    explicit_bzero(buf, 2 * ((size_t)JOURNAL_HDR_LEN + j->cap));
+    r = 0;
+out:
+    explicit_bzero(buf, j->buf_len);
     free(buf);
-    return 0;
+    return r;
 }
 
 /* Decode obj; record the raw blob's hash as the durable content. */
@@ -730,18 +867,75 @@ jnl_decode(struct state_store *st, const struct state_key *key,
     return r;
 }
 
-/* Main file fname cannot be used: try the previous generation. */
+/* Is the SHA-256 of file fname's bytes equal to sum? */
+static bool
+file_has_sum(const struct state_store *st, const char *fname,
+             const uint8_t sum[CRYPTO_SHA256_LEN])
+{
+    uint8_t *obj = NULL, got[CRYPTO_SHA256_LEN];
+    uint32_t len = 0;
+    bool same;
+
+    if (read_file(st, fname, &obj, &len) < 0) {
+        return false;
+    }
+    same = crypto_sha256(obj, len, got) == 0 &&
+           memcmp(got, sum, sizeof(got)) == 0;
+    explicit_bzero(obj, len);
+    free(obj);
+    return same;
+}
+
+/*
+ * Main file fname cannot be used (why: the decode error).  With a valid
+ * journal slot that extends .bak (a checkpoint wrote it into the main
+ * file), that slot is the newest state.  With one that extends something
+ * else, .bak would lose the writes it holds and the slot cannot be tied
+ * to this TPM: refuse.  Without one, .bak is the previous generation.
+ */
 static int
 jnl_fallback(struct state_store *st, const struct state_key *key,
-             const char *fname, int why, uint8_t **out, uint32_t *out_len,
-             uint32_t *out_tpm_rc)
+             const char *fname, int why, struct jnl_newest *newest,
+             uint8_t **out, uint32_t *out_len, uint32_t *out_tpm_rc)
 {
-    char bak[JNL_NAME_MAX];
+    char bak[JNL_NAME_MAX], jname[JNL_NAME_MAX];
     uint8_t *obj = NULL;
     uint32_t len = 0, rc = 0;
     int r;
 
     jnl_name(st, fname, false, ".bak", bak, sizeof(bak));
+    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+    if (newest->found && !file_has_sum(st, bak, newest->base)) {
+        snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged "
+                 "(%s) and its journal '%s' holds newer writes "
+                 "(sequence %llu) based on a main file no longer there; "
+                 "loading '%s' would lose them: restore '%s' from a "
+                 "backup", st->path, fname, strerror(-why), jname,
+                 (unsigned long long)newest->seq, bak, fname);
+        st->why = st->why_buf;
+        return why;
+    }
+    if (newest->found) {
+        r = jnl_decode(st, key, newest->obj, newest->len, out, out_len,
+                       &rc);
+        if (r < 0) {
+            return why;
+        }
+        if (!st->fallback_logged) {
+            log_warn("state file '%s/%s' is damaged (%s); loaded its "
+                     "newest generation from the journal '%s/%s' "
+                     "(sequence %llu) instead", st->path, fname,
+                     strerror(-why), st->path, jname,
+                     (unsigned long long)newest->seq);
+        }
+        st->fallback_logged = true;
+        st->jnl.pending = newest->obj;
+        st->jnl.pending_len = newest->len;
+        newest->obj = NULL;
+        st->jnl.main_damaged = true;
+        *out_tpm_rc = 0;
+        return 0;
+    }
     r = read_file(st, bak, &obj, &len);
     if (r == 0) {
         r = jnl_decode(st, key, obj, len, out, out_len, &rc);
@@ -763,25 +957,60 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
     return 0;
 }
 
+/* The main file loads; say so if that passes over a newer journal slot. */
+static void
+jnl_report_stale(const struct state_store *st, const char *fname,
+                 const uint8_t *main, uint32_t main_len,
+                 const struct jnl_newest *newest)
+{
+    char jname[JNL_NAME_MAX];
+
+    /* After a checkpoint the newest slot holds the main file's bytes. */
+    if (!newest->found || (newest->len == main_len &&
+                           memcmp(newest->obj, main, main_len) == 0)) {
+        return;
+    }
+    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+    log_warn("journal '%s/%s' (sequence %llu) does not extend '%s/%s', "
+             "which changed after it was written (by another swtpm, or "
+             "damage); loaded '%s' and skipped the journal", st->path,
+             jname, (unsigned long long)newest->seq, st->path, fname,
+             fname);
+}
+
 static int
 jnl_load(struct state_store *st, const struct state_key *key,
          const char *fname, uint8_t **out, uint32_t *out_len,
          uint32_t *out_tpm_rc)
 {
+    struct jnl_newest newest = { 0 };
     uint8_t *main = NULL, *obj = NULL;
     uint32_t main_len = 0, len = 0;
     int r, rm;
 
+    *out_tpm_rc = TPM_FAIL;
     rm = read_file(st, fname, &main, &main_len);
-    r = jnl_attach(st, fname, rm == 0 ? main : NULL, main_len, &obj, &len);
+    if (rm < 0 && rm != -ENOENT) {
+        /* Unreadable is not damaged: no other generation stands in. */
+        why_unreadable(st, fname, rm);
+        r = rm;
+        goto out;
+    }
+    r = jnl_attach(st, fname, rm == 0 ? main : NULL, main_len, &obj, &len,
+                   &newest);
     if (r < 0) {
-        *out_tpm_rc = TPM_FAIL;
         goto out;
     }
     if (obj) {
         log_debug("state '%s/%s': newest version is in the journal",
                   st->path, fname);
         r = jnl_decode(st, key, obj, len, out, out_len, out_tpm_rc);
+        if (r < 0 && is_key_failure(obj, len, key, *out_tpm_rc)) {
+            char jname[JNL_NAME_MAX];
+
+            jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+            why_key(st, jname, key != NULL);
+        }
         goto out;
     }
     if (rm == -ENOENT) {
@@ -789,20 +1018,47 @@ jnl_load(struct state_store *st, const struct state_key *key,
         r = rm;
         goto out;
     }
-    r = rm;
-    *out_tpm_rc = TPM_FAIL;
+    r = jnl_decode(st, key, main, main_len, out, out_len, out_tpm_rc);
     if (r == 0) {
-        r = jnl_decode(st, key, main, main_len, out, out_len, out_tpm_rc);
-    }
-    if (r < 0) {
-        r = jnl_fallback(st, key, fname, r, out, out_len, out_tpm_rc);
+        jnl_report_stale(st, fname, main, main_len, &newest);
+    } else if (is_key_failure(main, main_len, key, *out_tpm_rc)) {
+        why_key(st, fname, key != NULL);
+    } else {
+        r = jnl_fallback(st, key, fname, r, &newest, out, out_len,
+                         out_tpm_rc);
     }
 out:
+    newest_free(&newest);
     if (main) {
         explicit_bzero(main, main_len);
         free(main);
     }
     return r;
+}
+
+/* Does the main file fname decode with the store's key? */
+static bool
+main_decodes(const struct state_store *st, const char *fname)
+{
+    const struct state_key *key;
+    uint8_t *obj = NULL, *raw = NULL;
+    uint32_t len = 0, raw_len = 0, rc = 0;
+    int r;
+
+    key = store_key(st, &r);
+    if (r == 0) {
+        r = read_file(st, fname, &obj, &len);
+    }
+    if (r == 0) {
+        r = stateobj_decode(obj, len, key, &raw, &raw_len, &rc);
+        explicit_bzero(obj, len);
+        free(obj);
+    }
+    if (raw) {
+        explicit_bzero(raw, raw_len);
+        free(raw);
+    }
+    return r == 0;
 }
 
 /*
@@ -819,7 +1075,11 @@ jnl_write_main(struct state_store *st, const char *fname,
     char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
     int r;
 
-    /* A damaged main file must not replace the good previous one. */
+    /* A damaged main file must not replace the good previous one, also
+     * when the load that found it was before a restart. */
+    if (j->base_valid && !j->main_damaged && !main_decodes(st, fname)) {
+        j->main_damaged = true;
+    }
     jnl_name(st, fname, true, "", tmp, sizeof(tmp));
     jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
              sizeof(bak));
@@ -895,6 +1155,13 @@ jnl_append(struct state_store *st, const char *fname, const uint8_t *obj,
         jnl_name(st, fname, true, ".journal", jtmp, sizeof(jtmp));
         r = journal_create(j, st->dir_fd, jname, jtmp, st->mode,
                            st->mode_explicit, j->base, obj, len);
+        if (r < 0) {
+            snprintf(st->why_buf, sizeof(st->why_buf), "cannot create "
+                     "the journal '%s' through '%s/%s': %s; remove what "
+                     "is in the way there", jname, st->path, jtmp,
+                     strerror(-r));
+            st->why = st->why_buf;
+        }
     }
     return r;
 }
@@ -913,7 +1180,7 @@ jnl_save(struct state_store *st, const struct state_key *key,
         /* Written before any load: find out what is on disk. */
         r = read_file(st, fname, &main, &main_len);
         r = jnl_attach(st, fname, r == 0 ? main : NULL, main_len, &obj,
-                       &olen);
+                       &olen, NULL);
         free(main);
         obj = NULL;
         if (r < 0) {

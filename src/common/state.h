@@ -43,7 +43,13 @@ struct state_store {
     bool is_file;
     bool file_is_blk;       /* a block device rather than a regular file */
     int file_fd;            /* -1 when closed; lock_fd == file_fd if held */
-    const char *why;        /* static text: the last bad header's problem */
+    /*
+     * Why the last load or store failed, in words for the log, or NULL:
+     * a static text (a bad file:// header) or why_buf (a state file that
+     * cannot be read or decrypted, naming it and the fix).
+     */
+    const char *why;
+    char why_buf[4096 + 640];    /* path plus words */
 };
 
 /*
@@ -87,7 +93,11 @@ const char *state_kind(const struct state_store *st);
 /*
  * Read object name ("permall", "volatilestate", "savestate") and decode
  * it with the file key.  -ENOENT if it does not exist; other errors are
- * negative errnos with *out_tpm_rc set (see stateobj_decode).  *out is
+ * negative errnos with *out_tpm_rc set (see stateobj_decode) and st->why
+ * set when there is more to say than the errno.  A permall that exists
+ * but cannot be read (permissions, a symlink, a FIFO, a directory), or
+ * that the key does not open, fails the load: no other generation is
+ * tried for it (docs/robustness.md, "State store v2").  *out is
  * malloc'd; the caller frees (and wipes) it.
  */
 int state_load(struct state_store *st, const char *name,

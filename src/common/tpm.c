@@ -29,16 +29,16 @@ cb_nvram_init(void)
 static const char *
 load_reason(int r, uint32_t rc)
 {
+    /* The store names the file and the fix when it can. */
+    if (cur && cur->store.why) {
+        return cur->store.why;
+    }
     switch (rc) {
     case TPM_DECRYPT_ERROR:
         return "integrity check failed: wrong --key or damaged file";
     case TPM_BAD_KEY_PROPERTY:
         return "the --key has the wrong size for this file";
     default:
-        /* A bad file:// header says what is wrong with it. */
-        if (r == -EBADMSG && cur && cur->store.why) {
-            return cur->store.why;
-        }
         return strerror(-r);
     }
 }

@@ -153,8 +153,22 @@ def test_damaged_state_falls_back_to_previous_generation(tmp_path):
     assert srv.terminate(signal.SIGTERM) == 0   # .bak holds value 1
     srv.stop()
     main = srv.statedir / "tpm2-00.permall"
-    data = bytearray(main.read_bytes())
-    main.write_bytes(bytes(data[:len(data) // 2]))     # torn by hand
+    good = main.read_bytes()
+    main.write_bytes(good[:len(good) // 2])     # torn by hand
+    # The checkpoint's journal slot holds value 2, acknowledged: it wins.
+    srv = OurSwtpm(tmp_path, transport="unix")
+    try:
+        assert srv.startup() == 0
+        assert nv_read(srv) == value(2)
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    assert re.search(r"state file '.*/tpm2-00.permall' is damaged .*; "
+                     r"loaded its newest generation from the journal "
+                     r"'.*/tpm2-00.permall.journal' \(sequence \d+\) "
+                     r"instead", err), err
+    # Without the journal, the previous generation is what is left.
+    (srv.statedir / "tpm2-00.permall.journal").unlink()
     srv = OurSwtpm(tmp_path, transport="unix")
     try:
         assert srv.startup() == 0

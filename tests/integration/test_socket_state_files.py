@@ -87,6 +87,93 @@ def test_unreadable_state_names_the_reason(swtpm_factory, tmp_path):
     assert srv.terminate() == 0
 
 
+def test_unreadable_main_file_is_refused_not_replaced(swtpm_factory):
+    """Owned by root, 0600, the daemon running as nobody: INIT fails with
+    0x101 and the log names the file and the missing right; no other
+    generation is loaded and nothing is renamed or written."""
+    first = swtpm_factory(running=False)
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False)
+    assert init(srv) == 0
+    assert srv.startup() in (0, 0x100)     # 0x100: resumed, started
+    assert srv.terminate() == 0     # a checkpoint: .bak and journal exist
+    d = first.statedir
+    for p in d.parents:             # pytest's tmp dirs are 0700
+        if str(p) in ("/", "/tmp"):
+            break
+        os.chmod(p, os.stat(p).st_mode | 0o711)
+    os.chmod(d, 0o777)
+    for n in os.listdir(d):
+        os.chmod(d / n, 0o666)
+    main = d / "tpm2-00.permall"
+    os.chmod(main, 0o600)
+    # .lock holds the pid of its holder; the state files must not change.
+    before = {n: (d / n).read_bytes() for n in os.listdir(d) if n != ".lock"}
+    srv = OurSwtpm(first.dir, running=False, extra=["-r", "nobody"])
+    try:
+        assert init(srv) == 0x101, str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    assert ("'%s' is not readable by uid 65534 (Permission denied)" % main
+            in err), err
+    assert "loaded the previous generation" not in err
+    after = {n: (d / n).read_bytes() for n in os.listdir(d) if n != ".lock"}
+    assert after == before
+
+
+def test_damaged_main_with_newer_journal_is_refused(swtpm_factory):
+    """Writes after the last checkpoint live in the journal only: with the
+    main file cut, .bak would drop them, so INIT fails as Debian's does."""
+    first = swtpm_factory(running=False)
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False)
+    assert init(srv) == 0
+    assert srv.startup() in (0, 0x100)     # 0x100: resumed, started
+    rc = rc_of(srv.tpm_cmd(rh.nv_define(0x01500021, 8)))
+    assert rc == 0, hex(rc)
+    srv.stop()                      # SIGKILL: the NV index is journaled
+    main = first.statedir / "tpm2-00.permall"
+    main.write_bytes(main.read_bytes()[:100])
+    srv = OurSwtpm(first.dir, running=False)
+    try:
+        assert init(srv) == 0x101, str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    assert "journal 'tpm2-00.permall.journal' holds newer writes" in err, err
+    assert len(main.read_bytes()) == 100
+    assert not (first.statedir / "tpm2-00.permall.damaged").exists()
+
+
+def test_fifo_at_journal_temp_name_does_not_block(swtpm_factory):
+    srv = swtpm_factory(running=False)
+    assert init(srv) == 0
+    assert srv.startup() == 0       # first permall: the main file
+    os.mkfifo(srv.statedir / "TMP2-00.permall.journal")
+    rc = rc_of(srv.tpm_cmd(rh.nv_define(0x01500022, 8)))
+    assert rc == 0, hex(rc)         # the journal is created past it
+    assert (srv.statedir / "tpm2-00.permall.journal").is_file()
+    assert srv.terminate() == 0, str(srv)
+
+
+def test_fifo_at_journal_name_names_the_journal(swtpm_factory):
+    first = swtpm_factory(running=False)
+    make_state(first)
+    (first.statedir / "tpm2-00.permall.journal").unlink()
+    os.mkfifo(first.statedir / "tpm2-00.permall.journal")
+    srv = OurSwtpm(first.dir, running=False)
+    try:
+        assert init(srv) == 0x101, str(srv)
+        assert len(srv.ctrl(CMD_GET_CAPABILITY, resp_len=8)) == 8
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+    assert "tpm2-00.permall.journal' is not a regular file" in srv.stderr()
+
+
 def test_tpm_path_with_comma_is_taken_verbatim(tmp_path):
     d = tmp_path / "dir,with,comma"
     d.mkdir()
@@ -142,10 +229,11 @@ def test_print_states_reports_a_recovery(swtpm_factory):
     main.write_bytes(main.read_bytes()[:size // 2])      # torn by hand
     srv = OurSwtpm(first.dir, running=False)
     assert init(srv) == 0, str(srv)
-    assert "loaded the previous generation" in srv.stderr()
+    # The checkpoint's journal slot holds what the main file held.
+    msg = "loaded its newest generation from the journal"
+    assert msg in srv.stderr()
     # said once per start, though libtpms reads the permall more than once
-    assert srv.stderr().count("loaded the previous generation") == 1, \
-        srv.stderr()
+    assert srv.stderr().count(msg) == 1, srv.stderr()
     assert srv.terminate() == 0         # the checkpoint keeps it aside
     out = print_states(srv)
     assert out.endswith(', "damaged": [ {"name": "permall", "size": %d} ] }'

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,10 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "ctrl_wire.h"
 #include "journal.h"
+#include "log.h"
 #include "state.h"
 #include "unit_util.h"
 
@@ -87,6 +90,7 @@ static const struct state_key KEY128 = {
 struct fixture {
     char dir[64];
     char err[512];
+    int log_fd;             /* the store's log lines go here */
     struct state_store st;
 };
 
@@ -104,6 +108,9 @@ setup(void **state)
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_journal.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
+    f->log_fd = open(f->dir, O_RDWR | O_TMPFILE, 0600);
+    assert_true(f->log_fd >= 0);
+    log_set_fd(f->log_fd);
     store_open(f);
     *state = f;
     return 0;
@@ -117,6 +124,8 @@ teardown(void **state)
     tear_pwrite = fail_fdatasync = false;
     fail_rename_to = NULL;
     state_close(&f->st);
+    log_set_fd(2);
+    close(f->log_fd);
     unit_rm_tree(f->dir);
     free(f);
     return 0;
@@ -400,21 +409,69 @@ test_journal_bad_slots_ignored(void **state)
     load_expect(f, "D");
 }
 
+/* Did the store log a line containing text since the fixture began? */
+static bool
+log_has(const struct fixture *f, const char *text)
+{
+    char buf[16384];
+    ssize_t n = pread(f->log_fd, buf, sizeof(buf) - 1, 0);
+
+    if (n < 0) {
+        return false;
+    }
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+static void
+damage_main(struct fixture *f)
+{
+    int fd = open(path_in(f, "tpm2-00.permall"), O_WRONLY | O_TRUNC);
+
+    assert_int_equal(write(fd, "junk", 4), 4);
+    close(fd);
+}
+
+/* A checkpoint put B into the main file; the journal slot holds it too. */
+static void
+test_journal_damaged_main_loads_newest_slot(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak = A */
+    crash_and_restart(f);
+    damage_main(f);
+    /* Before: .bak (A) loaded and the acknowledged B was gone. */
+    load_expect(f, "B");
+    assert_true(log_has(f, "tpm2-00.permall' is damaged"));
+    assert_true(log_has(f, "from the journal"));
+    /* The next write and a restart keep B's successor; the damaged file
+     * is kept aside at the checkpoint, never over the good .bak. */
+    assert_int_equal(save(f, "C"), 0);
+    crash_and_restart(f);
+    load_expect(f, "C");
+    assert_int_equal(state_checkpoint(&f->st), 0);
+    assert_true(state_damaged_size(&f->st, "permall") == 4);
+    main_expect(f, "C");
+    crash_and_restart(f);
+    load_expect(f, "C");
+}
+
 static void
 test_journal_damaged_main_falls_back(void **state)
 {
     struct fixture *f = *state;
     uint8_t *raw = NULL;
     uint32_t len = 0, rc = 0;
-    int fd;
 
     assert_int_equal(save(f, "A"), 0);
     assert_int_equal(save(f, "B"), 0);
     assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak = A */
     crash_and_restart(f);
-    fd = open(path_in(f, "tpm2-00.permall"), O_WRONLY | O_TRUNC);
-    assert_int_equal(write(fd, "junk", 4), 4);
-    close(fd);
+    assert_int_equal(unlink(path_in(f, "tpm2-00.permall.journal")), 0);
+    damage_main(f);
     load_expect(f, "A");
     /* Nothing was deleted or replaced by the fallback. */
     assert_int_equal(access(path_in(f, "tpm2-00.permall.bak"), F_OK), 0);
@@ -422,6 +479,344 @@ test_journal_damaged_main_falls_back(void **state)
     assert_int_equal(unlink(path_in(f, "tpm2-00.permall.bak")), 0);
     assert_true(state_load(&f->st, "permall", &raw, &len, &rc) < 0);
     assert_int_equal(rc, TPM_BAD_PARAMETER);
+}
+
+/* Writes after the checkpoint, then damage: .bak would lose them. */
+static void
+test_journal_damaged_main_newer_slot_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak A, main B */
+    assert_int_equal(save(f, "C"), 0);              /* slot based on B */
+    crash_and_restart(f);
+    damage_main(f);
+    assert_true(state_load(&f->st, "permall", &raw, &len, &rc) < 0);
+    assert_int_equal(rc, TPM_BAD_PARAMETER);    /* the main file's error */
+    assert_non_null(f->st.why);
+    assert_non_null(strstr(f->st.why, "journal 'tpm2-00.permall.journal' "
+                           "holds newer writes"));
+    state_close(&f->st);
+    /* Nothing was renamed or written. */
+    assert_int_equal(access(path_in(f, "tpm2-00.permall.damaged"), F_OK),
+                     -1);
+    store_open(f);
+    assert_int_equal(state_size(&f->st, "permall"), 4);    /* "junk" */
+    assert_int_equal(stat(path_in(f, "tpm2-00.permall.bak"), &sb), 0);
+    assert_int_equal(sb.st_size, 16 + 1);                   /* A */
+}
+
+/* Swap the main file for one in the way of reading it, keep the rest. */
+static void
+expect_refused(struct fixture *f, const char *why_part)
+{
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    struct stat before, after;
+
+    assert_int_equal(lstat(path_in(f, "tpm2-00.permall.bak"), &before), 0);
+    assert_true(state_load(&f->st, "permall", &raw, &len, &rc) < 0);
+    assert_null(raw);
+    assert_true(rc != 0 && rc != TPM_RETRY);
+    assert_non_null(f->st.why);
+    if (!strstr(f->st.why, why_part)) {
+        fail_msg("why: %s", f->st.why);
+    }
+    /* A close checkpoints: still nothing may be written or renamed. */
+    state_close(&f->st);
+    assert_int_equal(lstat(path_in(f, "tpm2-00.permall.bak"), &after), 0);
+    assert_true(before.st_ino == after.st_ino &&
+                before.st_mtime == after.st_mtime);
+    assert_int_equal(access(path_in(f, "tpm2-00.permall.damaged"), F_OK),
+                     -1);
+    store_open(f);
+}
+
+static void
+make_generations(struct fixture *f)
+{
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak = A */
+    crash_and_restart(f);
+}
+
+static void
+test_journal_unreadable_main_refused(void **state)
+{
+    struct fixture *f = *state;
+    char *main = strdup(path_in(f, "tpm2-00.permall"));
+
+    make_generations(f);
+    /* Root owns it, 0600; the daemon runs as nobody. */
+    assert_int_equal(chmod(main, 0600), 0);
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(seteuid(65534), 0);
+    expect_refused(f, "tpm2-00.permall' is not readable by uid 65534 "
+                   "(Permission denied)");
+    assert_int_equal(seteuid(0), 0);
+    /* A symlink to the real bytes, a FIFO and a directory likewise. */
+    assert_int_equal(rename(main, path_in(f, "real")), 0);
+    assert_int_equal(symlink("real", main), 0);
+    expect_refused(f, "is a symbolic link");
+    assert_int_equal(unlink(main), 0);
+    assert_int_equal(mkfifo(main, 0600), 0);
+    expect_refused(f, "is not a regular file");
+    assert_int_equal(unlink(main), 0);
+    assert_int_equal(mkdir(main, 0700), 0);
+    expect_refused(f, "is not a regular file");
+    assert_int_equal(rmdir(main), 0);
+    assert_int_equal(rename(path_in(f, "real"), main), 0);
+    load_expect(f, "B");
+    free(main);
+}
+
+/* Like swtpm_setup --overwrite --keyfile: an encrypted main file beside
+ * an older plain .bak. */
+static void
+test_journal_key_failure_never_selects_another_generation(void **state)
+{
+    struct fixture *f = *state;
+    struct state_store other = { 0 };
+    const struct state_key other_key = {
+        { 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 }, 16
+    };
+    uint32_t rc = 0;
+
+    make_generations(f);
+    assert_int_equal(unlink(path_in(f, "tpm2-00.permall.journal")), 0);
+    assert_int_equal(state_open(&other, f->dir, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    other.defer_sync = true;
+    other.filekey = KEY128;
+    assert_int_equal(state_save(&other, "permall",
+                                (const uint8_t *)"NEW", 3, &rc), 0);
+    state_close(&other);
+    expect_refused(f, "is encrypted and no --key was given");
+    f->st.filekey = other_key;
+    expect_refused(f, "does not decrypt with the given --key");
+    f->st.filekey = KEY128;
+    load_expect(f, "NEW");
+}
+
+/* Damage a journal, then the newest intact slot must still load, the
+ * damage be logged, and the next write survive a crash. */
+static void
+journal_damage(struct fixture *f, off_t new_size, const char *expect,
+               const char *logged)
+{
+    int fd;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(save(f, "C"), 0);
+    assert_int_equal(save(f, "D"), 0);
+    crash_and_restart(f);
+    fd = open(path_in(f, "tpm2-00.permall.journal"), O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, new_size), 0);
+    close(fd);
+    load_expect(f, expect);
+    assert_true(log_has(f, logged));
+    assert_int_equal(save(f, "E"), 0);
+    crash_and_restart(f);
+    load_expect(f, "E");
+}
+
+#define JSIZE (2 * (JOURNAL_HDR_LEN + JOURNAL_MIN_CAP))
+
+static void
+test_journal_cut_by_one_byte(void **state)
+{
+    /* D is in slot 1, which ends with zeros: its bytes are all there. */
+    journal_damage(*state, JSIZE - 1, "D", "fits no journal");
+}
+
+static void
+test_journal_grown_by_one_byte(void **state)
+{
+    journal_damage(*state, JSIZE + 1, "D", "fits no journal");
+}
+
+static void
+test_journal_huge_sparse(void **state)
+{
+    journal_damage(*state, (off_t)8 << 30, "D", "fits no journal");
+}
+
+static void
+test_journal_cut_into_newest_slot(void **state)
+{
+    /* Slot 1 (D) cut inside its payload: C in slot 0 is the newest. */
+    journal_damage(*state, JOURNAL_HDR_LEN + JOURNAL_MIN_CAP +
+                   JOURNAL_HDR_LEN + 4, "C", "slot B is incomplete");
+}
+
+static void
+test_journal_empty_file(void **state)
+{
+    /* No slot left: the main file (A) is what remains, and it says so. */
+    journal_damage(*state, 0, "A", "has 0 bytes");
+}
+
+static void
+test_journal_both_slots_bad_logged(void **state)
+{
+    struct fixture *f = *state;
+    int fd;
+    uint8_t b;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(save(f, "C"), 0);
+    crash_and_restart(f);
+    fd = open(path_in(f, "tpm2-00.permall.journal"), O_RDWR);
+    for (int i = 0; i < 2; i++) {
+        off_t off = i * (JOURNAL_HDR_LEN + JOURNAL_MIN_CAP) + 60;
+
+        assert_int_equal(pread(fd, &b, 1, off), 1);
+        b ^= 0x40;
+        assert_int_equal(__real_pwrite(fd, &b, 1, off), 1);
+    }
+    close(fd);
+    load_expect(f, "A");
+    assert_true(log_has(f, "slot A is incomplete or damaged"));
+    assert_true(log_has(f, "slot B is incomplete or damaged"));
+}
+
+/* A crafted slot with sequence 2^64-1: the next write must not be 0. */
+static void
+test_journal_max_sequence(void **state)
+{
+    struct fixture *f = *state;
+    size_t slot = JOURNAL_HDR_LEN + JOURNAL_MIN_CAP;
+    uint8_t *buf = calloc(2, slot);
+    uint8_t main[64], base[CRYPTO_SHA256_LEN];
+    const uint8_t obj[] = { 2, 1, 0, 10, 0, 0, 0, 0, 0, 17,
+                            0, 1, 0, 0, 0, 1, 'M' };
+    int fd;
+    ssize_t n;
+
+    assert_int_equal(save(f, "A"), 0);
+    crash_and_restart(f);
+    fd = open(path_in(f, "tpm2-00.permall"), O_RDONLY);
+    n = read(fd, main, sizeof(main));
+    close(fd);
+    assert_int_equal(crypto_sha256(main, (size_t)n, base), 0);
+    assert_int_equal(journal_encode_slot(UINT64_MAX, JOURNAL_MIN_CAP, base,
+                                         obj, sizeof(obj), buf + slot), 0);
+    fd = open(path_in(f, "tpm2-00.permall.journal"),
+              O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(write(fd, buf, 2 * slot), (ssize_t)(2 * slot));
+    close(fd);
+    free(buf);
+    load_expect(f, "M");
+    assert_int_equal(save(f, "next"), 0);
+    crash_and_restart(f);
+    load_expect(f, "next");
+    assert_int_equal(save(f, "after"), 0);
+    crash_and_restart(f);
+    load_expect(f, "after");
+}
+
+/* Fold the journal into the main file and start the next write afresh,
+ * so that it creates a new journal through the temporary name. */
+static void
+no_journal(struct fixture *f, const char *jnl)
+{
+    assert_int_equal(state_checkpoint(&f->st), 0);
+    assert_int_equal(unlink(jnl), 0);
+    crash_and_restart(f);
+}
+
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    fail_msg("a write blocked on the FIFO at the journal's temp name");
+}
+
+/* What sits at TMP2-00.permall.journal must not block or break writes. */
+static void
+test_journal_tmp_name_obstacles(void **state)
+{
+    struct fixture *f = *state;
+    char *tmp = strdup(path_in(f, "TMP2-00.permall.journal"));
+    char *jnl = strdup(path_in(f, "tpm2-00.permall.journal"));
+    struct stat sb;
+    int fd;
+
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(mkfifo(tmp, 0600), 0);
+    assert_int_equal(save(f, "B"), 0);          /* creates the journal */
+    alarm(0);
+    /* A symlink there is removed, its target left alone. */
+    fd = open(path_in(f, "target"), O_WRONLY | O_CREAT, 0600);
+    close(fd);
+    no_journal(f, jnl);
+    assert_int_equal(symlink("target", tmp), 0);
+    assert_int_equal(save(f, "C"), 0);
+    assert_int_equal(stat(path_in(f, "target"), &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    /* An empty directory goes, one with entries stays and says so. */
+    no_journal(f, jnl);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    assert_int_equal(save(f, "D"), 0);
+    no_journal(f, jnl);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    fd = open(path_in(f, "TMP2-00.permall.journal/x"), O_WRONLY | O_CREAT,
+              0600);
+    close(fd);
+    f->st.why = NULL;
+    assert_true(save(f, "E") < 0);
+    assert_non_null(f->st.why);
+    assert_non_null(strstr(f->st.why, "TMP2-00.permall.journal"));
+    crash_and_restart(f);
+    load_expect(f, "D");
+    assert_int_equal(access(path_in(f, "TMP2-00.permall.journal/x"), F_OK),
+                     0);
+    free(tmp);
+    free(jnl);
+}
+
+/* A FIFO, symlink or directory at the journal's own name. */
+static void
+test_journal_own_name_obstacles(void **state)
+{
+    struct fixture *f = *state;
+    char *jnl = strdup(path_in(f, "tpm2-00.permall.journal"));
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+
+    assert_int_equal(save(f, "A"), 0);
+    crash_and_restart(f);
+    for (int i = 0; i < 3; i++) {
+        if (i == 0) {
+            assert_int_equal(mkfifo(jnl, 0600), 0);
+        } else if (i == 1) {
+            assert_int_equal(symlink("tpm2-00.permall", jnl), 0);
+        } else {
+            assert_int_equal(mkdir(jnl, 0700), 0);
+        }
+        signal(SIGALRM, on_alarm);
+        alarm(10);
+        assert_true(state_load(&f->st, "permall", &raw, &len, &rc) < 0);
+        alarm(0);
+        assert_non_null(f->st.why);
+        if (!strstr(f->st.why, "tpm2-00.permall.journal'")) {
+            fail_msg("why: %s", f->st.why);
+        }
+        assert_int_equal(remove(jnl), 0);
+    }
+    load_expect(f, "A");
+    free(jnl);
 }
 
 static void
@@ -456,7 +851,20 @@ main(void)
         T(test_journal_without_main),
         T(test_journal_encrypted),
         T(test_journal_bad_slots_ignored),
+        T(test_journal_damaged_main_loads_newest_slot),
         T(test_journal_damaged_main_falls_back),
+        T(test_journal_damaged_main_newer_slot_refused),
+        T(test_journal_unreadable_main_refused),
+        T(test_journal_key_failure_never_selects_another_generation),
+        T(test_journal_cut_by_one_byte),
+        T(test_journal_grown_by_one_byte),
+        T(test_journal_huge_sparse),
+        T(test_journal_cut_into_newest_slot),
+        T(test_journal_empty_file),
+        T(test_journal_both_slots_bad_logged),
+        T(test_journal_max_sequence),
+        T(test_journal_tmp_name_obstacles),
+        T(test_journal_own_name_obstacles),
         T(test_journal_delete_removes_journal),
     };
 
