@@ -280,14 +280,23 @@ def test_damaged_state_fails_clearly(tmp_path, damage):
 
 
 def test_damaged_state_falls_back_to_previous_generation(tmp_path):
-    """permall damaged, its previous generation (.bak) good: INIT loads
-    the .bak and one log line names both; nothing is deleted."""
+    """permall damaged: INIT loads the newest intact generation, the
+    journal's slot (which extends the .bak), and one log line names both;
+    without the journal, the .bak; nothing is deleted."""
     state = tmp_path / "st"
     with cuse_tpm(tmp_path, state=state) as t:
         init_and_start(t)
     assert (state / "tpm2-00.permall.bak").exists()
     p = state / "tpm2-00.permall"
     p.write_bytes(p.read_bytes()[:20])
+    with cuse_tpm(tmp_path, state=state) as t:
+        init_and_start(t)
+        log = t.read_log()
+    assert "state file '%s' is damaged" % p in log, log
+    assert ("loaded its newest generation from the journal '%s.journal'"
+            % p) in log, log
+    (state / "tpm2-00.permall.journal").unlink()
+    p.write_bytes(p.read_bytes()[:20])      # the stop's checkpoint fixed it
     with cuse_tpm(tmp_path, state=state) as t:
         init_and_start(t)
         log = t.read_log()
