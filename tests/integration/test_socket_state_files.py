@@ -28,6 +28,18 @@ def init(srv, flags=0):
     return res(srv.ctrl(CMD_INIT, struct.pack(">I", flags)))
 
 
+def refused_init_stderr(state_dir, extra=()):
+    """Start ours on state_dir: INIT fails with 0x101, the daemon still
+    stops cleanly; its stderr."""
+    srv = OurSwtpm(state_dir, running=False, extra=list(extra))
+    try:
+        assert init(srv) == 0x101, str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+    return srv.stderr()
+
+
 def make_state(srv):
     """A TPM 2 state with permall and volatilestate, then stopped."""
     assert init(srv) == 0
@@ -109,13 +121,7 @@ def test_unreadable_main_file_is_refused_not_replaced(swtpm_factory):
     os.chmod(main, 0o600)
     # .lock holds the pid of its holder; the state files must not change.
     before = {n: (d / n).read_bytes() for n in os.listdir(d) if n != ".lock"}
-    srv = OurSwtpm(first.dir, running=False, extra=["-r", "nobody"])
-    try:
-        assert init(srv) == 0x101, str(srv)
-        assert srv.terminate() == 0
-    finally:
-        srv.stop()
-    err = srv.stderr()
+    err = refused_init_stderr(first.dir, ["-r", "nobody"])
     assert ("'%s' is not readable by uid 65534 (Permission denied)" % main
             in err), err
     assert "loaded the previous generation" not in err
@@ -136,13 +142,7 @@ def test_damaged_main_with_newer_journal_is_refused(swtpm_factory):
     srv.stop()                      # SIGKILL: the NV index is journaled
     main = first.statedir / "tpm2-00.permall"
     main.write_bytes(main.read_bytes()[:100])
-    srv = OurSwtpm(first.dir, running=False)
-    try:
-        assert init(srv) == 0x101, str(srv)
-        assert srv.terminate() == 0
-    finally:
-        srv.stop()
-    err = srv.stderr()
+    err = refused_init_stderr(first.dir)
     assert "journal 'tpm2-00.permall.journal' holds newer writes" in err, err
     assert len(main.read_bytes()) == 100
     assert not (first.statedir / "tpm2-00.permall.damaged").exists()
