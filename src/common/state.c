@@ -200,11 +200,15 @@ lock_put_pid(const struct state_store *st, int fd)
     return st->lock_remote && fdatasync(fd) < 0 ? -errno : 0;
 }
 
-/* Record our pid in the lock file (informational only). */
+/* Record our pid in the lock file (informational only).  Written over
+ * the last holder's, then cut to length, so a waiter never reads none. */
 static void
 lock_write_pid(const struct state_store *st, int fd)
 {
-    if (ftruncate(fd, 0) < 0 || lock_put_pid(st, fd) < 0) {
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+
+    if (lock_put_pid(st, fd) < 0 || ftruncate(fd, n) < 0) {
         log_debug("cannot write pid to lock file");
     }
 }

@@ -239,6 +239,7 @@ statedir_open(const struct opts *o, struct state_store *real, bool *out_exit0)
 
 /* How long a run waits for other swtpm_setup runs on the same state. */
 #define SETUP_LOCK_WAIT_MS 120000
+#define HOLDER_SETTLE_MS 500
 
 /* Whether pid is a swtpm_setup (ours or Debian's): its run ends soon. */
 static bool
@@ -265,20 +266,26 @@ holder_is_setup(pid_t pid)
  * Take the state's lock.  Another swtpm_setup holding it is waited for
  * (concurrent `--not-overwrite` runs then all succeed, as upstream's,
  * which lock only while their swtpm runs), up to SETUP_LOCK_WAIT_MS; an
- * emulator holding it is a TPM in use, refused at once.
+ * emulator holding it is a TPM in use, refused.  A new holder writes its
+ * pid just after it locks, so until then the lock file names nobody or
+ * the last holder: a holder that is not a swtpm_setup is believed only
+ * when it stays so for HOLDER_SETTLE_MS.
  */
 static int
 lock_waiting_for_setups(struct state_store *real, pid_t *holder)
 {
     const struct timespec delay = { 0, 20 * 1000 * 1000 };
-    unsigned int waited_ms = 0;
+    unsigned int waited_ms = 0, other_ms = 0;
     int r;
 
     for (;;) {
         *holder = 0;
         r = state_lock(real, 0, holder);
-        if (r != -EAGAIN || !holder_is_setup(*holder) ||
-            waited_ms >= SETUP_LOCK_WAIT_MS) {
+        if (r != -EAGAIN || waited_ms >= SETUP_LOCK_WAIT_MS) {
+            return r;
+        }
+        other_ms = holder_is_setup(*holder) ? 0 : other_ms + 20;
+        if (other_ms > HOLDER_SETTLE_MS) {
             return r;
         }
         nanosleep(&delay, NULL);
