@@ -1242,3 +1242,27 @@ jnl_delete(struct state_store *st, const char *fname)
     jnl_detach(st);
     st->jnl.attached = true;    /* nothing on disk now */
 }
+
+int
+state_retire_generations(struct state_store *st)
+{
+    static const char *const suffixes[] = { ".bak", ".damaged", ".journal" };
+    char fname[OBJ_NAME_MAX], old[JNL_NAME_MAX];
+    int r;
+
+    if (st->is_file) {
+        return 0;   /* the file backend keeps no generations beside it */
+    }
+    r = obj_name(st, "permall", /* tmp= */ false, fname, sizeof(fname));
+    if (r < 0) {
+        return r;
+    }
+    jnl_detach(st);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        jnl_name(st, fname, false, suffixes[i], old, sizeof(old));
+        if (unlinkat(st->dir_fd, old, 0) < 0 && errno != ENOENT) {
+            return -errno;
+        }
+    }
+    return fsync(st->dir_fd) < 0 ? -errno : 0;
+}

@@ -125,6 +125,14 @@ int state_checkpoint(struct state_store *st);
  */
 int state_sync(struct state_store *st);
 
+/*
+ * The permall was replaced by another TPM's (swtpm_setup --overwrite):
+ * remove the previous TPM's generations beside it (.bak, .damaged,
+ * .journal), so that no fallback can bring back a different TPM, and
+ * flush the directory.  The file backend keeps none: 0 at once.
+ */
+int state_retire_generations(struct state_store *st);
+
 /* Remove object name; -ENOENT only if must_exist. */
 int state_delete(struct state_store *st, const char *name, bool must_exist);
 

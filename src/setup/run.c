@@ -384,6 +384,9 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         snprintf(keep, sizeof(keep), "%s-00.permall",
                  ctx->o->tpm2 ? "tpm2" : "tpm");
         r = statedir_files_apply(real->dir_fd, keep, -1);
+        if (r == 0) {
+            r = state_retire_generations(real);
+        }
         if (r < 0) {
             log_errno(-r, "cannot remove old state files in '%s'",
                       real->path);

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+import helpers_reliability as rh
+from helpers_swtpm import OurSwtpm, rc_of
 from helpers_setup import (ca_bundle, cert_modulus, cert_text, debian_swtpm,
                            fail, need_tpm2_tools, ok, run, run_setup, tpm2,
                            verify)
@@ -484,3 +486,33 @@ def test_ecc_ek_matches_cert(work):
     b = ok(run(["openssl", "pkey", "-pubin", "-in", work / "certkey.pem",
                 "-noout", "-text"])).out
     assert a == b and "P-384" in a
+
+
+def test_overwrite_retires_the_old_tpms_generations(work):
+    """After --overwrite no fallback may bring back the old TPM: its .bak
+    and journal go with it, and a damaged new main file is refused."""
+    ok(run_setup("--tpm2", "--createek", "--tpmstate", work / "state",
+                 xdg=work / "xdg"))
+    srv = OurSwtpm(work)
+    try:
+        assert srv.startup() in (0, 0x100)
+        rc = rc_of(srv.tpm_cmd(rh.nv_define(0x01500031, 8)))
+        assert rc == 0, hex(rc)
+        assert srv.terminate() == 0     # the checkpoint: .bak and journal
+    finally:
+        srv.stop()
+    st = work / "state"
+    assert (st / "tpm2-00.permall.bak").is_file()
+    assert (st / "tpm2-00.permall.journal").is_file()
+    ok(run_setup("--tpm2", "--createek", "--tpmstate", st, "--overwrite",
+                 xdg=work / "xdg"))
+    assert sorted(os.listdir(st)) == [".lock", "tpm2-00.permall"]
+    main = st / "tpm2-00.permall"
+    main.write_bytes(main.read_bytes()[:100])
+    srv = OurSwtpm(work, running=False)
+    try:
+        r = srv.ctrl(2, b"\0\0\0\0")        # CMD_INIT
+        assert r[:4] == b"\0\0\1\1", r.hex()    # not the old TPM's .bak
+    finally:
+        srv.stop()
+    assert "previous generation" not in srv.stderr()
