@@ -4,6 +4,7 @@
  * hashing and GET_INFO paging) on one connection, with upstream's stdout
  * lines and error reporting on stderr.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -203,72 +204,113 @@ do_buffersize(struct client *c, uint32_t size)
 
 /* Commands whose request is one small field and reply is a result. */
 static int
-do_with_arg(struct client *c, const struct opts *o)
+do_init(struct client *c)
 {
     struct ptm_init init;
-    struct ptm_loc loc;
-    struct ptm_reset_est rst;
-    struct ptm_lockstorage lck;
 
-    switch (o->op) {
-    case OP_INIT:
-        memset(&init, 0, sizeof(init));
-        init.u.req.init_flags = PTM_INIT_FLAG_DELETE_VOLATILE;
-        return ctrl(c, CMD_INIT, &init);
-    case OP_LOCALITY:
-        memset(&loc, 0, sizeof(loc));
-        loc.u.req.loc = (uint8_t)o->number;
-        return ctrl(c, CMD_SET_LOCALITY, &loc);
-    case OP_RESET_ESTABLISHED:
-        memset(&rst, 0, sizeof(rst));
-        rst.u.req.loc = (uint8_t)o->number;
-        return ctrl(c, CMD_RESET_TPMESTABLISHED, &rst);
-    default:
-        memset(&lck, 0, sizeof(lck));
-        lck.u.req.retries = o->number;
-        return ctrl(c, CMD_LOCK_STORAGE, &lck);
-    }
+    memset(&init, 0, sizeof(init));
+    init.u.req.init_flags = PTM_INIT_FLAG_DELETE_VOLATILE;
+    return ctrl(c, CMD_INIT, &init);
 }
 
 static int
-dispatch(struct client *c, const struct opts *o)
+do_locality(struct client *c, uint32_t locality)
+{
+    struct ptm_loc loc;
+
+    memset(&loc, 0, sizeof(loc));
+    loc.u.req.loc = (uint8_t)locality;
+    return ctrl(c, CMD_SET_LOCALITY, &loc);
+}
+
+static int
+do_reset_established(struct client *c, uint32_t locality)
+{
+    struct ptm_reset_est rst;
+
+    memset(&rst, 0, sizeof(rst));
+    rst.u.req.loc = (uint8_t)locality;
+    return ctrl(c, CMD_RESET_TPMESTABLISHED, &rst);
+}
+
+static int
+do_lock_storage(struct client *c, uint32_t retries)
+{
+    struct ptm_lockstorage lck;
+
+    memset(&lck, 0, sizeof(lck));
+    lck.u.req.retries = retries;
+    return ctrl(c, CMD_LOCK_STORAGE, &lck);
+}
+
+static int
+do_capability(struct client *c)
 {
     ptm_cap cap = 0;
+
+    if (ctrl(c, CMD_GET_CAPABILITY, &cap) < 0) {
+        return -1;
+    }
+    printf("ptm capability is 0x%" PRIx64 "\n", (uint64_t)cap);
+    return 0;
+}
+
+static int
+do_established(struct client *c)
+{
     struct ptm_est est;
+
+    memset(&est, 0, sizeof(est));
+    if (ctrl(c, CMD_GET_TPMESTABLISHED, &est) < 0) {
+        return -1;
+    }
+    printf("tpmEstablished is %d\n", est.u.resp.bit);
+    return 0;
+}
+
+static int
+do_config(struct client *c)
+{
     struct ptm_getconfig cfg;
 
+    memset(&cfg, 0, sizeof(cfg));
+    if (ctrl(c, CMD_GET_CONFIG, &cfg) < 0) {
+        return -1;
+    }
+    printf("ptm configuration flags: 0x%x\n", cfg.u.resp.flags);
+    return 0;
+}
+
+/*
+ * Every operation is listed and there is no default: an operation added
+ * to enum ioctl_op but not here is a -Wswitch error at build time, not
+ * some other command sent to a running TPM.
+ */
+static int
+dispatch(struct client *c, const struct opts *o)
+{
     switch (o->op) {
-    case OP_CAPABILITY:
-        if (ctrl(c, CMD_GET_CAPABILITY, &cap) < 0) {
-            return -1;
-        }
-        printf("ptm capability is 0x%" PRIx64 "\n", (uint64_t)cap);
-        return 0;
-    case OP_ESTABLISHED:
-        memset(&est, 0, sizeof(est));
-        if (ctrl(c, CMD_GET_TPMESTABLISHED, &est) < 0) {
-            return -1;
-        }
-        printf("tpmEstablished is %d\n", est.u.resp.bit);
-        return 0;
-    case OP_CONFIG:
-        memset(&cfg, 0, sizeof(cfg));
-        if (ctrl(c, CMD_GET_CONFIG, &cfg) < 0) {
-            return -1;
-        }
-        printf("ptm configuration flags: 0x%x\n", cfg.u.resp.flags);
-        return 0;
+    case OP_CAPABILITY: return do_capability(c);
+    case OP_INIT: return do_init(c);
     case OP_STOP: return do_simple(c, CMD_STOP);
     case OP_SHUTDOWN: return do_simple(c, CMD_SHUTDOWN);
+    case OP_ESTABLISHED: return do_established(c);
+    case OP_RESET_ESTABLISHED: return do_reset_established(c, o->number);
+    case OP_LOCALITY: return do_locality(c, o->number);
     case OP_STORE_VOLATILE: return do_simple(c, CMD_STORE_VOLATILE);
     case OP_CANCEL: return do_simple(c, CMD_CANCEL_TPM_CMD);
     case OP_HASH: return do_hash(c, o->hash_data);
     case OP_SAVE: return save_blob(c, o);
     case OP_LOAD: return load_blob(c, o);
+    case OP_CONFIG: return do_config(c);
     case OP_BUFFERSIZE: return do_buffersize(c, o->number);
     case OP_INFO: return do_info(c, o->info_flags);
-    default: return do_with_arg(c, o);
+    case OP_LOCK_STORAGE: return do_lock_storage(c, o->number);
+    case OP_NONE: break;
     }
+    /* main() refuses a command line without an operation. */
+    assert(!"swtpm_ioctl: no operation");
+    return -1;
 }
 
 int

@@ -471,3 +471,33 @@ def test_load_sends_one_request(fake_server, tmp_path):
     req = srv.requests[0]
     assert req[:16] == bytes.fromhex("0000000d" "00000000" "00000002"
                                      "00001388")
+
+
+# Each option and the request it must put on the wire: the command code
+# (docs/control-channel.md) and the option's argument.  A reply of the
+# right size with result 0 follows, so the run must also succeed.
+@pytest.mark.parametrize("args,wire,reply", [
+    (["-c"], "00000001", bytes(8)),
+    (["-i"], "00000002" "00000001", bytes(4)),
+    (["-s"], "00000003", bytes(4)),
+    (["-e"], "00000004", bytes(8)),
+    (["-l", "2"], "00000005" "02000000", bytes(4)),
+    (["-h", "ab"], "00000006", [bytes(4)] * 3),
+    (["-C"], "00000009", bytes(4)),
+    (["-v"], "0000000a", bytes(4)),
+    (["-r", "3"], "0000000b" "03000000", bytes(4)),
+    (["--save", "volatile", "OUT"], "0000000c" "00000001" "00000002"
+     "00000000", bytes(16)),
+    (["--stop"], "0000000e", bytes(4)),
+    (["-g"], "0000000f", bytes(8)),
+    (["-b", "4096"], "00000011" "00001000", bytes(16)),
+    (["--info", "1"], "00000012" "0000000000000001" "00000000" "00000000",
+     bytes(12)),
+    (["--lock-storage", "7"], "00000013" "00000007", bytes(4)),
+])
+def test_each_option_sends_its_command(fake_server, tmp_path, args, wire,
+                                       reply):
+    srv = fake_server([reply])
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    expect_ok(ioctl("--tcp", ":%d" % srv.port, *args))
+    assert srv.requests[0] == bytes.fromhex(wire), args
