@@ -57,7 +57,9 @@ sdnotify_send_close(int fd, const char *state)
     if (fd < 0) {
         return 0;
     }
-    if (send(fd, state, strlen(state), MSG_NOSIGNAL) < 0) {
+    /* Never wait for a reader that does not read: a full queue is an
+     * error (EAGAIN), logged by the caller, and the daemon serves on. */
+    if (send(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         r = -errno;
     }
     close(fd);

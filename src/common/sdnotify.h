@@ -18,7 +18,8 @@ int sdnotify_open(const char *addr, int *out_fd);
 
 /*
  * Send state (e.g. "READY=1") on fd from sdnotify_open() and close it.
- * fd -1: nothing to do, 0.  Returns 0 or -errno of send().
+ * fd -1: nothing to do, 0.  Never blocks: a queue that is full gives
+ * -EAGAIN.  Returns 0 or -errno of send().
  */
 int sdnotify_send_close(int fd, const char *state);
 

@@ -134,6 +134,39 @@ def test_notify_bad_address_warns_and_runs(tmp_path):
     assert "cannot use NOTIFY_SOCKET 'relative/notify'" in err
 
 
+def test_notify_full_queue_never_blocks(tmp_path):
+    """A NOTIFY_SOCKET whose queue is full (nobody reads it): the daemon
+    does not wait in send(); it warns once, serves, and SIGTERM ends it
+    within a second."""
+    addr = str(tmp_path / "notify")
+    listener = notify_listener(addr)
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.connect(addr)
+    filler.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        for _ in range(100000):
+            filler.send(b"X" * 64)
+    proc, argv = start_notified(tmp_path, addr)
+    try:
+        deadline = time.monotonic() + NOTIFY_TIMEOUT
+        while not (tmp_path / "ctrl.sock").exists():
+            assert proc.poll() is None, (tmp_path / "swtpm.stderr").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        res = run_tool("swtpm_ioctl", "--unix", tmp_path / "ctrl.sock", "-g")
+        assert res.rc == 0, str(res)
+        proc.terminate()
+        assert proc.wait(timeout=1) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        filler.close()
+        listener.close()
+    err = (tmp_path / "swtpm.stderr").read_text()
+    assert err.count("cannot notify systemd") == 1, err
+
+
 def test_capabilities_list_systemd_pcap_print_info():
     p = subprocess.run([tool("swtpm"), "socket", "--print-capabilities"],
                        capture_output=True, text=True, timeout=30)
