@@ -20,6 +20,7 @@
 
 #include <openssl/rand.h>
 
+#include "log.h"
 #include "subopt.h"
 
 #define BLOCK_SHB 0x0a0d0d0au
@@ -67,6 +68,14 @@ pcap_parse(const char *s, struct pcap_opts *out, char *err, size_t errlen)
         if (parse_fd(v, &out->fd) < 0) {
             snprintf(err, errlen, "--pcap fd must be a file descriptor, "
                      "got '%s'", v);
+            goto out;
+        }
+        /* Checked now, while options are parsed and before the log file
+         * or NOTIFY_SOCKET can be opened under the same number: a closed
+         * fd=3 would otherwise write the capture into the daemon's log. */
+        if (fcntl(out->fd, F_GETFL) < 0) {
+            snprintf(err, errlen, "--pcap fd=%d is not open: pass an open "
+                     "descriptor or use file=", out->fd);
             goto out;
         }
     } else {
@@ -280,12 +289,16 @@ pcap_open(const struct pcap_opts *o, struct pcap_writer *out, char *err,
     memset(out, 0, sizeof(*out));
     out->fd = -1;
     if (o->path[0]) {
+        /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+         * holding the start in open(), and a full one cannot stall us. */
         fd = open(o->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
-                  O_CLOEXEC | (o->truncate ? O_TRUNC : 0), o->mode);
+                  O_CLOEXEC | O_NONBLOCK | (o->truncate ? O_TRUNC : 0),
+                  o->mode);
         if (fd < 0) {
             r = -errno;
-            snprintf(err, errlen, "cannot open pcap file '%s': %s", o->path,
-                     strerror(-r));
+            snprintf(err, errlen, "cannot open pcap file '%s': %s%s",
+                     o->path, strerror(-r), r == -ENXIO ?
+                     " (a FIFO with no reader: start the reader first)" : "");
             return r;
         }
     } else {
@@ -296,6 +309,7 @@ pcap_open(const struct pcap_opts *o, struct pcap_writer *out, char *err,
             return r;
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     }
     out->fd = fd;
     out->checksums = o->checksums;
@@ -322,10 +336,23 @@ void
 pcap_record(struct pcap_writer *w, const uint8_t *buf, size_t len,
             bool to_tpm)
 {
+    int r;
+
     if (!w || w->fd < 0) {
         return;
     }
-    (void)write_segment(w, to_tpm, TCP_PSH | TCP_ACK, buf, len);
+    r = write_segment(w, to_tpm, TCP_PSH | TCP_ACK, buf, len);
+    if (r < 0) {
+        /* The daemon goes on, so this is where it is logged, once: the
+         * capture ends here rather than the TPM waiting for a reader
+         * that does not read (EAGAIN) or for a file that fails. */
+        log_warn("pcap: %s; the capture stops here, the TPM goes on",
+                 r == -EAGAIN ? "the reader does not keep up" :
+                 strerror(-r));
+        close(w->fd);
+        w->fd = -1;
+        return;
+    }
     if (to_tpm) {
         w->cseq += (uint32_t)len;
     } else {

@@ -192,3 +192,75 @@ def test_cuse_pcap(tmp_path):
     assert payloads[0] == TPM2_STARTUP.hex()
     assert payloads[2] == TPM2_GETRANDOM8.hex()
     assert payloads[3].startswith("800100000014000000000008")
+
+
+def start_pcap(tmp_path, pcap_opt, extra=(), **kw):
+    st = tmp_path / "state"
+    st.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % st,
+         "--server", "type=unixio,path=%s" % (tmp_path / "d.sock"),
+         "--ctrl", "type=unixio,path=%s" % (tmp_path / "c.sock"),
+         "--flags", "not-need-init,startup-clear", "--pcap", pcap_opt]
+        + list(extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        **kw)
+
+
+def test_pcap_fifo_without_reader_is_refused(tmp_path):
+    """Opening a FIFO nobody reads used to hold the start in open()."""
+    fifo = tmp_path / "cap.fifo"
+    os.mkfifo(fifo)
+    p = start_pcap(tmp_path, "file=%s" % fifo)
+    try:
+        assert p.wait(timeout=10) == 1
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = p.stderr.read().decode()
+    assert "cannot open pcap file '%s'" % fifo in err, err
+    assert "a FIFO with no reader" in err, err
+
+
+def test_pcap_fifo_reader_that_stops_reading(tmp_path):
+    """A reader that never reads: the capture stops with one warning, the
+    TPM answers every command and SIGTERM ends it within a second."""
+    fifo = tmp_path / "cap.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    p = start_pcap(tmp_path, "file=%s" % fifo)
+    try:
+        for _ in range(200):
+            if (tmp_path / "d.sock").exists():
+                break
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.05)
+        import socket
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(str(tmp_path / "d.sock"))
+        for _ in range(2000):
+            s.sendall(TPM2_GETRANDOM8)
+            assert rc_of(s.recv(4096)) == 0
+        s.close()
+        p.terminate()
+        assert p.wait(timeout=1) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(reader)
+    err = p.stderr.read().decode()
+    assert err.count("pcap: the reader does not keep up") == 1, err
+
+
+def test_pcap_closed_fd_is_refused_not_the_log(tmp_path):
+    """--pcap fd=3 with 3 closed: the log file would get number 3 and the
+    capture would land in it."""
+    log = tmp_path / "log"
+    p = start_pcap(tmp_path, "fd=3", extra=["--log", "file=%s" % log],
+                   close_fds=True)
+    assert p.wait(timeout=10) == 1
+    err = p.stderr.read().decode()
+    assert "--pcap fd=3 is not open" in err, err
+    assert not log.exists() or b"\x0a\x0d\x0d\x0a" not in log.read_bytes()
