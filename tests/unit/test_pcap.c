@@ -31,8 +31,11 @@ test_pcap_parse_valid(void **state)
     assert_int_equal(o.mode, 0640);
     assert_false(o.truncate);
     assert_false(o.checksums);
+    /* fd= must name an open descriptor (checked while parsing) */
+    assert_int_equal(dup2(STDERR_FILENO, 7), 7);
     assert_int_equal(pcap_parse("fd=7,truncate,mode=600,checksums", &o, err,
                                 sizeof(err)), 0);
+    close(7);
     assert_int_equal(o.fd, 7);
     assert_string_equal(o.path, "");
     assert_int_equal(o.mode, 0600);
@@ -45,7 +48,7 @@ test_pcap_parse_errors(void **state)
 {
     static const char *const bad[] = {
         "", "truncate", "fd=x", "fd=-1", "fd=65536", "file=/a,mode=999",
-        "file=/a,mode=abc", "file=/a,bogus", "file=",
+        "file=/a,mode=abc", "file=/a,bogus", "file=", "fd=9999",
     };
     struct pcap_opts o;
     char err[256];
