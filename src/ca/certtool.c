@@ -28,6 +28,7 @@
 
 #define PWD_MAX       4096
 #define KEY_BYTES_MAX 1024          /* RSA-8192 modulus */
+#define RSA_BITS_MIN  2048
 
 enum {
     O_PUBKEY = 256, O_SIGNKEY, O_SIGNKEY_PASSWORD, O_SIGNKEY_PWD,
@@ -237,7 +238,7 @@ open_error(char *err, size_t errlen, const char *what, const char *path,
 
     if (e != EACCES && e != EPERM) {
         snprintf(err, errlen, "Could not read %s from file %s: %s", what,
-                 path, strerror(e));
+                 path, fd_open_strerror(e));
         return;
     }
     effective_user(u, sizeof(u));
@@ -313,6 +314,28 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
     return *out ? 0 : -ENOMEM;
 }
 
+/* An input PEM file, refused unless it is a regular file (a FIFO would
+ * hold us in open() or read()); NULL with errno set on failure. */
+static FILE *
+open_input(const char *path)
+{
+    int fd = fd_open_regular(path);
+    FILE *f;
+
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    f = fdopen(fd, "r");
+    if (!f) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 static void
 free_pwd(char *p)
 {
@@ -342,7 +365,7 @@ certtool_load_signer(const struct certtool_opts *o, void **out_key,
         certtool_read_pwd(o->signkey_pwd, &pwd, err, errlen) < 0) {
         return CERTTOOL_FAIL;
     }
-    f = fopen(o->signkey, "re");
+    f = open_input(o->signkey);
     if (!f) {
         open_error(err, errlen, "signing key", o->signkey, errno, "read");
         goto out;
@@ -355,7 +378,7 @@ certtool_load_signer(const struct certtool_opts *o, void **out_key,
                  "a PEM private key, or wrong password", o->signkey);
         goto out;
     }
-    f = fopen(o->issuercert, "re");
+    f = open_input(o->issuercert);
     if (!f) {
         open_error(err, errlen, "issuer certificate", o->issuercert, errno,
                    "read");
@@ -474,12 +497,46 @@ ecc_point(const struct certtool_opts *o, struct cert_req *req, uint8_t *x,
     return 0;
 }
 
+/* Significant bits of a big-endian number. */
+static unsigned int
+modulus_bits(const uint8_t *b, size_t len)
+{
+    size_t i = 0;
+    unsigned int bits;
+
+    while (i < len && b[i] == 0) {
+        i++;
+    }
+    if (i == len) {
+        return 0;
+    }
+    bits = (unsigned int)(len - i - 1) * 8;
+    for (uint8_t top = b[i]; top; top >>= 1) {
+        bits++;
+    }
+    return bits;
+}
+
+/* TPMs' RSA keys (EK, platform) have 2048 bits or more: a certificate
+ * for a smaller one (a modulus "abc", "0000") is a mistake, refused. */
+static int
+check_rsa_bits(unsigned int bits, const char *what, char *err,
+               size_t errlen)
+{
+    if (bits >= RSA_BITS_MIN) {
+        return 0;
+    }
+    snprintf(err, errlen, "%s is an RSA key of %u bits; a TPM's has at "
+             "least %d", what, bits, RSA_BITS_MIN);
+    return -EINVAL;
+}
+
 /* --pubkey: a PEM public key file. */
 static int
 load_pubkey(const char *path, struct cert_req *req, EVP_PKEY **out,
             char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = open_input(path);
 
     if (!f) {
         open_error(err, errlen, "public key", path, errno, "read");
@@ -493,6 +550,10 @@ load_pubkey(const char *path, struct cert_req *req, EVP_PKEY **out,
         return -EINVAL;
     }
     req->is_ecc = EVP_PKEY_get_base_id(*out) == EVP_PKEY_EC;
+    if (EVP_PKEY_get_base_id(*out) == EVP_PKEY_RSA) {
+        return check_rsa_bits((unsigned int)EVP_PKEY_get_bits(*out),
+                              path, err, errlen);
+    }
     return 0;
 }
 
@@ -581,6 +642,10 @@ certtool_issue(const struct certtool_opts *o, void *key, void *cert,
         r = hex_to_bytes(o->modulus, "--modulus", mod, KEY_BYTES_MAX,
                          &req.modulus_len, err, errlen);
         req.modulus = mod;
+        if (r == 0) {
+            r = check_rsa_bits(modulus_bits(mod, req.modulus_len),
+                               "--modulus", err, errlen);
+        }
     } else {
         r = ecc_point(o, &req, ex, ey, err, errlen);
     }

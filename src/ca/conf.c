@@ -19,9 +19,9 @@ conf_read(const char *path, char **out_text)
     ssize_t n;
     int fd, r = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = fd_open_regular(path);
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     text = malloc(CONF_MAX_SIZE + 1);
     if (!text) {

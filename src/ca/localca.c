@@ -57,7 +57,22 @@ struct localca {
     bool give_away;
     uid_t owner_uid;
     gid_t owner_gid;
+    /* between localca_reserve() and localca_commit(): the CA lock and
+     * the serial taken, written to the counter only when it is used */
+    int lock_fd;
+    char pending[SERIAL_MAX_LEN + 2];
 };
+
+static struct localca *
+localca_new(void)
+{
+    struct localca *ca = calloc(1, sizeof(*ca));
+
+    if (ca) {
+        ca->lock_fd = -1;
+    }
+    return ca;
+}
 
 /* A file we created in the CA directory: hand it to the directory's
  * owner (under the CA lock, so no run sees it in between). */
@@ -76,6 +91,11 @@ log_access(const char *path, const char *perm, int err)
     char u[128];
 
     effective_user(u, sizeof(u));
+    if (err == FD_NOT_REGULAR) {
+        log_err("local CA: cannot %s '%s': %s; put a regular file there",
+                perm, path, fd_open_strerror(err));
+        return;
+    }
     log_err("local CA: cannot %s '%s' as %s: %s; make it %s by that user "
             "or set XDG_CONFIG_HOME to a writable directory", perm, path, u,
             strerror(err), strcmp(perm, "read") == 0 ? "readable"
@@ -92,7 +112,8 @@ read_ca_conf(struct localca *ca, const char *path)
     int r = conf_read(path, &text);
 
     if (r < 0) {
-        log_errno(-r, "cannot read local CA config '%s'", path);
+        log_err("cannot read local CA config '%s': %s", path,
+                fd_open_strerror(-r));
         return r;
     }
     for (size_t i = 0; i < 3; i++) {
@@ -132,6 +153,7 @@ read_options(struct localca *ca, const char *path)
 {
     char *text = NULL, **w;
     struct utsname u;
+    int r;
 
     if (uname(&u) == 0) {
         snprintf(ca->plat_manufacturer, sizeof(ca->plat_manufacturer), "%s",
@@ -140,7 +162,15 @@ read_options(struct localca *ca, const char *path)
         snprintf(ca->plat_version, sizeof(ca->plat_version), "%s",
                  u.version);
     }
-    if (!path || conf_read(path, &text) < 0) {
+    if (!path) {
+        return;
+    }
+    r = conf_read(path, &text);
+    if (r < 0) {
+        if (r != -ENOENT) {
+            log_warn("local CA: ignoring options file '%s': %s", path,
+                     fd_open_strerror(-r));
+        }
         return;
     }
     w = conf_words(text);
@@ -163,7 +193,7 @@ int
 localca_open(const char *conf_path, const char *opts_path,
              struct localca **out)
 {
-    struct localca *ca = calloc(1, sizeof(*ca));
+    struct localca *ca = localca_new();
     char cfg[PATH_MAX], user_conf[PATH_MAX + 32];
     char user_opts[PATH_MAX + 32];
     int r = 0;
@@ -217,6 +247,9 @@ localca_free(struct localca *ca)
 {
     if (!ca) {
         return;
+    }
+    if (ca->lock_fd >= 0) {
+        close(ca->lock_fd);     /* a reserved serial not used: not spent */
     }
     EVP_PKEY_free(ca->key);
     X509_free(ca->cert);
@@ -363,10 +396,17 @@ create_default_dir(struct localca *ca)
     return r;
 }
 
+/* How long a run waits for another one signing with the same CA (each
+ * holds the lock for milliseconds; a run that is stopped is not waited
+ * for forever). */
+#define CA_LOCK_WAIT_MS 120000
+
 static int
 lock_ca(struct localca *ca)
 {
+    const struct timespec delay = { 0, 20 * 1000 * 1000 };
     char path[PATH_MAX + 32];
+    unsigned int waited_ms;
     int fd, r;
 
     snprintf(path, sizeof(path), "%s/%s", ca->statedir, LOCK_NAME);
@@ -377,15 +417,39 @@ lock_ca(struct localca *ca)
         return -r;
     }
     give_away(ca, path);
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            r = errno;
-            log_errno(r, "local CA: cannot lock '%s'", path);
-            close(fd);
-            return -r;
+    for (waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited_ms += 20) {
+        r = errno;
+        if (r == EWOULDBLOCK && waited_ms < CA_LOCK_WAIT_MS) {
+            nanosleep(&delay, NULL);
+            continue;
         }
+        if (r == EWOULDBLOCK) {
+            log_err("local CA: '%s' is still locked by another run after "
+                    "%d s; stop that run or try again", path,
+                    CA_LOCK_WAIT_MS / 1000);
+        } else {
+            log_errno(r, "local CA: cannot lock '%s'", path);
+        }
+        close(fd);
+        return -r;
     }
     return fd;
+}
+
+/* A CA file opened for reading with fd_open_regular() (logged). */
+static FILE *
+open_ca_file(const char *path)
+{
+    int fd = fd_open_regular(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+    if (fd < 0) {
+        log_access(path, "read", -fd);
+    } else if (!f) {
+        log_errno(errno, "local CA: cannot read '%s'", path);
+        close(fd);
+    }
+    return f;
 }
 
 static int
@@ -396,18 +460,16 @@ load_ca(struct localca *ca)
     if (ca->key && ca->cert) {
         return 0;
     }
-    f = fopen(ca->signkey, "re");
+    f = open_ca_file(ca->signkey);
     if (!f) {
-        log_access(ca->signkey, "read", errno);
         return -EACCES;
     }
     /* "" rather than NULL: never prompt on a terminal */
     ca->key = PEM_read_PrivateKey(f, NULL, NULL,
                                   ca->signkey_pwd ? ca->signkey_pwd : "");
     fclose(f);
-    f = fopen(ca->issuercert, "re");
+    f = open_ca_file(ca->issuercert);
     if (!f) {
-        log_access(ca->issuercert, "read", errno);
         return -EACCES;
     }
     ca->cert = PEM_read_X509(f, NULL, NULL, NULL);
@@ -444,26 +506,62 @@ random_serial(char *out, size_t outlen)
     snprintf(out, outlen, "%" PRIu64, v);
 }
 
-/* Read, increment and store the serial (under the CA lock). */
+/*
+ * The counter's value, spaces and line ends around it dropped, into cur
+ * ("" when there is none or it is not a serial: a random start).  0, or
+ * -errno (logged) when the counter is there but cannot be read: a FIFO or
+ * device, no permission.
+ */
+static int
+read_counter(const struct localca *ca, char *cur, size_t len)
+{
+    char buf[256];
+    ssize_t n;
+    size_t a, b;
+    int fd = fd_open_regular(ca->certserial);
+
+    cur[0] = '\0';
+    if (fd == -ENOENT) {
+        return 0;
+    }
+    if (fd < 0) {
+        log_access(ca->certserial, "read", -fd);
+        return fd;
+    }
+    n = fd_read_full(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) {
+        log_access(ca->certserial, "read", (int)-n);
+        return (int)n;
+    }
+    buf[n] = '\0';
+    a = strspn(buf, " \t\r\n");
+    b = a + strcspn(buf + a, " \t\r\n");
+    if (buf[b + strspn(buf + b, " \t\r\n")] == '\0' && b - a < len) {
+        snprintf(cur, len, "%.*s", (int)(b - a), buf + a);
+    }
+    return 0;
+}
+
+/*
+ * The next serial after the counter's (under the CA lock) into
+ * ca->pending and out; the counter is written by localca_commit().
+ * After 2^160 - 1, the largest serial a certificate takes, it starts
+ * again at random, as upstream does.
+ */
 static int
 next_serial(struct localca *ca, char *out, size_t outlen)
 {
-    char cur[SERIAL_MAX_LEN + 2] = "";
+    char cur[SERIAL_MAX_LEN + 2];
     BIGNUM *bn = NULL;
     char *dec = NULL;
-    FILE *f;
-    size_t n = 0;
-    int r = -EIO;
+    int r = read_counter(ca, cur, sizeof(cur));
 
-    f = fopen(ca->certserial, "re");
-    if (f) {
-        n = fread(cur, 1, sizeof(cur) - 1, f);
-        fclose(f);
+    if (r < 0) {
+        return r;
     }
-    cur[n] = '\0';
-    cur[strcspn(cur, "\r\n")] = '\0';
-    if (!cur[0] || strlen(cur) > SERIAL_MAX_LEN ||
-        strspn(cur, "0123456789") != strlen(cur) ||
+    r = -EIO;
+    if (!cur[0] || strspn(cur, "0123456789") != strlen(cur) ||
         BN_dec2bn(&bn, cur) == 0 || BN_num_bytes(bn) > 20 ||
         BN_is_zero(bn)) {
         /* 0 is what Debian's 0.7.1 leaves after its counter overflowed:
@@ -473,20 +571,20 @@ next_serial(struct localca *ca, char *out, size_t outlen)
         random_serial(cur, sizeof(cur));
         BN_dec2bn(&bn, cur);
     }
-    if (!bn || !BN_add_word(bn, 1) || BN_num_bytes(bn) > 20 ||
-        !(dec = BN_bn2dec(bn)) || strlen(dec) >= outlen) {
+    if (bn && BN_add_word(bn, 1) && BN_num_bytes(bn) > 20) {
+        log_warn("local CA: serial counter '%s' is at 2^160 - 1, the "
+                 "largest serial; starting again at a random one",
+                 ca->certserial);
+        random_serial(cur, sizeof(cur));
+        BN_dec2bn(&bn, cur);
+    }
+    if (!bn || BN_num_bytes(bn) > 20 || !(dec = BN_bn2dec(bn)) ||
+        strlen(dec) >= outlen || strlen(dec) >= sizeof(ca->pending)) {
         log_err("local CA: cannot allocate a serial number from '%s'",
                 ca->certserial);
         goto out;
     }
-    r = fd_replace_file(ca->certserial, dec, strlen(dec), 0644);
-    if (r == 0) {
-        give_away(ca, ca->certserial);
-    }
-    if (r < 0) {
-        log_access(ca->certserial, "write", -r);
-        goto out;
-    }
+    snprintf(ca->pending, sizeof(ca->pending), "%s", dec);
     snprintf(out, outlen, "%s", dec);
     r = 0;
 out:
@@ -607,7 +705,7 @@ prepare_ca(struct localca *ca)
 int
 localca_open_conf(const char *conf_path, struct localca **out)
 {
-    struct localca *ca = calloc(1, sizeof(*ca));
+    struct localca *ca = localca_new();
     int r;
 
     if (!ca) {
@@ -636,11 +734,33 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
     if (r == 0) {
         r = next_serial(ca, serial, serial_len);
     }
-    close(fd);                  /* releases the flock */
-    if (r == 0) {
-        *out_key = ca->key;
-        *out_cert = ca->cert;
+    if (r < 0) {
+        close(fd);              /* releases the flock */
+        return r;
     }
+    ca->lock_fd = fd;
+    *out_key = ca->key;
+    *out_cert = ca->cert;
+    return 0;
+}
+
+int
+localca_commit(struct localca *ca)
+{
+    int r;
+
+    if (ca->lock_fd < 0) {
+        return -EINVAL;
+    }
+    r = fd_replace_file(ca->certserial, ca->pending, strlen(ca->pending),
+                        0644);
+    if (r == 0) {
+        give_away(ca, ca->certserial);
+    } else {
+        log_access(ca->certserial, "write", -r);
+    }
+    close(ca->lock_fd);         /* releases the flock */
+    ca->lock_fd = -1;
     return r;
 }
 

@@ -38,14 +38,24 @@ void localca_platform(const struct localca *ca, const char **manufacturer,
                       const char **model, const char **version);
 
 /*
- * Create the CA if it is missing, then under its lock load the signing
- * key and issuer certificate and take the next serial number (decimal
- * into serial).  *out_key (EVP_PKEY *) and *out_cert (X509 *) stay owned
- * by ca.  Returns 0 or a negative errno (logged); on error the CA files
- * and the serial file keep their old contents.
+ * Create the CA if it is missing, then take its lock (waiting up to 120 s
+ * for another run), load the signing key and issuer certificate and take
+ * the next serial number (decimal into serial).  *out_key (EVP_PKEY *) and
+ * *out_cert (X509 *) stay owned by ca.  The lock is held until
+ * localca_commit(), or localca_free(), which leaves the serial unspent.
+ * Returns 0 or a negative errno (logged); on error the CA files and the
+ * serial file keep their old contents and the lock is released.
  */
 int localca_reserve(struct localca *ca, char *serial, size_t serial_len,
                     void **out_key, void **out_cert);
+
+/*
+ * The certificate with the reserved serial is made: store the serial in
+ * the counter and release the lock.  0, or a negative errno (logged): the
+ * counter keeps its old value, so the caller must not hand out the
+ * certificate.
+ */
+int localca_commit(struct localca *ca);
 
 /* The certificate CN for a VM id: ',' and unescaped '+' become '_'. */
 void localca_subject_cn(const char *vmid, char *out, size_t outlen);

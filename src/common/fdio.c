@@ -37,6 +37,37 @@ fd_read_full(int fd, void *buf, size_t len)
 }
 
 int
+fd_open_regular(const char *path)
+{
+    struct stat sb;
+    int fd;
+
+    if (stat(path, &sb) < 0) {
+        return -errno;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        return S_ISDIR(sb.st_mode) ? -EISDIR : -FD_NOT_REGULAR;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return -FD_NOT_REGULAR;
+    }
+    return fd;
+}
+
+const char *
+fd_open_strerror(int err)
+{
+    return err == FD_NOT_REGULAR ? "not a regular file (a FIFO, device or "
+                                   "socket is never read)"
+                                 : strerror(err);
+}
+
+int
 fd_write_full(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "certtool.h"
 #include "conf.h"
 #include "localca.h"
@@ -21,7 +22,8 @@
 #define SYSCONF_DIR   "/etc"
 #define CONF_NAME     "swtpm-localca.conf"
 #define OPTIONS_NAME  "swtpm-localca.options"
-#define ARGS_MAX      128
+/* swtpm_cert's own words around the options file's */
+#define ARGS_OWN      48
 #define PATH_LEN      4096
 
 /* given, else the user's config dir if readable, else /etc
@@ -106,15 +108,17 @@ check_ek(const char *ek)
     return r;
 }
 
+/* The command line: as many words as the options file has, plus ours. */
 struct args {
-    const char *v[ARGS_MAX + 1];
+    const char **v;
+    size_t max;
     size_t n;
 };
 
 static void
 add(struct args *a, const char *s)
 {
-    if (a->n < ARGS_MAX) {
+    if (a->n < a->max) {
         a->v[a->n++] = s;
     }
 }
@@ -201,7 +205,8 @@ read_words(const char *path, char ***out)
     int r = conf_read(path, &text);
 
     if (r < 0) {
-        log_errno(-r, "Cannot read options file '%s'", path);
+        log_err("Cannot read options file '%s': %s", path,
+                fd_open_strerror(-r));
         return r;
     }
     *out = conf_words(text);
@@ -217,10 +222,6 @@ issue(struct args *a, void *key, void *cert)
     struct certtool_opts co;
     int r;
 
-    if (a->n >= ARGS_MAX) {
-        log_err("Too many options for swtpm_cert");
-        return -E2BIG;
-    }
     r = certtool_parse((int)a->n, (char **)a->v, &co, err, sizeof(err));
     if (r == CERTTOOL_OK) {
         r = certtool_validate(&co, err, sizeof(err));
@@ -244,7 +245,8 @@ run(const struct opts *o)
     char signkey[PATH_LEN], issuercert[PATH_LEN];
     char *ek = strdup(o->ek), **words = NULL;
     struct localca *ca = NULL;
-    struct args a = { .n = 0 };
+    struct args a = { .v = NULL };
+    size_t nwords = 0;
     void *key = NULL, *cert = NULL;
     bool ek_type = strcmp(o->type, "ek") == 0;
     int r;
@@ -258,6 +260,14 @@ run(const struct opts *o)
     }
     if (r == 0) {
         r = read_words(optsf, &words);
+    }
+    if (r == 0) {
+        while (words && words[nwords]) {
+            nwords++;
+        }
+        a.max = nwords + ARGS_OWN;
+        a.v = calloc(a.max + 1, sizeof(*a.v));
+        r = a.v ? 0 : -ENOMEM;
     }
     if (r == 0) {
         r = localca_open_conf(conf, &ca);
@@ -276,11 +286,17 @@ run(const struct opts *o)
     snprintf(issuercert, sizeof(issuercert), "%s", "(loaded)");
     build_args(o, &a, words, subject, ek, out, signkey, issuercert, serial);
     r = issue(&a, key, cert);
+    /* the serial is spent only by a certificate that was made */
+    if (r == 0 && localca_commit(ca) < 0) {
+        unlink(out);
+        r = -EIO;
+    }
     if (r == 0) {
         say("Successfully created %s certificate locally.",
             ek_type ? "EK" : "platform");
     }
 out:
+    free(a.v);
     conf_free_words(words);
     localca_free(ca);
     free(ek);

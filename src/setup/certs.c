@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +17,14 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fdio.h"
 #include "localca.h"
 #include "log.h"
 
 #define CERT_MAX_SIZE (64 * 1024)
 #define TOOL_ARGS_MAX 40
 #define KEY_PARAM_MAX (2 * 1024 + 128)
+#define TOOL_TIMEOUT_S 120
 
 struct certs {
     char *tool;                 /* NULL: built-in local CA */
@@ -140,9 +144,51 @@ out:
     return -r;
 }
 
-/* Log each line of the tool's output as "<tool>: <line>". */
-static void
-log_tool_output(const char *tool, int fd)
+/* How long a certificate tool may take, in seconds: the default, or
+ * SWTPM_SETUP_TOOL_TIMEOUT (1 to 86400). */
+static int
+tool_timeout_s(void)
+{
+    const char *v = getenv("SWTPM_SETUP_TOOL_TIMEOUT");
+    char *end;
+    long s;
+
+    if (!v || !*v) {
+        return TOOL_TIMEOUT_S;
+    }
+    errno = 0;
+    s = strtol(v, &end, 10);
+    return errno || *end || s < 1 || s > 86400 ? TOOL_TIMEOUT_S : (int)s;
+}
+
+/* Wait until fd is readable or deadline_ms (fd_clock_ms()) passes: 1, or
+ * 0 at the deadline. */
+static int
+wait_readable(int fd, int64_t deadline_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int64_t left;
+    int r;
+
+    for (;;) {
+        left = deadline_ms - fd_clock_ms();
+        if (left <= 0) {
+            return 0;
+        }
+        r = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (r > 0) {
+            return 1;
+        }
+        if (r < 0 && errno != EINTR) {
+            return 1;           /* the read() says what is wrong */
+        }
+    }
+}
+
+/* Log each line of the tool's output as "<tool>: <line>" until it
+ * closes its output: 0, or -ETIMEDOUT at deadline_ms. */
+static int
+log_tool_output(const char *tool, int fd, int64_t deadline_ms)
 {
     const char *base = strrchr(tool, '/');
     char buf[4096];
@@ -150,11 +196,21 @@ log_tool_output(const char *tool, int fd)
     ssize_t n;
 
     base = base ? base + 1 : tool;
-    while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
-           (n < 0 && errno == EINTR)) {
+    for (;;) {
         char *nl;
 
-        len += n > 0 ? (size_t)n : 0;
+        if (!wait_readable(fd, deadline_ms)) {
+            return -ETIMEDOUT;
+        }
+        n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+
+        len += (size_t)n;
         buf[len] = '\0';
         while ((nl = strchr(buf, '\n')) != NULL) {
             *nl = '\0';
@@ -170,12 +226,20 @@ log_tool_output(const char *tool, int fd)
     if (len) {
         say("%s: %s", base, buf);
     }
+    return 0;
 }
 
+/*
+ * Run the certificate tool with its output logged.  One that has not
+ * finished within tool_timeout_s() (it waits on a FIFO, a lock, a
+ * terminal) is killed with everything it started (its own process
+ * group), so that swtpm_setup, and the TPM state it holds, is not held
+ * for ever.
+ */
 static int
 run_tool(struct certs *c, char **argv)
 {
-    int pfd[2], status = 0;
+    int pfd[2], status = 0, timeout_s = tool_timeout_s(), r;
     pid_t pid;
 
     if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -190,6 +254,7 @@ run_tool(struct certs *c, char **argv)
     if (pid == 0) {
         int nul = open("/dev/null", O_RDONLY);
 
+        setpgid(0, 0);
         dup2(nul, STDIN_FILENO);
         dup2(pfd[1], STDOUT_FILENO);
         dup2(pfd[1], STDERR_FILENO);
@@ -198,10 +263,21 @@ run_tool(struct certs *c, char **argv)
                 strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid);          /* also here: no race with the kill */
     close(pfd[1]);
-    log_tool_output(c->tool, pfd[0]);
+    r = log_tool_output(c->tool, pfd[0],
+                        fd_clock_ms() + (int64_t)timeout_s * 1000);
     close(pfd[0]);
+    if (r == -ETIMEDOUT) {
+        kill(-pid, SIGKILL);
+    }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (r == -ETIMEDOUT) {
+        log_err("certificate tool '%s' did not finish within %d s and was "
+                "stopped; check what it waits for, or set "
+                "SWTPM_SETUP_TOOL_TIMEOUT", c->tool, timeout_s);
+        return r;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         log_err("certificate tool '%s' failed (status 0x%x)", c->tool,
@@ -345,6 +421,13 @@ issue_locally(struct localca *ca, struct setup_ctx *ctx,
     r = x509_make_cert(&p, key, cert, out_der, out_len, err, sizeof(err));
     if (r < 0) {
         log_err("local CA: %s", err);
+        return r;
+    }
+    /* the serial is spent only by a certificate that was made */
+    r = localca_commit(ca);
+    if (r < 0) {
+        free(*out_der);
+        *out_der = NULL;
         return r;
     }
     say("Successfully created %s certificate locally.",

@@ -5,6 +5,7 @@
  * directory inside the state directory whose result replaces the old
  * state with one rename, so a failure leaves the old state untouched.
  */
+#include "fdio.h"
 #include "run.h"
 
 #include <dirent.h>
@@ -98,31 +99,39 @@ open_logfile(const char *path)
     return 0;
 }
 
+/* Read a config file that was named or found; a FIFO, a device or an
+ * I/O error there is an error (logged), not a silent default. */
+static int
+load_found_config(const char *path, char **out_text)
+{
+    int r = conf_read(path, out_text);
+
+    if (r < 0) {
+        log_err("cannot read config file '%s': %s", path,
+                fd_open_strerror(-r));
+    }
+    return r;
+}
+
 /* The config file: --config, the user's, or the system one (docs/cli.md
  * §10). */
 static int
 load_config(const struct opts *o, char **out_text)
 {
     char dir[SETUP_PATH_MAX], path[SETUP_PATH_MAX + 32];
-    int r;
 
     *out_text = NULL;
     if (o->config) {
-        r = conf_read(o->config, out_text);
-        if (r < 0) {
-            log_errno(-r, "cannot read config file '%s'", o->config);
-        }
-        return r;
+        return load_found_config(o->config, out_text);
     }
     if (user_config_dir(dir, sizeof(dir)) == 0) {
         snprintf(path, sizeof(path), "%s/swtpm_setup.conf", dir);
-        if (access(path, R_OK) == 0 && conf_read(path, out_text) == 0) {
-            return 0;
+        if (access(path, R_OK) == 0) {
+            return load_found_config(path, out_text);
         }
     }
-    if (access(SYSCONF_SETUP, R_OK) == 0 &&
-        conf_read(SYSCONF_SETUP, out_text) == 0) {
-        return 0;
+    if (access(SYSCONF_SETUP, R_OK) == 0) {
+        return load_found_config(SYSCONF_SETUP, out_text);
     }
     *out_text = strdup("");
     return *out_text ? 0 : -ENOMEM;

@@ -172,7 +172,26 @@ def test_bad_input_keeps_old_output(keys, tmp_path):
         (keys["ca"] + keys["rsa"] + ["--days", "x"], "--days"),
         (keys["ca"] + keys["rsa"] + ["--subject", "NOSUCH=1"],
          "invalid certificate subject"),
+        # keys below a TPM's 2048 bits (upstream refuses "abc", "0000")
+        (keys["ca"] + ["--modulus", "abc"],
+         "--modulus is an RSA key of 12 bits; a TPM's has at least 2048"),
+        (keys["ca"] + ["--modulus", "0000"], "RSA key of 0 bits"),
+        (keys["ca"] + ["--modulus", "c" + "0" * 254 + "1"],
+         "RSA key of 1024 bits"),
+        (keys["ca"] + ["--pubkey", d / "small.pub"],
+         "small.pub is an RSA key of 1024 bits"),
+        # a FIFO would hold the tool in open(): refused, never read
+        (["--signkey", tmp_path / "fifo", "--issuercert", d / "ca.pem"]
+         + keys["rsa"], "fifo: not a regular file"),
+        (["--signkey", d / "ca.key", "--issuercert", tmp_path / "fifo"]
+         + keys["rsa"], "fifo: not a regular file"),
     ]
+    if not (d / "small.pub").exists():
+        openssl("genrsa", "-out", tmp_path / "small.key", "1024")
+        openssl("rsa", "-in", tmp_path / "small.key", "-pubout", "-out",
+                d / "small.pub")
+        (tmp_path / "small.key").unlink()
+    os.mkfifo(tmp_path / "fifo")
     for extra, needle in cases:
         out.write_bytes(b"old")
         fail(run(base + extra + ["--out-cert", out]), needle)
@@ -180,7 +199,7 @@ def test_bad_input_keeps_old_output(keys, tmp_path):
     fail(run([CERT] + TPM + keys["ca"] + keys["rsa"] + ["--tpm2"]),
          "--tpm-spec-family and --tpm-spec-level")
     fail(run([CERT] + keys["ca"] + keys["rsa"]), "--tpm-manufacturer and")
-    assert sorted(os.listdir(tmp_path)) == ["junk.pem", "out.der"]
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "junk.pem", "out.der"]
 
 
 def test_signkey_passwords(keys, tmp_path):

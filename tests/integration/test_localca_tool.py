@@ -381,3 +381,76 @@ def test_ca_files_in_their_own_directories(work, modulus):
                  (work / "keys" / "swtpm-localca-rootca-cert.pem")
                  .read_text())
     ok(verify_der(b, work / "out" / "ek.cert"))
+
+
+def test_fifo_inputs_are_refused_not_waited_for(work, modulus):
+    """A FIFO as config, options file, signing key, issuer certificate or
+    counter would hold the tool in open() or read() (upstream's hangs
+    there): each is refused at once, naming the file, and the CA is as it
+    was.  The timeout is the test's: a hang fails it."""
+    ca, conf = ca_conf(work)
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    fifo = work / "fifo"
+    os.mkfifo(fifo)
+    for name in ("signkey.pem", "issuercert.pem", "certserial"):
+        target = ca / name
+        os.rename(target, work / "saved")
+        os.mkfifo(target)
+        before = tree(ca)
+        res = fail(localca(work, conf, "ek", modulus, *SPEC, "--tpm2",
+                           timeout=20), str(target), "not a regular file")
+        assert "Successfully" not in res.out
+        assert tree(ca) == before, name
+        os.unlink(target)
+        os.rename(work / "saved", target)
+    fail(run([LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
+              work / "out", "--configfile", fifo, "--optsfile",
+              work / "opts", "--tpm2"] + TPM + SPEC, timeout=20),
+         str(fifo), "not a regular file")
+    fail(run([LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
+              work / "out", "--configfile", conf, "--optsfile", fifo,
+              "--tpm2"] + TPM + SPEC, timeout=20),
+         str(fifo), "not a regular file")
+
+
+def test_small_rsa_keys_are_refused(work, modulus):
+    """A 12-bit modulus ("abc"), zero ("0000") or a 1024-bit key gets no
+    certificate: TPMs' EKs have 2048 bits or more.  The refused run
+    spends no serial."""
+    ca, conf = ca_conf(work)
+    (ca.parent / "ca").mkdir()
+    (ca / "certserial").write_text("41")
+    small = "c" + "0" * 254 + "1"
+    for ek, bits in (("abc", 12), ("0000", 0), (small, 1024)):
+        res = fail(localca(work, conf, "ek", ek, *SPEC, "--tpm2"),
+                   "RSA key of %d bits; a TPM's has at least 2048" % bits)
+        assert "Successfully" not in res.out
+        assert not (work / "out" / "ek.cert").exists()
+        assert (ca / "certserial").read_text() == "41"
+    ok(localca(work, conf, "ek", modulus, *SPEC, "--tpm2"))
+    assert serial_of(work / "out" / "ek.cert") == 42
+
+
+def test_counter_edge_cases(work, modulus):
+    """Spaces around the counter's number count on from it; at 2^160 - 1,
+    the largest serial, the next run starts again at random (upstream's
+    rule) instead of every later run failing."""
+    ca, conf = ca_conf(work)
+    ek_cert(work, LOCALCA, conf, modulus, "a")
+    (ca / "certserial").write_text("  41 \n")
+    assert ek_cert(work, LOCALCA, conf, modulus, "b") == 42
+    (ca / "certserial").write_text(str(2 ** 160 - 1))
+    again = ek_cert(work, LOCALCA, conf, modulus, "c")
+    assert 1 <= again <= 2 ** 62 + 1
+    assert ek_cert(work, LOCALCA, conf, modulus, "d") == again + 1
+
+
+def test_options_file_with_400_words(work, modulus):
+    """Upstream takes an options file of 400 words; so do we (the words
+    the tool does not know are swtpm_cert's to refuse, as upstream)."""
+    ca, conf = ca_conf(work)
+    opts = work / "many.opts"
+    opts.write_text(OPTS * 67)          # 6 words a time: 402 words
+    ek_cert(work, LOCALCA, conf, modulus, "a", opts=opts)
+    if os.access(DEBIAN_LOCALCA, os.X_OK):
+        ek_cert(work, DEBIAN_LOCALCA, conf, modulus, "b", opts=opts)

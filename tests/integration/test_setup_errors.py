@@ -279,6 +279,42 @@ def test_failed_overwrite_keeps_old_state(work):
                                                   "tpm2-00.permall"]
 
 
+def test_certificate_tool_that_never_exits_is_stopped(work):
+    """A create_certs_tool that hangs (and a child of it holding its
+    output open) is killed after SWTPM_SETUP_TOOL_TIMEOUT seconds: the
+    run fails naming the tool, nothing of it is left running, and the old
+    state is as it was.  Upstream waits for ever."""
+    ok(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"))
+    before = (work / "state" / "tpm2-00.permall").read_bytes()
+    tool = work / "hang-tool"
+    tool.write_text("#!/bin/sh\necho waiting\nsleep 3000 &\nexec sleep 3001\n")
+    tool.chmod(0o755)
+    (work / "setup.conf").write_text("create_certs_tool = %s\n" % tool)
+    res = fail(run_setup("--tpm2", "--create-ek-cert", "--overwrite",
+                         "--tpmstate", work / "state", "--config",
+                         work / "setup.conf", xdg=work / "xdg",
+                         env={"SWTPM_SETUP_TOOL_TIMEOUT": "2"}, timeout=60),
+               "certificate tool '%s' did not finish within 2 s" % tool)
+    assert "hang-tool: waiting" in res.out + res.err
+    assert (work / "state" / "tpm2-00.permall").read_bytes() == before
+    left = run(["pgrep", "-f", "sleep 300[01]"], check_stderr=False)
+    assert left.out == "", left.out
+
+
+def test_fifo_config_is_refused_not_waited_for(work):
+    """A FIFO as --config, or as the user's swtpm_setup.conf, would hold
+    the run in open(): refused at once, naming it."""
+    fifo = work / "fifo.conf"
+    os.mkfifo(fifo)
+    fail(run_setup("--tpm2", "--tpmstate", work / "state", "--config", fifo,
+                   xdg=work / "xdg", timeout=20),
+         "cannot read config file '%s': not a regular file" % fifo)
+    os.mkfifo(work / "xdg" / "swtpm_setup.conf")
+    fail(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg",
+                   timeout=20), "swtpm_setup.conf': not a regular file")
+    assert os.listdir(work / "state") in ([], [".lock"])
+
+
 def test_stale_temp_dir_of_killed_run_removed(work):
     stale = work / "state" / ".swtpm_setup.AbC123"
     stale.mkdir()

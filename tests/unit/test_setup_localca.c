@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Unit tests for the local CA's serial counter (src/ca/localca.c, issue
- * 12) through its API, localca_open_conf() and localca_reserve(): short
- * writes, the fds it opens, the old value kept on failure.  write() is
+ * 12) through its API, localca_open_conf(), localca_reserve() and
+ * localca_commit(): short writes, the fds it opens, the old value kept on
+ * failure, a reservation that is not used, the counter's own text.  write() is
  * wrapped (-Wl,--wrap=write) so a test can make the counter's write
  * return less than asked.
  */
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,12 +85,22 @@ open_ca(const char *certserial)
     return c;
 }
 
+/* A whole run's use of the CA: reserve a serial, commit it; out is set
+ * only when both succeed. */
 static int
 reserve(struct localca *c, char *out, size_t outlen)
 {
+    char serial[64];
     void *key, *cert;
+    int r = localca_reserve(c, serial, sizeof(serial), &key, &cert);
 
-    return localca_reserve(c, out, outlen, &key, &cert);
+    if (r == 0) {
+        r = localca_commit(c);
+    }
+    if (r == 0) {
+        snprintf(out, outlen, "%s", serial);
+    }
+    return r;
 }
 
 static int
@@ -179,6 +191,70 @@ test_next_serial_unwritable_dir_fails(void **state)
     localca_free(c);
 }
 
+static void
+test_counter_with_spaces_counts_on(void **state)
+{
+    char out[64], got[64];
+
+    (void)state;
+    write_file(serial_path, "  \t41 \r\n");
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_string_equal(out, "42");
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, "42");
+}
+
+/* 2^160 - 1 is the largest serial: the next run starts again at random
+ * (1 to 2^62 + 1), as upstream does, instead of failing for ever. */
+static void
+test_counter_at_max_starts_again(void **state)
+{
+    char out[64] = "unset";
+
+    (void)state;
+    write_file(serial_path, "1461501637330902918203684832716283019655932542975");
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_true(strlen(out) >= 1 && strlen(out) <= 19);
+    assert_true(strtoull(out, NULL, 10) >= 1);
+}
+
+/* A run that reserves and then fails (localca_free() without commit)
+ * leaves the counter as it was and the lock free. */
+static void
+test_unused_reservation_spends_no_serial(void **state)
+{
+    struct localca *c = open_ca(serial_path);
+    char out[64], got[64];
+    void *key, *cert;
+
+    (void)state;
+    write_file(serial_path, "41");
+    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    assert_string_equal(out, "42");
+    localca_free(c);
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, "41");
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_string_equal(out, "42");
+}
+
+/* A FIFO as counter is refused at once, never opened for reading. */
+static void
+test_fifo_counter_refused(void **state)
+{
+    char fifo[160], out[64] = "unset";
+    struct localca *c;
+
+    (void)state;
+    snprintf(fifo, sizeof(fifo), "%s/fifo-serial", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    c = open_ca(fifo);
+    assert_true(reserve(c, out, sizeof(out)) < 0);
+    assert_string_equal(out, "unset");
+    localca_free(c);
+    unlink(fifo);
+}
+
 int
 main(void)
 {
@@ -187,6 +263,10 @@ main(void)
         cmocka_unit_test(test_next_serial_short_write_fails),
         cmocka_unit_test(test_next_serial_partial_writes_complete),
         cmocka_unit_test(test_next_serial_unwritable_dir_fails),
+        cmocka_unit_test(test_counter_with_spaces_counts_on),
+        cmocka_unit_test(test_counter_at_max_starts_again),
+        cmocka_unit_test(test_unused_reservation_spends_no_serial),
+        cmocka_unit_test(test_fifo_counter_refused),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
