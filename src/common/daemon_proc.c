@@ -45,12 +45,16 @@ daemon_setup_log(const char *s, const char *default_prefix,
         goto out;
     }
     if (file) {
-        flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+        /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+         * holding the start in open(), and one whose reader stops
+         * reading drops lines instead of stopping the TPM. */
+        flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
                 (subopts_bool(&so, "truncate", false) ? O_TRUNC : O_APPEND);
         fd = open(file, flags, 0600);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot open log file '%s': %s", file,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot open log file '%s': %s%s", file,
+                     strerror(errno), errno == ENXIO ?
+                     " (a FIFO with no reader: start the reader first)" : "");
             goto out;
         }
     } else if (fdstr) {

@@ -19,8 +19,10 @@ static int out_fd = STDOUT_FILENO;
 int
 say_to_logfile(const char *path)
 {
+    /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+     * holding the tool in open() */
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-                  O_CLOEXEC, 0640);
+                  O_CLOEXEC | O_NONBLOCK, 0640);
 
     if (fd < 0) {
         return -errno;
