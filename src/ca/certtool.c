@@ -319,7 +319,7 @@ certtool_read_pwd(const char *arg, char **out, char *err, size_t errlen)
 static FILE *
 open_input(const char *path)
 {
-    int fd = fd_open_regular(path);
+    int fd = fd_open_input(path);
     FILE *f;
 
     if (fd < 0) {

@@ -19,7 +19,7 @@ conf_read(const char *path, char **out_text)
     ssize_t n;
     int fd, r = 0;
 
-    fd = fd_open_regular(path);
+    fd = fd_open_input(path);
     if (fd < 0) {
         return fd;
     }

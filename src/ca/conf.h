@@ -14,7 +14,7 @@
 /*
  * Read a whole config file (at most CONF_MAX_SIZE bytes) into *out_text
  * (malloc'd, NUL-terminated).  Returns 0 or a negative errno
- * (fd_open_regular()'s: a FIFO or device is refused, never read).
+ * (fd_open_input()'s: a FIFO or device is refused, never read).
  */
 int conf_read(const char *path, char **out_text);
 

@@ -91,7 +91,7 @@ log_access(const char *path, const char *perm, int err)
     char u[128];
 
     effective_user(u, sizeof(u));
-    if (err == FD_NOT_REGULAR) {
+    if (err == FD_NOT_INPUT) {
         log_err("local CA: cannot %s '%s': %s; put a regular file there",
                 perm, path, fd_open_strerror(err));
         return;
@@ -436,11 +436,11 @@ lock_ca(struct localca *ca)
     return fd;
 }
 
-/* A CA file opened for reading with fd_open_regular() (logged). */
+/* A CA file opened for reading with fd_open_input() (logged). */
 static FILE *
 open_ca_file(const char *path)
 {
-    int fd = fd_open_regular(path);
+    int fd = fd_open_input(path);
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
     if (fd < 0) {
@@ -518,7 +518,7 @@ read_counter(const struct localca *ca, char *cur, size_t len)
     char buf[256];
     ssize_t n;
     size_t a, b;
-    int fd = fd_open_regular(ca->certserial);
+    int fd = fd_open_input(ca->certserial);
 
     cur[0] = '\0';
     if (fd == -ENOENT) {

@@ -37,7 +37,7 @@ fd_read_full(int fd, void *buf, size_t len)
 }
 
 int
-fd_open_regular(const char *path)
+fd_open_input(const char *path)
 {
     struct stat sb;
     int fd;
@@ -45,16 +45,20 @@ fd_open_regular(const char *path)
     if (stat(path, &sb) < 0) {
         return -errno;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        return S_ISDIR(sb.st_mode) ? -EISDIR : -FD_NOT_REGULAR;
+    if (S_ISDIR(sb.st_mode)) {
+        return -EISDIR;
+    }
+    if (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+        return -FD_NOT_INPUT;
     }
     fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         return -errno;
     }
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) < 0 || S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) ||
+        S_ISDIR(sb.st_mode)) {
         close(fd);
-        return -FD_NOT_REGULAR;
+        return -FD_NOT_INPUT;
     }
     return fd;
 }
@@ -62,9 +66,9 @@ fd_open_regular(const char *path)
 const char *
 fd_open_strerror(int err)
 {
-    return err == FD_NOT_REGULAR ? "not a regular file (a FIFO, device or "
-                                   "socket is never read)"
-                                 : strerror(err);
+    return err == FD_NOT_INPUT ? "a FIFO or socket, which is never read; "
+                                 "give a regular file"
+                               : strerror(err);
 }
 
 int

@@ -15,18 +15,19 @@ ssize_t fd_read_full(int fd, void *buf, size_t len);
 int fd_write_full(int fd, const void *buf, size_t len);
 
 /*
- * Open path for reading if it is a regular file (symbolic links
- * followed): an input file (config, options, key, certificate, counter)
- * that is a FIFO, device or socket could hold the tool in open() or
- * read() forever, so it is refused before it is opened, and opened with
- * O_NONBLOCK against a swap in between.  The fd, or -errno:
- * -FD_NOT_REGULAR (-EISDIR for a directory) when it is not a regular
- * file; fd_open_strerror() words that.
+ * Open path for reading as an input file (config, options, key,
+ * certificate, counter; symbolic links followed): a regular file, or a
+ * device such as /dev/null (`--config /dev/null` is a common idiom), read
+ * without blocking so a terminal cannot hold us.  A FIFO or socket could
+ * hold the tool in open() or read() forever: refused before it is
+ * opened, and O_NONBLOCK guards against a swap in between.  The fd, or
+ * -errno: -FD_NOT_INPUT for a FIFO or socket (-EISDIR for a directory);
+ * fd_open_strerror() words that.
  */
-#define FD_NOT_REGULAR EMEDIUMTYPE
-int fd_open_regular(const char *path);
+#define FD_NOT_INPUT EMEDIUMTYPE
+int fd_open_input(const char *path);
 
-/* strerror() for fd_open_regular()'s errors (a positive errno). */
+/* strerror() for fd_open_input()'s errors (a positive errno). */
 const char *fd_open_strerror(int err);
 
 /* CLOCK_MONOTONIC in milliseconds, for poll() deadlines. */

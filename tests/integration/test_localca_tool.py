@@ -398,7 +398,7 @@ def test_fifo_inputs_are_refused_not_waited_for(work, modulus):
         os.mkfifo(target)
         before = tree(ca)
         res = fail(localca(work, conf, "ek", modulus, *SPEC, "--tpm2",
-                           timeout=20), str(target), "not a regular file")
+                           timeout=20), str(target), "a FIFO or socket, which is never read")
         assert "Successfully" not in res.out
         assert tree(ca) == before, name
         os.unlink(target)
@@ -406,11 +406,11 @@ def test_fifo_inputs_are_refused_not_waited_for(work, modulus):
     fail(run([LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
               work / "out", "--configfile", fifo, "--optsfile",
               work / "opts", "--tpm2"] + TPM + SPEC, timeout=20),
-         str(fifo), "not a regular file")
+         str(fifo), "a FIFO or socket, which is never read")
     fail(run([LOCALCA, "--type", "ek", "--ek", modulus, "--dir",
               work / "out", "--configfile", conf, "--optsfile", fifo,
               "--tpm2"] + TPM + SPEC, timeout=20),
-         str(fifo), "not a regular file")
+         str(fifo), "a FIFO or socket, which is never read")
 
 
 def test_small_rsa_keys_are_refused(work, modulus):

@@ -308,10 +308,10 @@ def test_fifo_config_is_refused_not_waited_for(work):
     os.mkfifo(fifo)
     fail(run_setup("--tpm2", "--tpmstate", work / "state", "--config", fifo,
                    xdg=work / "xdg", timeout=20),
-         "cannot read config file '%s': not a regular file" % fifo)
+         "cannot read config file '%s': a FIFO or socket" % fifo)
     os.mkfifo(work / "xdg" / "swtpm_setup.conf")
     fail(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg",
-                   timeout=20), "swtpm_setup.conf': not a regular file")
+                   timeout=20), "swtpm_setup.conf': a FIFO or socket")
     assert os.listdir(work / "state") in ([], [".lock"])
 
 
