@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "key.h"
 #include "log.h"
+#include "subopt.h"
 
 static int
 load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
@@ -167,4 +169,60 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
     printf("%s }", *sep ? " ]" : "");
     state_close(&st);
     return 0;
+}
+
+/* --print-info: with a state location the TPM runs on it first. */
+static int
+print_info(struct daemon_cfg *c, struct tpm_instance *inst,
+           struct pcap_writer *w, const struct daemon_print_rules *rules)
+{
+    char err[600] = "";
+    int r = 0;
+
+    inst->tpm2 = c->tpm2;
+    if (c->state_path[0]) {
+        c->not_need_init = true;
+        r = daemon_open_tpm(c, inst, w, rules->create_dir, rules->lock_now,
+                            err, sizeof(err));
+        if (r == 0) {
+            r = daemon_autostart_tpm(c, inst, err, sizeof(err));
+        }
+    } else if (tpm_setup(inst) < 0) {
+        snprintf(err, sizeof(err), "libtpms cannot emulate a TPM %s",
+                 c->tpm2 ? "2.0" : "1.2");
+        r = -EINVAL;
+    }
+    if (r < 0) {
+        if (err[0]) {
+            log_err("%s", err);
+        }
+        r = rules->fail_code(r);
+    } else {
+        r = caps_print_info((unsigned int)c->info_flags) < 0 ? 1 : 0;
+    }
+    tpm_stop(inst);
+    return r;
+}
+
+bool
+daemon_print_wanted(const struct daemon_cfg *c)
+{
+    return c->print_caps || c->print_states || c->print_info;
+}
+
+int
+daemon_print_mode(struct daemon_cfg *c, struct tpm_instance *inst,
+                  struct pcap_writer *w,
+                  const struct daemon_print_rules *rules)
+{
+    if (c->print_caps) {
+        return caps_print("swtpm", c->tpm2, rules->cuse) < 0 ? 1 : 0;
+    }
+    if (c->print_states) {
+        return daemon_print_states(c, rules->prog);
+    }
+    if (c->print_info) {
+        return print_info(c, inst, w, rules);
+    }
+    return OPTS_CONTINUE;
 }

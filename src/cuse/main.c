@@ -10,7 +10,6 @@
 
 #include <libtpms/tpm_library.h>
 
-#include "caps.h"
 #include "cuse_dev.h"
 #include "daemon_tpm.h"
 #include "log.h"
@@ -167,6 +166,23 @@ check_device(const char *name)
     return OPTS_CONTINUE;
 }
 
+/* The exit code for a TPM that cannot start (cuse_dev.h's codes). */
+static int
+tpm_fail_code(int r)
+{
+    return r == -EKEYREJECTED ? EXIT_BAD_SUBOPT : EXIT_GENERIC;
+}
+
+/* --print-info opens the state as the daemon would: created if missing,
+ * locked at once. */
+static const struct daemon_print_rules print_rules = {
+    .prog = "swtpm_cuse",
+    .cuse = true,
+    .create_dir = true,
+    .lock_now = true,
+    .fail_code = tpm_fail_code,
+};
+
 /* Open and lock the state, load keys, start the TPM if asked to. */
 static int
 prepare_tpm(struct opts *o, struct tpm_instance *inst)
@@ -201,32 +217,9 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
         if (err[0]) {
             log_err("%s", err);
         }
-        return r == -EKEYREJECTED ? EXIT_BAD_SUBOPT : EXIT_GENERIC;
+        return tpm_fail_code(r);
     }
     return OPTS_CONTINUE;
-}
-
-/* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
-static int
-print_info(struct opts *o, struct tpm_instance *inst)
-{
-    int code = -1;
-
-    inst->tpm2 = o->cuse.cfg.tpm2;
-    if (tpm_setup(inst) < 0) {
-        fprintf(stderr, "swtpm_cuse: libtpms cannot emulate this TPM\n");
-        return EXIT_GENERIC;
-    }
-    if (o->cuse.cfg.state_path[0]) {
-        o->cuse.cfg.not_need_init = true;
-        code = prepare_tpm(o, inst);
-    }
-    if (code == OPTS_CONTINUE) {
-        code = caps_print_info((unsigned int)o->cuse.cfg.info_flags) < 0
-                   ? EXIT_FAILURE : EXIT_SUCCESS;
-    }
-    tpm_stop(inst);
-    return code;
 }
 
 static int
@@ -236,15 +229,9 @@ run(struct opts *o)
     char err[600];
     int code;
 
-    if (o->cuse.cfg.print_caps) {
-        return caps_print("swtpm", o->cuse.cfg.tpm2, /* cuse= */ true) < 0
-                   ? EXIT_FAILURE : EXIT_SUCCESS;
-    }
-    if (o->cuse.cfg.print_states) {
-        return daemon_print_states(&o->cuse.cfg, "swtpm_cuse");
-    }
-    if (o->cuse.cfg.print_info) {
-        return print_info(o, &inst);
+    code = daemon_print_mode(&o->cuse.cfg, &inst, &o->pcap_w, &print_rules);
+    if (code != OPTS_CONTINUE) {
+        return code;
     }
     if (geteuid() != 0 || setuid(0) < 0) {
         fprintf(stderr, "swtpm_cuse: must run as root to create a CUSE "

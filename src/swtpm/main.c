@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "caps.h"
 #include "log.h"
 #include "pcap.h"
 #include "subopt.h"
@@ -223,8 +222,7 @@ use_activation(struct opts *o, char *err, size_t errlen)
     int n;
 
     if (o->iface != IFACE_SOCKET || o->server_opt || o->ctrl_opt ||
-        o->data_fd >= 0 || o->cfg.print_caps || o->cfg.print_states ||
-        o->cfg.print_info) {
+        o->data_fd >= 0 || daemon_print_wanted(&o->cfg)) {
         return 0;
     }
     n = activation_channels(server, ctrl, sizeof(server), err, errlen);
@@ -249,7 +247,7 @@ opts_validate(struct opts *o)
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_FAILURE;
     }
-    if (o->cfg.print_caps || o->cfg.print_states || o->cfg.print_info) {
+    if (daemon_print_wanted(&o->cfg)) {
         return OPTS_CONTINUE;
     }
     if (o->iface == IFACE_SOCKET && (o->vtpm_proxy || o->chardev)) {
@@ -314,23 +312,22 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     return OPTS_CONTINUE;
 }
 
-/* --print-info: with a state location the TPM runs first (docs/cli.md §3). */
 static int
-print_info(struct opts *o, struct tpm_instance *inst)
+tpm_fail_code(int r)
 {
-    int code = OPTS_CONTINUE;
-
-    if (o->cfg.state_path[0]) {
-        o->cfg.not_need_init = true;
-        code = prepare_tpm(o, inst);
-    }
-    if (code == OPTS_CONTINUE) {
-        code = caps_print_info((unsigned int)o->cfg.info_flags) < 0
-                   ? EXIT_FAILURE : EXIT_SUCCESS;
-    }
-    tpm_stop(inst);
-    return code;
+    (void)r;
+    return EXIT_FAILURE;
 }
+
+/* --print-info opens the state as the daemon would: never created, the
+ * lock taken when the TPM starts. */
+static const struct daemon_print_rules print_rules = {
+    .prog = "swtpm",
+    .cuse = false,
+    .create_dir = false,
+    .lock_now = false,
+    .fail_code = tpm_fail_code,
+};
 
 /* Sockets and devices for the loop; OPTS_CONTINUE or the exit code. */
 static int
@@ -379,25 +376,13 @@ serve_setup(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
         fprintf(stderr, "swtpm: %s\n", err);
         return EXIT_FAILURE;
     }
-    if (o->cfg.print_caps) {
-        caps_print("swtpm", o->cfg.tpm2, /* cuse= */ false);
-        return EXIT_SUCCESS;
-    }
-    inst->tpm2 = o->cfg.tpm2;
-    if (tpm_setup(inst) < 0) {
-        log_err("libtpms cannot emulate a TPM %s", inst->tpm2 ? "2.0"
-                                                            : "1.2");
-        return EXIT_FAILURE;
-    }
-    if (o->cfg.print_info) {
-        return print_info(o, inst);
+    code = daemon_print_mode(&o->cfg, inst, &o->pcap_w, &print_rules);
+    if (code != OPTS_CONTINUE) {
+        return code;
     }
     code = open_channels(o, lc);
     if (code != OPTS_CONTINUE) {
         return code;
-    }
-    if (o->cfg.print_states) {
-        return daemon_print_states(&o->cfg, "swtpm");
     }
     code = prepare_tpm(o, inst);
     if (code != OPTS_CONTINUE) {
@@ -439,7 +424,7 @@ run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
     struct confined cf = { .o = o, .lc = lc, .inst = inst };
     char err[600];
 
-    if (!o->cfg.print_caps && !o->cfg.print_states) {
+    if (!daemon_print_wanted(&o->cfg)) {
         daemon_notify_open();
     }
     switch (daemon_confine(&o->cfg, &o->user, confined_setup, &cf, err,
@@ -470,8 +455,7 @@ run(struct opts *o)
     memset(&lc, 0, sizeof(lc));
     lc.ctrl.listen_fd = lc.ctrl.conn_fd = -1;
     lc.data.listen_fd = lc.data.conn_fd = -1;
-    if (o->daemon && !o->cfg.print_caps && !o->cfg.print_states &&
-        !o->cfg.print_info && daemon_fork() < 0) {
+    if (o->daemon && !daemon_print_wanted(&o->cfg) && daemon_fork() < 0) {
         fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
         return EXIT_FAILURE;
     }
