@@ -165,6 +165,13 @@ $(BUILD)/bench/nowork_cuse: $(BUILD)/bench/nowork_cuse.o
 bench: all $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run
 
+# Many tenants on one host (bench/README.md): N concurrent swtpm_setup runs
+# on one CA, then swtpm socket and a command each, ours and Debian's 0.7.1;
+# BENCH_SCALE_N=16,64,256 by default.
+.PHONY: bench-scale
+bench-scale: all
+	BUILD=$(BUILD) bench/scale
+
 # Real power cuts (SIGKILL of QEMU) during NV writes, state on ext4 on a
 # virtio disk: ours, then Debian's swtpm 0.7.1 (docs/robustness.md).
 POWERCUT_ROUNDS ?= 50
