@@ -19,6 +19,8 @@ import threading
 import time
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -163,8 +165,8 @@ def nv_read(s, index, attrs, size, chunk=512):
 
 
 def read_certs(sock_path):
-    """{index: certificate serial} of the EK and platform certificates in
-    a running TPM's NV."""
+    """{index: certificate} of the EK and platform certificates in a
+    running TPM's NV."""
     out = {}
     s = connect(sock_path, 10)
     try:
@@ -173,10 +175,35 @@ def read_certs(sock_path):
             if pub is None:
                 continue
             der = nv_read(s, index, *pub)
-            out[index] = x509.load_der_x509_certificate(der).serial_number
+            out[index] = x509.load_der_x509_certificate(der)
     finally:
         s.close()
     return out
+
+
+def ca_issuer(work):
+    with open(os.path.join(work, "ca", "issuercert.pem"), "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def is_issued_by(cert, issuer):
+    """Whether issuer's key signed cert and its name is cert's issuer
+    (by hand: Debian 12's python3-cryptography 38 has no
+    verify_directly_issued_by)."""
+    if cert.issuer != issuer.subject:
+        return False
+    key = issuer.public_key()
+    h = cert.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes,
+                       padding.PKCS1v15(), h)
+        else:
+            key.verify(cert.signature, cert.tbs_certificate_bytes,
+                       ec.ECDSA(h))
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
 
 
 class Instance:
@@ -241,11 +268,14 @@ class Instance:
             return "(none)"
 
     def pss(self):
+        """Pss, Pss_Anon and Pss_File of the running swtpm, in KiB."""
+        vals = {}
         with open("/proc/%d/smaps_rollup" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-        return None
+                key = line.split(":")[0]
+                if key in ("Pss", "Pss_Anon", "Pss_File"):
+                    vals[key] = int(line.split()[1])
+        return vals
 
     def stop(self):
         """SIGTERM, as libvirt stops a swtpm it started; True if it exited
@@ -289,8 +319,9 @@ def run_scale(impl, n, work, timeout=1200):
     """N tenants of impl at once in the empty dir work.  Returns a dict:
     n, wall_s (start to the N-th answered command), setup_wall_s (to the
     last setup's end), failures (list of messages), certs, duplicates
-    (certificates minus distinct serials), missing_certs, pss_kib (list,
-    one per running instance), stop_failures."""
+    (certificates minus distinct serials), missing_certs, pss_kib,
+    pss_anon_kib, pss_file_kib (lists, one per running instance),
+    stop_failures."""
     conf = write_ca_config(impl, work)
     env = tool_env(work)
     warm_ca(impl, conf, env, work, timeout)
@@ -315,8 +346,12 @@ def run_scale(impl, n, work, timeout=1200):
         res["setup_wall_s"] = max([i.setup_done for i in insts
                                    if i.setup_done is not None]
                                   or [float("nan")])
-        res["pss_kib"] = [i.pss() for i in up]
+        pss = [i.pss() for i in up]
+        res["pss_kib"] = [p["Pss"] for p in pss]
+        res["pss_anon_kib"] = [p["Pss_Anon"] for p in pss]
+        res["pss_file_kib"] = [p["Pss_File"] for p in pss]
         serials, missing = [], 0
+        issuer = ca_issuer(work)
         for inst in up:
             try:
                 got = read_certs(inst.sock)
@@ -324,7 +359,11 @@ def run_scale(impl, n, work, timeout=1200):
                 inst.fail("reading certificates: %s" % e)
                 continue
             missing += len(CERT_INDEXES) - len(got)
-            serials += list(got.values())
+            for index, cert in sorted(got.items()):
+                serials.append(cert.serial_number)
+                if not is_issued_by(cert, issuer):
+                    inst.fail("certificate in NV index 0x%08x is not "
+                              "signed by the CA in %s/ca" % (index, work))
         res["certs"] = len(serials)
         res["duplicates"] = len(serials) - len(set(serials))
         res["missing_certs"] = missing
