@@ -334,13 +334,13 @@ def run_scale(impl, n, work, timeout=1200):
 
     t0 = [0.0]
     res = {"impl": impl.name, "n": n}
-    with concurrent.futures.ThreadPoolExecutor(n) as ex:
-        futs = [ex.submit(one, inst) for inst in insts]
-        t0[0] = time.monotonic()
-        go.wait()
-        for f in futs:
-            f.result()
     try:
+        with concurrent.futures.ThreadPoolExecutor(n) as ex:
+            futs = [ex.submit(one, inst) for inst in insts]
+            t0[0] = time.monotonic()
+            go.wait()
+            for f in futs:
+                f.result()
         up = [i for i in insts if i.error is None]
         res["wall_s"] = max([i.answered for i in up] or [float("nan")])
         res["setup_wall_s"] = max([i.setup_done for i in insts
