@@ -25,6 +25,7 @@ static const char *const allowed[] = {
     "statx", "fsync", "fdatasync", "ftruncate", "fcntl", "flock",
     "rename", "renameat", "renameat2", "unlink", "unlinkat", "linkat", "mkdir",
     "mkdirat", "fchmod", "getdents64", "dup", "dup2", "dup3",
+    "fadvise64",    /* file:// on a block device: drop this host's cache */
     /* memory */
     "mmap", "munmap", "mprotect", "mremap", "brk", "madvise",
     /* threads, signals, time */

@@ -372,6 +372,21 @@ sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
         }
         nanosleep(&delay, NULL);
     }
+    /* A block device shared by hosts (docs/shared-storage.md §6): this
+     * host's cache may hold what it read or wrote before another host
+     * wrote the volume, and nothing else drops it while any process keeps
+     * the device open.  All our writes are flushed, so the cached pages
+     * are clean and can go; reads from here on come from the volume. */
+    if (st->file_is_blk) {
+        int r = posix_fadvise(st->file_fd, 0, 0, POSIX_FADV_DONTNEED);
+
+        if (r != 0) {
+            fl.l_type = F_UNLCK;
+            (void)fcntl(st->file_fd, F_OFD_SETLK, &fl);
+            log_debug("cannot drop the cached copy of '%s'", st->path);
+            return -r;
+        }
+    }
     st->lock_fd = st->file_fd;      /* marks "locked"; not a second fd */
     return 0;
 }
