@@ -24,6 +24,7 @@
 #include "log.h"
 #include "state_file.h"
 #include "stateobj.h"
+#include "statesum.h"
 
 #define LOCK_NAME ".lock"
 #define NFS_SUPER_MAGIC_ 0x6969     /* <linux/magic.h>'s NFS_SUPER_MAGIC */
@@ -431,10 +432,13 @@ state_load(struct state_store *st, const char *name,
     return r;
 }
 
-/* Write obj to tmp, make it durable, and rename it over fname. */
+/*
+ * Write obj to a new file tmp and make it durable; out_id (may be NULL)
+ * gets the file's identity for a sidecar (statesum_set_file()).
+ */
 static int
-write_atomic(const struct state_store *st, const char *tmp,
-             const char *fname, const uint8_t *obj, uint32_t len)
+write_tmp(const struct state_store *st, const char *tmp, const uint8_t *obj,
+          uint32_t len, struct statesum *out_id)
 {
     int fd, r;
 
@@ -461,13 +465,25 @@ write_atomic(const struct state_store *st, const char *tmp,
     if (r == 0 && !st->defer_sync && fsync(fd) < 0) {
         r = -errno;
     }
+    if (r == 0 && out_id) {
+        r = statesum_set_file(out_id, fd);
+    }
     if (close(fd) < 0 && r == 0) {
         r = -errno;
     }
-    if (r == 0 && renameat(st->dir_fd, tmp, st->dir_fd, fname) < 0) {
-        r = -errno;
-    }
     if (r < 0) {
+        unlinkat(st->dir_fd, tmp, 0);
+    }
+    return r;
+}
+
+/* Rename the durable temp file tmp over fname and flush the directory. */
+static int
+commit_tmp(const struct state_store *st, const char *tmp, const char *fname)
+{
+    if (renameat(st->dir_fd, tmp, st->dir_fd, fname) < 0) {
+        int r = -errno;
+
         unlinkat(st->dir_fd, tmp, 0);
         return r;
     }
@@ -475,6 +491,17 @@ write_atomic(const struct state_store *st, const char *tmp,
         return -errno;
     }
     return 0;
+}
+
+/* Write obj to tmp, make it durable, and rename it over fname. */
+static int
+write_atomic(const struct state_store *st, const char *tmp,
+             const char *fname, const uint8_t *obj, uint32_t len)
+{
+    int r;
+
+    r = write_tmp(st, tmp, obj, len, NULL);
+    return r < 0 ? r : commit_tmp(st, tmp, fname);
 }
 
 int
@@ -891,45 +918,83 @@ file_has_sum(const struct state_store *st, const char *fname,
 }
 
 /*
- * Main file fname cannot be used (why: the decode error).  With a valid
- * journal slot that extends .bak (a checkpoint wrote it into the main
- * file), that slot is the newest state.  With one that extends something
- * else, .bak would lose the writes it holds and the slot cannot be tied
- * to this TPM: refuse.  Without one, .bak is the previous generation.
+ * The sidecar of main file fname, if it describes the file now there:
+ * written by us for this very file (inode number and birth time).  A main
+ * file replaced since (another swtpm renames its own file into place)
+ * makes it stale: then nothing is verified, as without a sidecar.
+ * false: none to go by.
+ */
+static bool
+sum_current(const struct state_store *st, const char *fname,
+            struct statesum *out)
+{
+    char name[JNL_NAME_MAX];
+    bool same;
+    int fd, r;
+
+    jnl_name(st, fname, false, ".sum", name, sizeof(name));
+    r = statesum_read(st->dir_fd, name, out);
+    if (r == -EBADMSG) {
+        log_warn("checksum file '%s/%s' is damaged; '%s' is not verified",
+                 st->path, name, fname);
+    }
+    if (r < 0) {
+        return false;
+    }
+    fd = openat(st->dir_fd, fname,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    same = statesum_is_file(out, fd);
+    close(fd);
+    return same;
+}
+
+/*
+ * Main file fname cannot be used (reason: why, in words).  A valid journal
+ * slot that extends a generation of this TPM (recorded in the sidecar sc,
+ * NULL without a current one, or the .bak itself) is the newest state.
+ * With one that extends something else, .bak would lose the writes it
+ * holds and the slot cannot be tied to this TPM: refuse.  Without one,
+ * .bak is the previous generation, if the sidecar knows it (without one:
+ * if it decodes).
  */
 static int
 jnl_fallback(struct state_store *st, const struct state_key *key,
-             const char *fname, int why, struct jnl_newest *newest,
+             const char *fname, int err, const char *reason,
+             const struct statesum *sc, struct jnl_newest *newest,
              uint8_t **out, uint32_t *out_len, uint32_t *out_tpm_rc)
 {
     char bak[JNL_NAME_MAX], jname[JNL_NAME_MAX];
-    uint8_t *obj = NULL;
+    uint8_t *obj = NULL, sum[CRYPTO_SHA256_LEN];
     uint32_t len = 0, rc = 0;
     int r;
 
     jnl_name(st, fname, false, ".bak", bak, sizeof(bak));
     jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    if (newest->found && !file_has_sum(st, bak, newest->base)) {
+    if (newest->found && !(sc && statesum_knows(sc, newest->base)) &&
+        !file_has_sum(st, bak, newest->base)) {
         snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged "
                  "(%s) and its journal '%s' holds newer writes "
                  "(sequence %llu) based on a main file no longer there; "
                  "loading '%s' would lose them: restore '%s' from a "
-                 "backup", st->path, fname, strerror(-why), jname,
+                 "backup", st->path, fname, reason, jname,
                  (unsigned long long)newest->seq, bak, fname);
         st->why = st->why_buf;
-        return why;
+        return err;
     }
     if (newest->found) {
         r = jnl_decode(st, key, newest->obj, newest->len, out, out_len,
                        &rc);
         if (r < 0) {
-            return why;
+            return err;
         }
         if (!st->fallback_logged) {
             log_warn("state file '%s/%s' is damaged (%s); loaded its "
                      "newest generation from the journal '%s/%s' "
                      "(sequence %llu) instead", st->path, fname,
-                     strerror(-why), st->path, jname,
+                     reason, st->path, jname,
                      (unsigned long long)newest->seq);
         }
         st->fallback_logged = true;
@@ -941,19 +1006,30 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
         return 0;
     }
     r = read_file(st, bak, &obj, &len);
+    if (r == 0 && sc && (crypto_sha256(obj, len, sum) < 0 ||
+                         !statesum_knows(sc, sum))) {
+        snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged "
+                 "(%s) and '%s' is not the generation recorded before it "
+                 "(its checksum differs); restore '%s' from a backup",
+                 st->path, fname, reason, bak, fname);
+        st->why = st->why_buf;
+        r = -EBADMSG;
+    }
     if (r == 0) {
         r = jnl_decode(st, key, obj, len, out, out_len, &rc);
+    }
+    if (obj) {
         explicit_bzero(obj, len);
         free(obj);
     }
     if (r < 0) {
-        return why;
+        return err;
     }
     /* libtpms reads the permall more than once per start: say it once. */
     if (!st->fallback_logged) {
         log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
                  "generation '%s/%s' instead", st->path, fname,
-                 strerror(-why), st->path, bak);
+                 reason, st->path, bak);
     }
     st->fallback_logged = true;
     st->jnl.main_damaged = true;
@@ -988,8 +1064,11 @@ jnl_load(struct state_store *st, const struct state_key *key,
          uint32_t *out_tpm_rc)
 {
     struct jnl_newest newest = { 0 };
+    struct statesum sc;
     uint8_t *main = NULL, *obj = NULL;
     uint32_t main_len = 0, len = 0;
+    bool have_sum;
+    char reason[JNL_NAME_MAX + 96];
     int r, rm;
 
     *out_tpm_rc = TPM_FAIL;
@@ -1023,12 +1102,34 @@ jnl_load(struct state_store *st, const struct state_key *key,
         goto out;
     }
     r = jnl_decode(st, key, main, main_len, out, out_len, out_tpm_rc);
-    if (r == 0) {
+    /* Changed in place since we wrote it (no swtpm writes in place):
+     * damage, even if it still parses (libtpms would fail on it), and
+     * not a key problem even if its HMAC fails now. */
+    have_sum = sum_current(st, fname, &sc);
+    if (have_sum && !statesum_knows(&sc, st->jnl.base)) {
+        if (r == 0) {
+            explicit_bzero(*out, *out_len);
+            free(*out);
+            *out = NULL;
+            *out_tpm_rc = TPM_FAIL;
+        }
+        if (r == 0 || is_key_failure(main, main_len, key, *out_tpm_rc)) {
+            snprintf(reason, sizeof(reason), "its SHA-256 differs from "
+                     "the one recorded in '%s.sum' when it was written",
+                     fname);
+            r = -EBADMSG;
+        } else {
+            snprintf(reason, sizeof(reason), "%s", strerror(-r));
+        }
+        r = jnl_fallback(st, key, fname, r, reason, &sc, &newest, out,
+                         out_len, out_tpm_rc);
+    } else if (r == 0) {
         jnl_report_stale(st, fname, main, main_len, &newest);
     } else if (is_key_failure(main, main_len, key, *out_tpm_rc)) {
         why_key(st, fname, key != NULL);
     } else {
-        r = jnl_fallback(st, key, fname, r, &newest, out, out_len,
+        r = jnl_fallback(st, key, fname, r, strerror(-r),
+                         have_sum ? &sc : NULL, &newest, out, out_len,
                          out_tpm_rc);
     }
 out:
@@ -1066,10 +1167,52 @@ main_decodes(const struct state_store *st, const char *fname)
 }
 
 /*
+ * The sidecar for obj, about to become main file fname (out has its file
+ * identity already): the TPM identity of the sidecar there (a new one if
+ * none is readable), obj's checksum, and that of the file that is .bak
+ * once obj is in place.
+ */
+static void
+sum_make(const struct state_store *st, const char *fname,
+         const uint8_t *obj, uint32_t len, struct statesum *out)
+{
+    struct statesum old;
+    const struct journal *j = &st->jnl;
+    char name[JNL_NAME_MAX];
+    uint8_t *bak = NULL;
+    uint32_t bak_len = 0;
+
+    jnl_name(st, fname, false, ".sum", name, sizeof(name));
+    if (statesum_read(st->dir_fd, name, &old) == 0) {
+        memcpy(out->id, old.id, sizeof(out->id));
+    } else if (crypto_random(out->id, sizeof(out->id)) < 0) {
+        memset(out->id, 0, sizeof(out->id));
+    }
+    if (crypto_sha256(obj, len, out->main) < 0) {
+        memset(out->main, 0, sizeof(out->main));
+    }
+    out->has_bak = false;
+    if (j->base_valid && !j->main_damaged) {
+        memcpy(out->bak, j->base, sizeof(out->bak));
+        out->has_bak = true;
+    } else if (j->main_damaged) {
+        jnl_name(st, fname, false, ".bak", name, sizeof(name));
+        if (read_file(st, name, &bak, &bak_len) == 0) {
+            out->has_bak = crypto_sha256(bak, bak_len, out->bak) == 0;
+            explicit_bzero(bak, bak_len);
+            free(bak);
+        }
+    }
+}
+
+/*
  * Write obj as the new main file, the old one kept as .bak: the
  * checkpoint.  The journal's newest slot must already hold obj (or there
  * must be no main file yet), so a crash at any point leaves the newest
- * state either in the main file or in a slot that extends it.
+ * state either in the main file or in a slot that extends it.  The
+ * sidecar is renamed into place just before the main file: until then it
+ * names another file, so a crash between the two leaves it stale, never
+ * wrong.
  */
 static int
 jnl_write_main(struct state_store *st, const char *fname,
@@ -1077,17 +1220,23 @@ jnl_write_main(struct state_store *st, const char *fname,
 {
     struct journal *j = &st->jnl;
     char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
+    char sname[JNL_NAME_MAX], stmp[JNL_NAME_MAX];
+    struct statesum sc = { 0 };
     int r;
 
     /* A damaged main file must not replace the good previous one, also
-     * when the load that found it was before a restart. */
-    if (j->base_valid && !j->main_damaged && !main_decodes(st, fname)) {
+     * when the load that found it was before a restart, or when it
+     * changed on disk after we loaded it. */
+    if (j->base_valid && !j->main_damaged &&
+        (!file_has_sum(st, fname, j->base) || !main_decodes(st, fname))) {
         j->main_damaged = true;
     }
     jnl_name(st, fname, true, "", tmp, sizeof(tmp));
     jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
              sizeof(bak));
     jnl_name(st, fname, true, ".bak", bak_tmp, sizeof(bak_tmp));
+    jnl_name(st, fname, false, ".sum", sname, sizeof(sname));
+    jnl_name(st, fname, true, ".sum", stmp, sizeof(stmp));
     if (j->base_valid) {
         /* Keep the previous generation; the main file never vanishes. */
         unlinkat(st->dir_fd, bak_tmp, 0);
@@ -1096,7 +1245,18 @@ jnl_write_main(struct state_store *st, const char *fname,
             unlinkat(st->dir_fd, bak_tmp, 0);
         }
     }
-    r = write_atomic(st, tmp, fname, obj, len);
+    r = write_tmp(st, tmp, obj, len, &sc);
+    if (r < 0) {
+        return r;
+    }
+    sum_make(st, fname, obj, len, &sc);
+    if (statesum_write(st->dir_fd, sname, stmp, st->mode, st->mode_explicit,
+                       &sc) < 0) {
+        /* The old sidecar names the old inode: stale, so not used. */
+        log_debug("cannot write '%s/%s'; '%s' goes unverified", st->path,
+                  sname, fname);
+    }
+    r = commit_tmp(st, tmp, fname);
     if (r < 0) {
         return r;
     }
@@ -1239,6 +1399,8 @@ jnl_delete(struct state_store *st, const char *fname)
 
     jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
     unlinkat(st->dir_fd, jname, 0);
+    jnl_name(st, fname, false, ".sum", jname, sizeof(jname));
+    unlinkat(st->dir_fd, jname, 0);
     jnl_detach(st);
     st->jnl.attached = true;    /* nothing on disk now */
 }
@@ -1246,7 +1408,8 @@ jnl_delete(struct state_store *st, const char *fname)
 int
 state_retire_generations(struct state_store *st)
 {
-    static const char *const suffixes[] = { ".bak", ".damaged", ".journal" };
+    static const char *const suffixes[] = {
+        ".bak", ".damaged", ".journal", ".sum" };
     char fname[OBJ_NAME_MAX], old[JNL_NAME_MAX];
     int r;
 

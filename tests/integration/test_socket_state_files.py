@@ -131,7 +131,11 @@ def test_unreadable_main_file_is_refused_not_replaced(swtpm_factory):
 
 def test_damaged_main_with_newer_journal_is_refused(swtpm_factory):
     """Writes after the last checkpoint live in the journal only: with the
-    main file cut, .bak would drop them, so INIT fails as Debian's does."""
+    main file cut and no sidecar to tie the journal to this TPM (Debian's
+    swtpm writes none), .bak would drop them, so INIT fails as Debian's
+    does.  With our sidecar the journal's slot is known to extend this
+    TPM's main file, and it loads (tests/integration/
+    test_socket_state_sum.py)."""
     first = swtpm_factory(running=False)
     make_state(first)
     srv = OurSwtpm(first.dir, running=False)
@@ -141,11 +145,35 @@ def test_damaged_main_with_newer_journal_is_refused(swtpm_factory):
     assert rc == 0, hex(rc)
     srv.stop()                      # SIGKILL: the NV index is journaled
     main = first.statedir / "tpm2-00.permall"
+    (first.statedir / "tpm2-00.permall.sum").unlink()
     main.write_bytes(main.read_bytes()[:100])
     err = refused_init_stderr(first.dir)
     assert "journal 'tpm2-00.permall.journal' holds newer writes" in err, err
     assert len(main.read_bytes()) == 100
     assert not (first.statedir / "tpm2-00.permall.damaged").exists()
+
+
+def test_cut_main_with_sidecar_loads_the_newer_journal(swtpm_factory):
+    first = swtpm_factory(running=False)
+    make_state(first)
+    srv = OurSwtpm(first.dir, running=False)
+    assert init(srv) == 0
+    assert srv.startup() in (0, 0x100)
+    rc = rc_of(srv.tpm_cmd(rh.nv_define(0x01500021, 8)))
+    assert rc == 0, hex(rc)
+    srv.stop()                      # SIGKILL: the NV index is journaled
+    main = first.statedir / "tpm2-00.permall"
+    main.write_bytes(main.read_bytes()[:100])
+    srv = OurSwtpm(first.dir, running=False)
+    try:
+        assert init(srv) == 0, str(srv)
+        assert srv.startup() in (0, 0x100)
+        # the index is there: defining it again fails with NV_DEFINED
+        rc = rc_of(srv.tpm_cmd(rh.nv_define(0x01500021, 8)))
+        assert rc == rh.TPM_RC_NV_DEFINED, hex(rc)
+    finally:
+        srv.stop()
+    assert "loaded its newest generation from the journal" in srv.stderr()
 
 
 def test_fifo_at_journal_temp_name_does_not_block(swtpm_factory):

@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "log.h"
 #include "state.h"
+#include "statesum.h"
 #include "unit_util.h"
 
 ssize_t __wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
@@ -496,6 +497,9 @@ test_journal_damaged_main_newer_slot_refused(void **state)
     assert_int_equal(save(f, "C"), 0);              /* slot based on B */
     crash_and_restart(f);
     damage_main(f);
+    /* No sidecar (as Debian's swtpm leaves it): nothing ties the slot to
+     * this TPM. */
+    assert_int_equal(unlink(path_in(f, "tpm2-00.permall.sum")), 0);
     assert_true(state_load(&f->st, "permall", &raw, &len, &rc) < 0);
     assert_int_equal(rc, TPM_BAD_PARAMETER);    /* the main file's error */
     assert_non_null(f->st.why);
@@ -509,6 +513,105 @@ test_journal_damaged_main_newer_slot_refused(void **state)
     assert_int_equal(state_size(&f->st, "permall"), 4);    /* "junk" */
     assert_int_equal(stat(path_in(f, "tpm2-00.permall.bak"), &sb), 0);
     assert_int_equal(sb.st_size, 16 + 1);                   /* A */
+}
+
+/* As above with the sidecar: it knows B, which the slot extends. */
+static void
+test_journal_damaged_main_sidecar_loads_newer_slot(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak A, main B */
+    assert_int_equal(save(f, "C"), 0);              /* slot based on B */
+    crash_and_restart(f);
+    damage_main(f);
+    load_expect(f, "C");
+    assert_true(log_has(f, "from the journal"));
+}
+
+/* One bit of the main file flipped in place at off (it may still parse). */
+static void
+flip_main(struct fixture *f, off_t off)
+{
+    int fd = open(path_in(f, "tpm2-00.permall"), O_RDWR);
+    uint8_t b;
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, off), 1);
+    b ^= 0x10;
+    assert_int_equal(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+}
+
+/*
+ * A byte flipped in the header, the middle or the tail of the main file,
+ * with and without the journal and .bak: the newest verified generation
+ * loads (journal slot, then .bak), else the load is refused; never the
+ * damaged bytes.
+ */
+static void
+test_journal_flipped_byte_each_place(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const data = "0123456789abcdef";
+    const off_t where[] = { 0, 5, 16 + 8, 16 + 15 };
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        for (int gone = 0; gone < 3; gone++) {
+            unit_rm_tree(f->dir);
+            assert_int_equal(mkdir(f->dir, 0700), 0);
+            crash_and_restart(f);
+            assert_int_equal(save(f, "older-generation"), 0);
+            assert_int_equal(save(f, data), 0);
+            assert_int_equal(state_checkpoint(&f->st), 0);
+            crash_and_restart(f);
+            flip_main(f, where[i]);
+            if (gone >= 1) {
+                unlink(path_in(f, "tpm2-00.permall.journal"));
+            }
+            if (gone >= 2) {
+                unlink(path_in(f, "tpm2-00.permall.bak"));
+            }
+            if (gone == 0) {
+                load_expect(f, data);
+            } else if (gone == 1) {
+                load_expect(f, "older-generation");
+            } else {
+                assert_true(state_load(&f->st, "permall", &raw, &len,
+                                       &rc) < 0);
+                assert_int_equal(rc != 0, 1);
+            }
+        }
+    }
+}
+
+/* A sidecar with any one byte changed is not believed: nothing is then
+ * verified (the main file loads as without a sidecar), and it is said. */
+static void
+test_journal_sidecar_any_flipped_byte_unverified(void **state)
+{
+    struct statesum s = { .ino = 42, .has_btime = true, .btime_sec = 7,
+                          .has_bak = true };
+    struct statesum out;
+    uint8_t buf[STATESUM_LEN];
+
+    (void)state;
+    memset(s.main, 0xaa, sizeof(s.main));
+    memset(s.bak, 0xbb, sizeof(s.bak));
+    statesum_encode(&s, buf);
+    assert_int_equal(statesum_decode(buf, sizeof(buf), &out), 0);
+    assert_int_equal(out.ino, 42);
+    assert_true(statesum_knows(&out, s.bak));
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] ^= 0x01;
+        assert_int_equal(statesum_decode(buf, sizeof(buf), &out), -EBADMSG);
+        buf[i] ^= 0x01;
+    }
+    assert_int_equal(statesum_decode(buf, sizeof(buf) - 1, &out), -EBADMSG);
 }
 
 /* Swap the main file for one in the way of reading it, keep the rest. */
@@ -854,6 +957,9 @@ main(void)
         T(test_journal_damaged_main_loads_newest_slot),
         T(test_journal_damaged_main_falls_back),
         T(test_journal_damaged_main_newer_slot_refused),
+        T(test_journal_damaged_main_sidecar_loads_newer_slot),
+        T(test_journal_flipped_byte_each_place),
+        T(test_journal_sidecar_any_flipped_byte_unverified),
         T(test_journal_unreadable_main_refused),
         T(test_journal_key_failure_never_selects_another_generation),
         T(test_journal_cut_by_one_byte),
