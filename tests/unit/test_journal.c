@@ -589,6 +589,44 @@ test_journal_flipped_byte_each_place(void **state)
     }
 }
 
+/* With --key a changed main file fails its HMAC: damage (the sidecar
+ * says it changed), so the journal's slot loads instead of a refusal. */
+static void
+test_journal_flipped_encrypted_main_is_damage(void **state)
+{
+    struct fixture *f = *state;
+
+    f->st.filekey = KEY128;
+    assert_int_equal(save(f, "secret-1"), 0);
+    assert_int_equal(save(f, "secret-2"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);
+    crash_and_restart(f);
+    f->st.filekey = KEY128;
+    flip_main(f, 20);                   /* inside the ciphertext */
+    load_expect(f, "secret-2");
+    assert_true(log_has(f, "differs from the one recorded"));
+}
+
+/* A damaged sidecar is said and ignored: the main file loads unverified. */
+static void
+test_journal_damaged_sidecar_ignored(void **state)
+{
+    struct fixture *f = *state;
+    int fd;
+
+    assert_int_equal(save(f, "A"), 0);
+    assert_int_equal(save(f, "B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);
+    crash_and_restart(f);
+    fd = open(path_in(f, "tpm2-00.permall.sum"), O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 60), 1);
+    close(fd);
+    load_expect(f, "B");
+    assert_true(log_has(f, "tpm2-00.permall.sum' is damaged; "
+                        "'tpm2-00.permall' is not verified"));
+}
+
 /* A sidecar with any one byte changed is not believed: nothing is then
  * verified (the main file loads as without a sidecar), and it is said. */
 static void
@@ -960,6 +998,8 @@ main(void)
         T(test_journal_damaged_main_sidecar_loads_newer_slot),
         T(test_journal_flipped_byte_each_place),
         T(test_journal_sidecar_any_flipped_byte_unverified),
+        T(test_journal_flipped_encrypted_main_is_damage),
+        T(test_journal_damaged_sidecar_ignored),
         T(test_journal_unreadable_main_refused),
         T(test_journal_key_failure_never_selects_another_generation),
         T(test_journal_cut_by_one_byte),
