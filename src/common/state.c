@@ -1406,6 +1406,33 @@ jnl_delete(struct state_store *st, const char *fname)
 }
 
 int
+state_fold_journal(struct state_store *st)
+{
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    int r;
+
+    if (st->is_file || st->defer_sync) {
+        return 0;
+    }
+    st->fallback_logged = false;
+    r = state_load(st, "permall", &raw, &len, &rc);
+    if (raw) {
+        explicit_bzero(raw, len);
+        free(raw);
+    }
+    if (r == -ENOENT) {
+        return 0;
+    }
+    if (r == 0) {
+        r = checkpoint(st);
+    }
+    /* The other implementation may change the main file: let go. */
+    jnl_detach(st);
+    return r;
+}
+
+int
 state_retire_generations(struct state_store *st)
 {
     static const char *const suffixes[] = {

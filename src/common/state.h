@@ -120,6 +120,17 @@ int state_save(struct state_store *st, const char *name,
 int state_checkpoint(struct state_store *st);
 
 /*
+ * Before another implementation reads the state (swtpm_setup --tpm
+ * PROGRAM): load permall as a start would (journal, fallbacks) and write
+ * the newest one into the upstream-format main file, so no journaled
+ * write is lost to a reader that knows no journal.  Nothing to do for
+ * the file backend, a store without permall, or a journal that adds
+ * nothing.  0 or a negative errno (the load's, with st->why set as by
+ * state_load()).
+ */
+int state_fold_journal(struct state_store *st);
+
+/*
  * Flush every state object and the directory itself: what a defer_sync
  * store does once instead of at every write.  0 or a negative errno.
  */

@@ -345,6 +345,15 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
 
     if (ctx->o->reconfigure) {
         if (ctx->o->tpm_prog) {
+            /* PROGRAM may know no journal: it must see every write. */
+            r = state_fold_journal(real);
+            if (r < 0) {
+                log_err("cannot write the journaled TPM state in '%s' "
+                        "into its main file before starting '%s': %s",
+                        real->path, ctx->o->tpm_prog,
+                        real->why ? real->why : strerror(-r));
+                return r;
+            }
             state_unlock(real);     /* the emulator locks it itself */
         }
         tpm->store = *real;

@@ -90,3 +90,43 @@ def test_ext_our_swtpm(work):
     finally:
         srv.stop()
     ok(verify(ca_bundle(work / "xdg"), work / "ek.der"))
+
+
+def test_ext_reconfigure_after_our_crash_keeps_journaled_writes(work):
+    """Our daemon keeps NV writes in permall's journal until a checkpoint;
+    after a SIGKILL only the journal has them.  --reconfigure with
+    Debian's swtpm (which knows no journal) folds it into the main file
+    first, so the writes are still there for it and afterwards."""
+    import struct
+    import helpers_reliability as rh
+    from helpers_socket import SwtpmServer
+    from helpers_swtpm import OurSwtpm, rc_of
+
+    index, data = 0x01500042, b"journaled-write!"
+    ok(run_setup("--tpm2", "--createek", "--tpmstate", work / "state",
+                 xdg=work / "xdg"))
+    srv = OurSwtpm(work, running=False)
+    try:
+        r = srv.ctrl(2, struct.pack(">I", 0))     # CMD_INIT
+        assert r[:4] == b"\0\0\0\0", r.hex()
+        assert srv.startup() in (0, 0x100)
+        assert rc_of(srv.tpm_cmd(rh.nv_define(index, len(data)))) == 0
+        assert rc_of(srv.tpm_cmd(rh.nv_write(index, data))) == 0
+    finally:
+        srv.stop()                      # SIGKILL: the writes are journaled
+    assert (work / "state" / "tpm2-00.permall.journal").is_file()
+    ok(run_setup("--tpm", "/usr/bin/swtpm socket", "--tpm2", "--reconfigure",
+                 "--pcr-banks", "sha384", "--tpmstate", work / "state",
+                 xdg=work / "xdg"))
+    for cls in (SwtpmServer, None):
+        if cls:
+            s = SwtpmServer(work, tpm2=True, transport="unix")
+        else:
+            s = OurSwtpm(work, transport="unix")
+        try:
+            assert s.startup() in (0, 0x100)
+            resp = s.tpm_cmd(rh.nv_read(index, len(data)))
+            assert rc_of(resp) == 0, resp.hex()
+            assert rh.nv_read_data(resp) == data
+        finally:
+            s.stop()
