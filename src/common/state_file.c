@@ -18,24 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "fdio.h"
 #include "log.h"
 #include "state.h"
 #include "stateobj.h"
 
 #define LOCK_RETRY_NS (10 * 1000 * 1000)
-/* A section we keep as it is when relaying out; larger ones shrink. */
-#define SECTION_KEEP_MAX (2u * STATEOBJ_MAX_LEN)
 
 static const char *const obj_names[SFILE_OBJS] = {
     "permall", "volatilestate", "savestate" };
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 static void
 put_le32(uint8_t *p, uint32_t v)
@@ -85,14 +77,15 @@ check_entry(const struct sfile_entry *e, int i, uint64_t file_size)
     if (e->section_len == 0 || e->data_len > e->section_len) {
         return "an object is longer than its section";
     }
-    if (e->data_len > STATEOBJ_MAX_LEN) {
-        return "an object is larger than 16 MiB";
+    if (e->section_len > SFILE_SECTION_MAX) {
+        return "a section is larger than 1 MiB, more than any libtpms "
+               "state needs";
     }
     if ((uint64_t)e->offset + e->data_len > file_size) {
         return "an object runs past the end of the file";
     }
-    if ((uint64_t)e->offset + e->section_len > UINT32_MAX) {
-        return "a section runs past 4 GiB";
+    if ((uint64_t)e->offset + e->section_len > SFILE_END_MAX) {
+        return "a section ends past 1 GiB, where no swtpm places one";
     }
     return NULL;
 }
@@ -144,9 +137,9 @@ sfile_parse_header(const uint8_t *buf, size_t len, uint64_t file_size,
         goto bad;
     }
     for (int i = 0; i < SFILE_SLOTS; i++) {
-        e.offset = get_le32(buf + 12 + 12 * i);
-        e.data_len = get_le32(buf + 16 + 12 * i);
-        e.section_len = get_le32(buf + 20 + 12 * i);
+        e.offset = le32_get(buf + 12 + 12 * i);
+        e.data_len = le32_get(buf + 16 + 12 * i);
+        e.section_len = le32_get(buf + 20 + 12 * i);
         why = check_entry(&e, i, file_size);
         if (why) {
             goto bad;
@@ -504,7 +497,7 @@ section_for(uint32_t len)
     uint32_t s = 1;
 
     while (s < len) {
-        s <<= 1;                /* len <= STATEOBJ_MAX_LEN: no overflow */
+        s <<= 1;                /* len <= SFILE_SECTION_MAX: no overflow */
     }
     return s;
 }
@@ -572,7 +565,7 @@ build_layout(struct state_store *st, const struct sfile_hdr *h, int idx,
         }
         dlen = k == idx ? len : e->data_len;
         sec = e->section_len;
-        if (!e->offset || dlen > sec || sec > SECTION_KEEP_MAX) {
+        if (!e->offset || dlen > sec) {
             sec = section_for(dlen);
         }
         L->present[k] = true;
@@ -625,24 +618,43 @@ switch_header(struct state_store *st, const struct layout *L, uint64_t base)
     return r;
 }
 
+/*
+ * Where the scratch copy of len bytes goes: the first place at or after
+ * from (the end of the new data area) that overlaps no section h
+ * references, so a section far out in the file draws no write there.
+ */
+static uint64_t
+scratch_at(const struct sfile_hdr *h, uint64_t from, uint64_t len)
+{
+    uint64_t at = from, start, end;
+    bool moved = true;
+
+    while (moved) {
+        moved = false;
+        for (int k = 0; k < SFILE_OBJS; k++) {
+            start = h->e[k].offset;
+            end = start + h->e[k].section_len;
+            if (start && at < end && start < at + len) {
+                at = end;
+                moved = true;
+            }
+        }
+    }
+    return at;
+}
+
 /* Steps 1-5 above for the data area L over the current header h. */
 static int
 write_layout(struct state_store *st, const struct sfile_hdr *h,
              uint64_t size, const struct layout *L)
 {
-    uint64_t cur_end = SFILE_HDR_LEN, scratch, end;
+    uint64_t scratch, end;
     int r;
 
-    for (int k = 0; k < SFILE_OBJS; k++) {
-        if (h->e[k].offset) {
-            end = (uint64_t)h->e[k].offset + h->e[k].section_len;
-            cur_end = end > cur_end ? end : cur_end;
-        }
-    }
     end = SFILE_HDR_LEN + L->total;
-    scratch = cur_end > end ? cur_end : end;
-    if (scratch + L->total > UINT32_MAX) {
-        st->why = "the state would grow past 4 GiB";
+    scratch = scratch_at(h, end, L->total);
+    if (scratch + L->total > SFILE_END_MAX) {
+        st->why = "the state would end past 1 GiB";
         return -EFBIG;
     }
     if (st->file_is_blk && scratch + L->total > size) {
@@ -687,7 +699,9 @@ sfile_write(struct state_store *st, const char *name,
     if (idx < 0) {
         return idx;
     }
-    if (obj && len > STATEOBJ_MAX_LEN) {
+    if (obj && len > SFILE_SECTION_MAX) {
+        st->why = "the object is larger than 1 MiB, the largest section "
+                  "a file:// state holds";
         return -EFBIG;
     }
     r = read_header(st, &h, &size);

@@ -24,6 +24,15 @@ struct state_store;
 #define SFILE_HDR_LEN 192       /* 12 + 15 * 12 */
 #define SFILE_OBJS 3            /* permall, volatilestate, savestate */
 #define SFILE_PREFIX "file://"
+/*
+ * Bounds of what any swtpm writes with libtpms 0.9, whose largest state
+ * (the TPM 2 permanent state with its 176 KiB of NV memory) needs a
+ * 256 KiB section: a header beyond them is refused (docs/state.md §8.2),
+ * so that no header can make each write copy tens of MiB or fail for
+ * want of room below 4 GiB.
+ */
+#define SFILE_SECTION_MAX (1u << 20)    /* 1 MiB */
+#define SFILE_END_MAX (1u << 30)        /* sections end below 1 GiB */
 
 struct sfile_entry {
     uint32_t offset;            /* 0: not allocated */

@@ -203,7 +203,10 @@ BAD_FILES = {
     "bad magic": lambda b: b"X" + b[1:],
     "bad version": lambda b: b[:8] + b"\x07" + b[9:],
     "offset past the end": lambda b: put_entry(b, 0, len(b) + 4096, 16, 16),
-    "data past the end": lambda b: put_entry(b, 0, HDR_LEN, len(b), 1 << 24),
+    "data past the end": lambda b: put_entry(b, 0, HDR_LEN, len(b), 1 << 20),
+    # passed the checks before: each NV write then copied 76 MiB
+    "32 MiB section": lambda b: put_entry(
+        b, 0, *struct.unpack("<II", b[12:20]), 32 << 20),
     "huge length": lambda b: put_entry(b, 0, HDR_LEN, 0xffffffff,
                                        0xffffffff),
     "offset in the header": lambda b: put_entry(b, 0, 8, 16, 16),
@@ -216,7 +219,8 @@ REASONS = {
     "bad version": "version",
     "offset past the end": "past the end",
     "data past the end": "past the end",
-    "huge length": "larger than 16 MiB",
+    "huge length": "larger than 1 MiB",
+    "32 MiB section": "a section is larger than 1 MiB",
     "offset in the header": "inside the header",
     "overlapping": "overlap",
     "second TPM": "second TPM",

@@ -32,6 +32,7 @@ int __real_fdatasync(int fd);
 
 static int crash_after = -1;    /* -1: no crash */
 static int io_calls;
+static uint64_t write_end_max;  /* the furthest byte any pwrite reached */
 
 static bool
 crashed(void)
@@ -46,6 +47,9 @@ __wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
     if (crashed()) {
         errno = EIO;
         return -1;
+    }
+    if ((uint64_t)off + len > write_end_max) {
+        write_end_max = (uint64_t)off + len;
     }
     return __real_pwrite(fd, buf, len, off);
 }
@@ -179,9 +183,9 @@ test_sfile_parse_header_hostile_entries(void **state)
     memcpy(h, upstream_hdr, sizeof(h));
     expect_bad(h, sizeof(h), 0x20c0 - 0x1180, "past the end");
     set_entry(h, 0, 0xc0, 0xffffffff, 0xffffffff);
-    expect_bad(h, sizeof(h), 0x20c0, "16 MiB");
+    expect_bad(h, sizeof(h), 0x20c0, "larger than 1 MiB");
     set_entry(h, 0, 0xffffff00, 0x100, 0x100);
-    expect_bad(h, sizeof(h), UINT64_MAX, "past 4 GiB");
+    expect_bad(h, sizeof(h), UINT64_MAX, "past 1 GiB");
     set_entry(h, 0, 0xffffffff, 0x1180, 0x2000);
     expect_bad(h, sizeof(h), 0x20c0, "past the end");
     /* Offsets into the header (a shifted offset underflowed upstream). */
@@ -217,12 +221,35 @@ test_sfile_parse_header_maximum(void **state)
     const char *why;
 
     memcpy(h, upstream_hdr, sizeof(h));
-    set_entry(h, 0, 0xc0, 16u << 20, 16u << 20);
-    set_entry(h, 1, 0xc0 + (16u << 20), 16u << 20, 32u << 20);
-    assert_int_equal(sfile_parse_header(h, sizeof(h), 0xc0 + (32u << 20),
+    set_entry(h, 0, 0xc0, 1u << 20, 1u << 20);
+    set_entry(h, 1, 0xc0 + (1u << 20), 1u << 19, 1u << 20);
+    assert_int_equal(sfile_parse_header(h, sizeof(h), 0xc0 + (2u << 20),
                                         &out, &why), 0);
-    set_entry(h, 1, 0xc0 + (16u << 20), (16u << 20) + 1, 32u << 20);
-    expect_bad(h, sizeof(h), 0xc0 + (48u << 20), "16 MiB");
+    set_entry(h, 1, 0xc0 + (1u << 20), (1u << 20) + 1, 2u << 20);
+    expect_bad(h, sizeof(h), 0xc0 + (4u << 20), "larger than 1 MiB");
+}
+
+/*
+ * Headers that passed every check before and made each write costly or
+ * impossible: a 32 MiB section (each NV write copied 76 MiB) and a
+ * section ending just below 4 GiB (no room for the scratch copy: every
+ * write failed).  Both are beyond what any swtpm writes: refused.
+ */
+static void
+test_sfile_parse_header_beyond_libtpms(void **state)
+{
+    uint8_t h[SFILE_HDR_LEN];
+    struct sfile_hdr out;
+    const char *why;
+
+    memcpy(h, upstream_hdr, sizeof(h));
+    set_entry(h, 0, 0xc0, 0x1180, 32u << 20);
+    expect_bad(h, sizeof(h), 0x20c0, "a section is larger than 1 MiB");
+    set_entry(h, 0, 0xfffff000, 0x800, 0x1000);
+    expect_bad(h, sizeof(h), 1ull << 32, "a section ends past 1 GiB");
+    set_entry(h, 0, (1u << 30) - 0x1000, 0x800, 0x1000);
+    assert_int_equal(sfile_parse_header(h, sizeof(h), 1u << 30, &out, &why),
+                     0);
 }
 
 /* ---- the store through state.c ---------------------------------------- */
@@ -504,6 +531,54 @@ test_sfile_mode_of_new_file(void **state)
     unlink(path);
 }
 
+/*
+ * A section far out in the file (legal: below 1 GiB) draws no write
+ * there: the scratch copy goes right after the new data area (it used to
+ * go past the far section, and near 4 GiB every write failed).
+ */
+static void
+test_sfile_far_section_draws_no_far_write(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t far = 512u << 20;
+    uint8_t h[SFILE_HDR_LEN], obj[1016];
+    int fd;
+
+    save(&f->st, "permall", 0xa1, 1000);
+    fd = open(f->path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, obj, sizeof(obj), SFILE_HDR_LEN),
+                     sizeof(obj));
+    assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
+    assert_int_equal(pwrite(fd, obj, sizeof(obj), far), sizeof(obj));
+    set_entry(h, 0, far, sizeof(obj), 1024);
+    assert_int_equal(pwrite(fd, h, sizeof(h), 0), sizeof(h));
+    close(fd);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    write_end_max = 0;
+    save(&f->st, "permall", 0xa2, 1000);
+    assert_true(write_end_max <= SFILE_HDR_LEN + 2 * 1024);
+    assert_true(holds(&f->st, "permall", 0xa2, 1000));
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024);
+}
+
+/* An object no section may hold is refused, and the file is unchanged. */
+static void
+test_sfile_object_over_1mib_refused(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *big = calloc(1, (1u << 20) + 1);
+    uint32_t rc = 0;
+
+    save(&f->st, "permall", 0xa1, 1000);
+    assert_int_equal(state_save(&f->st, "volatilestate", big,
+                                (1u << 20) + 1, &rc), -EFBIG);
+    assert_non_null(strstr(f->st.why, "larger than 1 MiB"));
+    free(big);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -516,6 +591,7 @@ main(void)
         cmocka_unit_test(test_sfile_parse_header_short_and_foreign),
         cmocka_unit_test(test_sfile_parse_header_hostile_entries),
         cmocka_unit_test(test_sfile_parse_header_maximum),
+        cmocka_unit_test(test_sfile_parse_header_beyond_libtpms),
         cmocka_unit_test(test_sfile_open_not_a_file),
         cmocka_unit_test(test_sfile_mode_of_new_file),
         T(test_sfile_store_roundtrip),
@@ -523,6 +599,8 @@ main(void)
         T(test_sfile_crash_at_every_step),
         T(test_sfile_open_bad_header_leaves_file),
         T(test_sfile_lock_conflict),
+        T(test_sfile_far_section_draws_no_far_write),
+        T(test_sfile_object_over_1mib_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
