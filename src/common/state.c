@@ -119,6 +119,7 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->lock_fd = -1;
     st->lock_remote = false;
     st->file_fd = -1;
+    st->file_alias_fd = -1;
     st->is_file = false;
     st->file_is_blk = false;
     st->why = NULL;

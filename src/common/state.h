@@ -43,6 +43,9 @@ struct state_store {
     bool is_file;
     bool file_is_blk;       /* a block device rather than a regular file */
     int file_fd;            /* -1 when closed; lock_fd == file_fd if held */
+    /* A loop device's backing file, locked with it (docs/state.md §6),
+     * or -1. */
+    int file_alias_fd;
     /*
      * Why the last load or store failed, in words for the log, or NULL:
      * a static text (a bad file:// header) or why_buf (a state file that

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/loop.h>
+#include <linux/major.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +269,66 @@ fix_mode(const struct state_store *st, const struct stat *sb, bool created)
     }
 }
 
+/*
+ * A loop device is a second name for its backing file, with a lock of its
+ * own: open the backing file too (named by sysfs, checked against the
+ * device and inode LOOP_GET_STATUS64 reports), so that sfile_lock() locks
+ * both.  Other block devices and an unbound loop device: *out_fd -1.
+ */
+static int
+open_loop_backing(int fd, const struct stat *sb, const char *path,
+                  int *out_fd, char *err, size_t errlen)
+{
+    struct loop_info64 li;
+    struct stat bsb;
+    char sys[96], back[4096];
+    ssize_t n;
+    int sfd, bfd, r;
+
+    *out_fd = -1;
+    if (major(sb->st_rdev) != LOOP_MAJOR) {
+        return 0;
+    }
+    if (ioctl(fd, LOOP_GET_STATUS64, &li) < 0) {
+        return errno == ENXIO ? 0 : -errno;     /* ENXIO: no file bound */
+    }
+    snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/loop/backing_file",
+             major(sb->st_rdev), minor(sb->st_rdev));
+    r = 0;
+    back[0] = '\0';
+    sfd = open(sys, O_RDONLY | O_CLOEXEC);
+    n = sfd < 0 ? -1 : read(sfd, back, sizeof(back) - 1);
+    if (n <= 0) {
+        r = n < 0 ? errno : ENOENT;
+    } else {
+        back[n - (back[n - 1] == '\n')] = '\0';
+    }
+    if (sfd >= 0) {
+        close(sfd);
+    }
+    bfd = r ? -1 : open(back, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (!r && bfd < 0) {
+        r = errno;
+    }
+    if (!r && (fstat(bfd, &bsb) < 0 || bsb.st_ino != li.lo_inode ||
+               bsb.st_dev != (dev_t)li.lo_device)) {
+        r = ESTALE;             /* renamed, deleted, another namespace */
+    }
+    if (r) {
+        if (bfd >= 0) {
+            close(bfd);
+        }
+        snprintf(err, errlen, "state file '%s' is a loop device over '%s', "
+                 "which cannot be opened to lock it as well: %s; give "
+                 "swtpm that file itself (file://%s), or run it where it "
+                 "can open it", path, back[0] ? back : "(unknown)",
+                 strerror(r), back[0] ? back : "FILE");
+        return -r;
+    }
+    *out_fd = bfd;
+    return 0;
+}
+
 int
 sfile_open(struct state_store *st, const char *path, char *err,
            size_t errlen)
@@ -305,6 +369,12 @@ sfile_open(struct state_store *st, const char *path, char *err,
     st->file_is_blk = S_ISBLK(sb.st_mode);
     if (!st->file_is_blk) {
         fix_mode(st, &sb, created);
+    } else {
+        r = -open_loop_backing(fd, &sb, path, &st->file_alias_fd, err,
+                               errlen);
+        if (r) {
+            goto fail;
+        }
     }
     r = -read_header(st, &h, &size);
     if (r == EBADMSG) {
@@ -322,6 +392,10 @@ sfile_open(struct state_store *st, const char *path, char *err,
 fail:
     close(fd);
     st->file_fd = -1;
+    if (st->file_alias_fd >= 0) {
+        close(st->file_alias_fd);
+        st->file_alias_fd = -1;
+    }
     return -r;
 }
 
@@ -333,35 +407,70 @@ sfile_close(struct state_store *st)
         close(st->file_fd);
         st->file_fd = -1;
     }
+    if (st->file_alias_fd >= 0) {
+        close(st->file_alias_fd);
+        st->file_alias_fd = -1;
+    }
+}
+
+/* The OFD write lock on fd; its holder's pid (0: unknown) on -EAGAIN. */
+static int
+lock_one(int fd, pid_t *out_holder)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+    /* OFD lock: survives fork(), and conflicts with classic fcntl locks
+     * of other programs. */
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+        return 0;
+    }
+    if (errno != EAGAIN && errno != EACCES) {
+        return -errno;
+    }
+    fl.l_type = F_WRLCK;
+    *out_holder = 0;
+    if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK &&
+        fl.l_pid > 0) {
+        *out_holder = fl.l_pid;
+    }
+    return -EAGAIN;
+}
+
+static void
+unlock_one(const struct state_store *st, int fd)
+{
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+    if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        log_debug("cannot unlock '%s'", st->path);
+    }
 }
 
 int
 sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
 {
     const struct timespec delay = { 0, LOCK_RETRY_NS };
-    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     unsigned int i;
+    int r;
 
     if (st->lock_fd >= 0) {
         return 0;
     }
     for (i = 0;; i++) {
-        /* OFD lock on the state file itself: survives fork(), and
-         * conflicts with classic fcntl locks of other programs. */
-        if (fcntl(st->file_fd, F_OFD_SETLK, &fl) == 0) {
+        /* On the state file itself, and on a loop device's backing file
+         * (the same state under another name). */
+        r = lock_one(st->file_fd, out_holder);
+        if (r == 0 && st->file_alias_fd >= 0) {
+            r = lock_one(st->file_alias_fd, out_holder);
+            if (r < 0) {
+                unlock_one(st, st->file_fd);
+            }
+        }
+        if (r == 0) {
             break;
         }
-        if (errno != EAGAIN && errno != EACCES) {
-            return -errno;
-        }
-        if (i >= retries) {
-            fl.l_type = F_WRLCK;
-            *out_holder = 0;
-            if (fcntl(st->file_fd, F_OFD_GETLK, &fl) == 0 &&
-                fl.l_type != F_UNLCK && fl.l_pid > 0) {
-                *out_holder = fl.l_pid;
-            }
-            return -EAGAIN;
+        if (r != -EAGAIN || i >= retries) {
+            return r;
         }
         nanosleep(&delay, NULL);
     }
@@ -387,12 +496,9 @@ sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
 void
 sfile_unlock(struct state_store *st)
 {
-    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
-
     if (st->lock_fd >= 0) {
-        if (fcntl(st->file_fd, F_OFD_SETLK, &fl) < 0) {
-            log_debug("cannot unlock '%s'", st->path);
-        }
+        unlock_one(st, st->file_alias_fd);
+        unlock_one(st, st->file_fd);
         st->lock_fd = -1;
     }
 }

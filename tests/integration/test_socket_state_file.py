@@ -171,6 +171,40 @@ def test_lock_refuses_second_daemon(tmp_path, target):
         first.stop()
 
 
+@pytest.mark.parametrize("first_on", ["loop", "file"])
+def test_lock_covers_a_loop_device_and_its_file(tmp_path, loopdev, first_on):
+    """A loop device is a second name for its backing file: a daemon on
+    either one keeps a daemon on the other out (before, both ran and the
+    second one's writes were lost)."""
+    img = str(tmp_path / "disk.img")
+    names = {"loop": loopdev, "file": img}
+    other = "file" if first_on == "loop" else "loop"
+    first = ours(tmp_path, "first", names[first_on])
+    try:
+        assert nv_write(first, b"first..!", define=True) == 0
+        second = ours(tmp_path, "second", names[other], wait=False)
+        assert second.wait_exit(20) == 1, str(second)
+        err = second.stderr()
+        assert "cannot lock TPM state file '%s': it is in use by another " \
+            "process" % names[other] in err, err
+        assert nv_read(first, start=False) == b"first..!"
+    finally:
+        first.stop()
+
+
+def test_loop_device_over_a_deleted_file_is_refused(tmp_path, loopdev):
+    """The backing file cannot be locked when it is gone from its name:
+    the start is refused, naming the device and the file."""
+    img = tmp_path / "disk.img"
+    img.unlink()
+    bad = ours(tmp_path, "bad", loopdev, wait=False)
+    assert bad.wait_exit(20) == 1, str(bad)
+    err = bad.stderr()
+    assert "state file '%s' is a loop device over '%s" % (loopdev, img) \
+        in err, err
+    assert "which cannot be opened to lock it as well" in err, err
+
+
 def test_print_states(tmp_path, target):
     missing = tmp_path / "missing.state"
     p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
