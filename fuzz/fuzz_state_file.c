@@ -26,8 +26,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const NAMES[SFILE_OBJS] = {
-    "permall", "volatilestate", "savestate" };
+#define NAMES state_obj_names
 
 static void
 check_hdr(const struct sfile_hdr *h, uint64_t file_size)

@@ -50,9 +50,9 @@ parse_tpmstate(struct daemon_cfg *c, const char *s,
     if (!dir && uri) {
         if (strncmp(uri, "dir://", 6) == 0) {
             dir = uri + 6;
-        } else if (strncmp(uri, "file://", 7) == 0) {
+        } else if (state_file_uri_path(uri)) {
             /* state_open() takes the URI itself for the file backend. */
-            dir = uri[7] ? uri : "";
+            dir = *state_file_uri_path(uri) ? uri : "";
         } else {
             snprintf(err, errlen, "backend-uri '%s' is not supported; use "
                      "dir://<path> or file://<path>", uri);

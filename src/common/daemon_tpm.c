@@ -123,8 +123,6 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
 int
 daemon_print_states(const struct daemon_cfg *c, const char *prog)
 {
-    static const char *const names[] = {
-        "permall", "volatilestate", "savestate" };
     struct state_store st;
     const char *sep = "";
     char err[600];
@@ -136,8 +134,9 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
         return 1;
     }
     /* A missing file:// state has no objects; do not create it here. */
-    if (strncmp(c->state_path, "file://", 7) == 0 &&
-        access(c->state_path + 7, F_OK) < 0 && errno == ENOENT) {
+    if (state_file_uri_path(c->state_path) &&
+        access(state_file_uri_path(c->state_path), F_OK) < 0 &&
+        errno == ENOENT) {
         printf("{ \"type\": \"swtpm\", \"states\": [] }");
         return 0;
     }
@@ -147,10 +146,11 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
         return 1;
     }
     printf("{ \"type\": \"swtpm\", \"states\": [");
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        sz = state_size(&st, names[i]);
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        sz = state_size(&st, state_obj_names[i]);
         if (sz >= 0) {
-            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep, names[i], sz);
+            printf("%s {\"name\": \"%s\", \"size\": %ld}", sep,
+                   state_obj_names[i], sz);
             sep = ",";
         }
     }
@@ -158,11 +158,11 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
     printf("%s", *sep ? " ]" : "]");
     /* Ours, and only after a recovery, so upstream's output stays. */
     sep = "";
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        sz = state_damaged_size(&st, names[i]);
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        sz = state_damaged_size(&st, state_obj_names[i]);
         if (sz >= 0) {
             printf("%s {\"name\": \"%s\", \"size\": %ld}",
-                   *sep ? sep : ", \"damaged\": [", names[i], sz);
+                   *sep ? sep : ", \"damaged\": [", state_obj_names[i], sz);
             sep = ",";
         }
     }

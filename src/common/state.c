@@ -33,6 +33,20 @@
 #define STATE_PATH_MAX (4096 - 20)
 #define OBJ_NAME_MAX 64
 
+const char *const state_obj_names[STATE_OBJS] = {
+    [STATE_OBJ_PERMALL] = "permall",
+    [STATE_OBJ_VOLATILE] = "volatilestate",
+    [STATE_OBJ_SAVESTATE] = "savestate",
+};
+
+const char *
+state_file_uri_path(const char *uri)
+{
+    size_t n = strlen(STATE_FILE_URI);
+
+    return strncmp(uri, STATE_FILE_URI, n) == 0 ? uri + n : NULL;
+}
+
 static int
 obj_name(const struct state_store *st, const char *name, bool tmp,
          char *buf, size_t len)
@@ -130,8 +144,8 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
-    if (strncmp(path, SFILE_PREFIX, strlen(SFILE_PREFIX)) == 0) {
-        path += strlen(SFILE_PREFIX);
+    if (state_file_uri_path(path)) {
+        path = state_file_uri_path(path);
         st->is_file = true;
     }
     if (strlen(path) > STATE_PATH_MAX) {
@@ -508,16 +522,15 @@ write_atomic(const struct state_store *st, const char *tmp,
 int
 state_sync(struct state_store *st)
 {
-    static const char *const names[] = {
-        "permall", "volatilestate", "savestate" };
     char fname[OBJ_NAME_MAX];
     int fd, r;
 
     if (st->is_file) {
         return sfile_sync(st);
     }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        r = obj_name(st, names[i], /* tmp= */ false, fname, sizeof(fname));
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        r = obj_name(st, state_obj_names[i], /* tmp= */ false, fname,
+                     sizeof(fname));
         if (r < 0) {
             return r;
         }
@@ -1280,7 +1293,8 @@ checkpoint(struct state_store *st)
     if (!j->pending) {
         return 0;
     }
-    r = obj_name(st, "permall", /* tmp= */ false, fname, sizeof(fname));
+    r = obj_name(st, state_obj_names[STATE_OBJ_PERMALL], /* tmp= */ false,
+                 fname, sizeof(fname));
     if (r == 0) {
         r = jnl_write_main(st, fname, j->pending, j->pending_len);
     }

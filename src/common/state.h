@@ -19,6 +19,24 @@
 #include "journal.h"
 #include "key.h"
 
+/*
+ * The objects libtpms stores (docs/state.md §1), in the order of the file
+ * backend's table (§8.1): the one spelling of their names.
+ */
+enum {
+    STATE_OBJ_PERMALL,
+    STATE_OBJ_VOLATILE,
+    STATE_OBJ_SAVESTATE,
+    STATE_OBJS
+};
+extern const char *const state_obj_names[STATE_OBJS];
+
+/* The scheme of the linear file backend's URIs (docs/state.md §2.2). */
+#define STATE_FILE_URI "file://"
+
+/* The path after file:// if uri names the file backend, else NULL. */
+const char *state_file_uri_path(const char *uri);
+
 struct state_store {
     int dir_fd;             /* -1 when closed */
     char path[4096];        /* for messages */

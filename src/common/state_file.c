@@ -30,9 +30,6 @@
 
 #define LOCK_RETRY_NS (10 * 1000 * 1000)
 
-static const char *const obj_names[SFILE_OBJS] = {
-    "permall", "volatilestate", "savestate" };
-
 static void
 put_le32(uint8_t *p, uint32_t v)
 {
@@ -45,7 +42,7 @@ int
 sfile_index(const char *name)
 {
     for (int i = 0; i < SFILE_OBJS; i++) {
-        if (name && strcmp(name, obj_names[i]) == 0) {
+        if (name && strcmp(name, state_obj_names[i]) == 0) {
             return i;
         }
     }

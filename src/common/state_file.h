@@ -22,8 +22,7 @@ struct state_store;
 #define SFILE_VERSION 1
 #define SFILE_SLOTS 15          /* entries in the on-disk table */
 #define SFILE_HDR_LEN 192       /* 12 + 15 * 12 */
-#define SFILE_OBJS 3            /* permall, volatilestate, savestate */
-#define SFILE_PREFIX "file://"
+#define SFILE_OBJS 3            /* STATE_OBJS: state_obj_names' order */
 /*
  * Bounds of what any swtpm writes with libtpms 0.9, whose largest state
  * (the TPM 2 permanent state with its 176 KiB of NV memory) needs a

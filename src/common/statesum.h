@@ -5,8 +5,9 @@
  * belong to (a random identity made with the first sidecar), the inode
  * number and birth time of the main file we wrote last (together they
  * tell that file from a later one that reuses the inode number), and the
- * SHA-256 of it and of the .bak generation it replaced.  The main file itself stays in upstream's
- * format, so Debian's swtpm reads it and ignores the sidecar.
+ * SHA-256 of it and of the .bak generation it replaced.  The main file
+ * itself stays in upstream's format, so Debian's swtpm reads it and
+ * ignores the sidecar.
  *
  * Layout (152 bytes, big-endian): magic "swtpmsum", version u32 (1),
  * flags u32 (bit 0: bak holds a sum, bit 1: the birth time is known),

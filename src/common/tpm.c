@@ -589,9 +589,10 @@ const char *
 tpm_blob_name(uint32_t type)
 {
     switch (type) {
-    case PTM_BLOB_TYPE_PERMANENT: return "permall";
-    case PTM_BLOB_TYPE_VOLATILE: return "volatilestate";
-    case PTM_BLOB_TYPE_SAVESTATE: return "savestate";
+    case PTM_BLOB_TYPE_PERMANENT: return state_obj_names[STATE_OBJ_PERMALL];
+    case PTM_BLOB_TYPE_VOLATILE: return state_obj_names[STATE_OBJ_VOLATILE];
+    case PTM_BLOB_TYPE_SAVESTATE:
+        return state_obj_names[STATE_OBJ_SAVESTATE];
     default: return NULL;
     }
 }

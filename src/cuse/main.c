@@ -193,9 +193,9 @@ prepare_tpm(struct opts *o, struct tpm_instance *inst)
     bool missing;
     int r;
 
-    missing = stat(strncmp(o->cuse.cfg.state_path, "file://", 7) == 0
-                   ? o->cuse.cfg.state_path + 7 : o->cuse.cfg.state_path,
-                   &sb) < 0 && errno == ENOENT;
+    missing = stat(state_file_uri_path(o->cuse.cfg.state_path)
+                   ? state_file_uri_path(o->cuse.cfg.state_path)
+                   : o->cuse.cfg.state_path, &sb) < 0 && errno == ENOENT;
     r = daemon_open_tpm(&o->cuse.cfg, inst, &o->pcap_w,
                         /* create_dir= */ true, /* lock_now= */ true, err,
                         sizeof(err));

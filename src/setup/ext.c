@@ -114,7 +114,7 @@ spawn(const struct opts *o, const char *state_dir, const char *keyopt,
     }
     /* state_dir is a directory, or a file:// URI when reconfiguring. */
     snprintf(state, sizeof(state), "backend-uri=%s%s",
-             strncmp(state_dir, "file://", 7) == 0 ? "" : "dir://",
+             state_file_uri_path(state_dir) ? "" : "dir://",
              state_dir);
     snprintf(server, sizeof(server), "type=tcp,fd=%d", dsv[1]);
     snprintf(ctrl, sizeof(ctrl), "type=unixio,clientfd=%d", csv[1]);

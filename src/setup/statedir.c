@@ -70,14 +70,12 @@ check_dir_access(const char *what, const char *path)
 static bool
 is_state_name(const char *name)
 {
-    static const char *const suffixes[] = {
-        "permall", "volatilestate", "savestate" };
     size_t n = strlen(name);
 
-    for (size_t i = 0; i < 3; i++) {
-        size_t s = strlen(suffixes[i]);
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        size_t s = strlen(state_obj_names[i]);
 
-        if (n >= s && strcmp(name + n - s, suffixes[i]) == 0) {
+        if (n >= s && strcmp(name + n - s, state_obj_names[i]) == 0) {
             return true;
         }
     }
@@ -205,7 +203,7 @@ statedir_open(const struct opts *o, struct state_store *real, bool *out_exit0)
     int r;
 
     *out_exit0 = false;
-    if (strncmp(path, "file://", 7) == 0) {
+    if (state_file_uri_path(path)) {
         /* state_open() checks the file (or block device) and header. */
         r = o->ek_cert_dir ? check_dir_access("EK certificate directory",
                                               o->ek_cert_dir) : 0;
