@@ -249,11 +249,15 @@ def test_sigterm_ends_a_lock_storage_wait(tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty",
                                     "header"])
 def test_damaged_state_fails_clearly(tmp_path, damage):
-    """Every generation of permall damaged (the file and its .bak): INIT
+    """Every generation of permall damaged (the file, its .bak and the
+    journal's slots; an intact journal slot would load, row 95j): INIT
     fails, nothing is changed."""
     state = tmp_path / "st"
     with cuse_tpm(tmp_path, state=state) as t:
         init_and_start(t)
+    jnl = state / "tpm2-00.permall.journal"
+    if jnl.exists():
+        jnl.write_bytes(bytes(jnl.stat().st_size))
     for name in ("tpm2-00.permall", "tpm2-00.permall.bak"):
         p = state / name
         if not p.exists():
