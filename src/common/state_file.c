@@ -477,11 +477,10 @@ sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
      * the device open.  All our writes are flushed, so the cached pages
      * are clean and can go; reads from here on come from the volume. */
     if (st->file_is_blk) {
-        int r = posix_fadvise(st->file_fd, 0, 0, POSIX_FADV_DONTNEED);
-
+        r = posix_fadvise(st->file_fd, 0, 0, POSIX_FADV_DONTNEED);
         if (r != 0) {
-            fl.l_type = F_UNLCK;
-            (void)fcntl(st->file_fd, F_OFD_SETLK, &fl);
+            unlock_one(st, st->file_alias_fd);
+            unlock_one(st, st->file_fd);
             log_debug("cannot drop the cached copy of '%s'", st->path);
             return -r;
         }
