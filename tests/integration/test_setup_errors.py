@@ -287,7 +287,10 @@ def test_certificate_tool_that_never_exits_is_stopped(work):
     ok(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"))
     before = (work / "state" / "tpm2-00.permall").read_bytes()
     tool = work / "hang-tool"
-    tool.write_text("#!/bin/sh\necho waiting\nsleep 3000 &\nexec sleep 3001\n")
+    # durations of this run only, so other runs' sleeps are not counted
+    secs = 3000000 + os.getpid() % 100000 * 2
+    tool.write_text("#!/bin/sh\necho waiting\nsleep %d &\nexec sleep %d\n"
+                    % (secs, secs + 1))
     tool.chmod(0o755)
     (work / "setup.conf").write_text("create_certs_tool = %s\n" % tool)
     res = fail(run_setup("--tpm2", "--create-ek-cert", "--overwrite",
@@ -297,7 +300,8 @@ def test_certificate_tool_that_never_exits_is_stopped(work):
                "certificate tool '%s' did not finish within 2 s" % tool)
     assert "hang-tool: waiting" in res.out + res.err
     assert (work / "state" / "tpm2-00.permall").read_bytes() == before
-    left = run(["pgrep", "-f", "sleep 300[01]"], check_stderr=False)
+    left = run(["pgrep", "-f", "sleep (%d|%d)$" % (secs, secs + 1)],
+               check_stderr=False)
     assert left.out == "", left.out
 
 
