@@ -23,12 +23,51 @@ START_TIMEOUT = 10.0
 
 __all__ = ["OurSwtpm", "swtpm_factory", "rc_of", "run_tool", "ctrl_cmd",
            "recv_exact", "serve_on_socketpair", "use_and_shut_down",
+           "popen_unix_swtpm", "wait_for_path", "ends_on_sigterm",
+           "kill_if_running",
            "TPM2_STARTUP",
            "TPM2_GETRANDOM8", "TPM12_STARTUP"]
 
 TPM2_STARTUP = bytes.fromhex("80010000000c000001440000")
 TPM12_STARTUP = bytes.fromhex("00c10000000c000000990001")
 TPM2_GETRANDOM8 = bytes.fromhex("80010000000c0000017b0008")
+
+
+def popen_unix_swtpm(tmp_path, extra=(), **kw):
+    """`swtpm socket --tpm2` on tmp_path/state, started and serving, with
+    data and control on tmp_path/d.sock and c.sock plus extra options;
+    stderr piped.  The caller stops it (kill_if_running in a finally)."""
+    st = tmp_path / "state"
+    st.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % st,
+         "--server", "type=unixio,path=%s" % (tmp_path / "d.sock"),
+         "--ctrl", "type=unixio,path=%s" % (tmp_path / "c.sock"),
+         "--flags", "not-need-init,startup-clear"] + list(extra),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def wait_for_path(proc, path, why=lambda: "", timeout=START_TIMEOUT):
+    """Wait until a daemon started by the test has created path (its
+    socket); fail with why() if it exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, why()
+        assert time.monotonic() < deadline, "no %s after %ss: %s" % (
+            path, timeout, why())
+        time.sleep(0.05)
+
+
+def ends_on_sigterm(proc, within=1):
+    """SIGTERM ends the daemon, exit 0, within `within` seconds."""
+    proc.terminate()
+    assert proc.wait(timeout=within) == 0
+
+
+def kill_if_running(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def recv_exact(s, n, timeout=10):

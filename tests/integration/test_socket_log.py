@@ -5,38 +5,32 @@ message; a reader that stops reading costs log lines, never the TPM, and
 SIGTERM still ends the daemon within a second."""
 import os
 import socket
-import subprocess
-import time
 
-from conftest import tool
-from helpers_swtpm import TPM2_GETRANDOM8, rc_of
+from helpers_swtpm import (TPM2_GETRANDOM8, ends_on_sigterm, kill_if_running,
+                           popen_unix_swtpm, rc_of, wait_for_path)
 
-
-def start(tmp_path, log_opt):
-    st = tmp_path / "state"
-    st.mkdir(exist_ok=True)
-    return subprocess.Popen(
-        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % st,
-         "--server", "type=unixio,path=%s" % (tmp_path / "d.sock"),
-         "--ctrl", "type=unixio,path=%s" % (tmp_path / "c.sock"),
-         "--flags", "not-need-init,startup-clear", "--log", log_opt],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+# a command larger than the TPM's buffer: one warning, connection closed
+TOO_BIG = bytes.fromhex("80010100000000000000017b")
 
 
-def stop(p):
-    if p.poll() is None:
-        p.kill()
-        p.wait()
+def command(path, cmd):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(str(path))
+    s.sendall(cmd)
+    rc = rc_of(s.recv(4096))
+    s.close()
+    return rc
 
 
 def test_log_fifo_without_reader_is_refused(tmp_path):
     fifo = tmp_path / "log.fifo"
     os.mkfifo(fifo)
-    p = start(tmp_path, "file=%s" % fifo)
+    p = popen_unix_swtpm(tmp_path, ["--log", "file=%s" % fifo])
     try:
         assert p.wait(timeout=10) == 1
     finally:
-        stop(p)
+        kill_if_running(p)
     err = p.stderr.read().decode()
     assert "cannot open log file '%s'" % fifo in err, err
     assert "a FIFO with no reader: start the reader first" in err, err
@@ -49,31 +43,15 @@ def test_log_fifo_reader_that_stops_reading(tmp_path):
     fifo = tmp_path / "log.fifo"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    p = start(tmp_path, "file=%s" % fifo)
-    too_big = bytes.fromhex("80010100000000000000017b")
+    p = popen_unix_swtpm(tmp_path, ["--log", "file=%s" % fifo])
     try:
-        for _ in range(200):
-            if (tmp_path / "d.sock").exists():
-                break
-            assert p.poll() is None, p.stderr.read()
-            time.sleep(0.05)
+        wait_for_path(p, tmp_path / "d.sock", p.stderr.read)
         for _ in range(1500):
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(str(tmp_path / "d.sock"))
-            s.sendall(too_big)
-            assert rc_of(s.recv(4096)) != 0
-            s.close()
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(str(tmp_path / "d.sock"))
-        s.sendall(TPM2_GETRANDOM8)
-        assert rc_of(s.recv(4096)) == 0
-        s.close()
+            assert command(tmp_path / "d.sock", TOO_BIG) != 0
+        assert command(tmp_path / "d.sock", TPM2_GETRANDOM8) == 0
         # the FIFO did fill: its reader finds a full pipe of lines
         assert len(os.read(reader, 1 << 20)) >= 60000
-        p.terminate()
-        assert p.wait(timeout=1) == 0
+        ends_on_sigterm(p)
     finally:
-        stop(p)
+        kill_if_running(p)
         os.close(reader)

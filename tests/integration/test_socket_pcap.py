@@ -6,6 +6,7 @@ TPM2_Startup included; bad values fail with exit 1 and a message."""
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import time
@@ -13,7 +14,9 @@ import time
 import pytest
 
 from conftest import tool
-from helpers_swtpm import (TPM2_GETRANDOM8, TPM2_STARTUP, rc_of, run_tool,
+from helpers_swtpm import (TPM2_GETRANDOM8, TPM2_STARTUP, ends_on_sigterm,
+                           kill_if_running, popen_unix_swtpm, wait_for_path,
+                           rc_of, run_tool,
                            use_and_shut_down)
 
 need_tcpdump = pytest.mark.skipif(not shutil.which("tcpdump"),
@@ -195,15 +198,8 @@ def test_cuse_pcap(tmp_path):
 
 
 def start_pcap(tmp_path, pcap_opt, extra=(), **kw):
-    st = tmp_path / "state"
-    st.mkdir(exist_ok=True)
-    return subprocess.Popen(
-        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % st,
-         "--server", "type=unixio,path=%s" % (tmp_path / "d.sock"),
-         "--ctrl", "type=unixio,path=%s" % (tmp_path / "c.sock"),
-         "--flags", "not-need-init,startup-clear", "--pcap", pcap_opt]
-        + list(extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        **kw)
+    return popen_unix_swtpm(tmp_path, ["--pcap", pcap_opt] + list(extra),
+                            **kw)
 
 
 def test_pcap_fifo_without_reader_is_refused(tmp_path):
@@ -214,9 +210,7 @@ def test_pcap_fifo_without_reader_is_refused(tmp_path):
     try:
         assert p.wait(timeout=10) == 1
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_if_running(p)
     err = p.stderr.read().decode()
     assert "cannot open pcap file '%s'" % fifo in err, err
     assert "a FIFO with no reader" in err, err
@@ -230,12 +224,7 @@ def test_pcap_fifo_reader_that_stops_reading(tmp_path):
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     p = start_pcap(tmp_path, "file=%s" % fifo)
     try:
-        for _ in range(200):
-            if (tmp_path / "d.sock").exists():
-                break
-            assert p.poll() is None, p.stderr.read()
-            time.sleep(0.05)
-        import socket
+        wait_for_path(p, tmp_path / "d.sock", p.stderr.read)
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(10)
         s.connect(str(tmp_path / "d.sock"))
@@ -243,12 +232,9 @@ def test_pcap_fifo_reader_that_stops_reading(tmp_path):
             s.sendall(TPM2_GETRANDOM8)
             assert rc_of(s.recv(4096)) == 0
         s.close()
-        p.terminate()
-        assert p.wait(timeout=1) == 0
+        ends_on_sigterm(p)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_if_running(p)
         os.close(reader)
     err = p.stderr.read().decode()
     assert err.count("pcap: the reader does not keep up") == 1, err

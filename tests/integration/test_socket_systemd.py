@@ -15,8 +15,8 @@ import pytest
 
 from conftest import tool
 from helpers_socket import run_tool
-from helpers_swtpm import (TPM2_GETRANDOM8, rc_of,
-                           use_and_shut_down)
+from helpers_swtpm import (TPM2_GETRANDOM8, ends_on_sigterm, kill_if_running,
+                           rc_of, use_and_shut_down, wait_for_path)
 
 NOTIFY_TIMEOUT = 10
 
@@ -121,11 +121,8 @@ def test_notify_bad_address_warns_and_runs(tmp_path):
     the daemon serves anyway (systemd would time the unit out)."""
     proc, argv = start_notified(tmp_path, "relative/notify")
     try:
-        deadline = time.monotonic() + NOTIFY_TIMEOUT
-        while not (tmp_path / "ctrl.sock").exists():
-            assert proc.poll() is None, (tmp_path / "swtpm.stderr").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_path(proc, tmp_path / "ctrl.sock",
+                      (tmp_path / "swtpm.stderr").read_text, NOTIFY_TIMEOUT)
         res = run_tool("swtpm_ioctl", "--unix", tmp_path / "ctrl.sock", "-g")
         assert res.rc == 0, str(res)
     finally:
@@ -148,19 +145,13 @@ def test_notify_full_queue_never_blocks(tmp_path):
             filler.send(b"X" * 64)
     proc, argv = start_notified(tmp_path, addr)
     try:
-        deadline = time.monotonic() + NOTIFY_TIMEOUT
-        while not (tmp_path / "ctrl.sock").exists():
-            assert proc.poll() is None, (tmp_path / "swtpm.stderr").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_path(proc, tmp_path / "ctrl.sock",
+                      (tmp_path / "swtpm.stderr").read_text, NOTIFY_TIMEOUT)
         res = run_tool("swtpm_ioctl", "--unix", tmp_path / "ctrl.sock", "-g")
         assert res.rc == 0, str(res)
-        proc.terminate()
-        assert proc.wait(timeout=1) == 0
+        ends_on_sigterm(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_if_running(proc)
         filler.close()
         listener.close()
     err = (tmp_path / "swtpm.stderr").read_text()
@@ -213,14 +204,6 @@ def test_socket_activation(tmp_path):
     assert "rror" not in err, err
 
 
-def wait_for_path(path, proc, errfile, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, errfile.read_text()
-        assert time.monotonic() < deadline, errfile.read_text()
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(not shutil.which("systemd-socket-activate"),
                     reason="systemd-socket-activate not installed")
 @pytest.mark.parametrize("data_kind", ["unix", "tcp"])
@@ -242,7 +225,7 @@ def test_socket_activation_by_listen_fds(tmp_path, data_kind):
          "not-need-init,startup-clear"],
         stdout=errf, stderr=errf)
     try:
-        wait_for_path(ctrl, act, errfile)
+        wait_for_path(act, ctrl, errfile.read_text)
         res = run_tool("swtpm_ioctl", "--unix", ctrl, "-g")
         assert res.rc == 0, str(res) + errfile.read_text()
         use_and_shut_down(act, data if data_kind == "unix"
