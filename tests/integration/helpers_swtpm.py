@@ -286,3 +286,24 @@ def swtpm_factory(tmp_path):
     for srv in made:
         srv.stop()
         srv.check_stderr()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """Factory: servers(name, tpmstate, **OurSwtpm options), not yet
+    running unless running=True; each in tmp_path/name, stopped and its
+    stderr checked at the end (test_nfs.py, test_shared_block.py)."""
+    made = []
+
+    def make(name, tpmstate, **kw):
+        d = tmp_path / name
+        d.mkdir()
+        kw.setdefault("running", False)
+        srv = OurSwtpm(d, tpmstate=tpmstate, **kw)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()
+        srv.check_stderr()

@@ -21,7 +21,7 @@ import pytest
 
 import helpers_reliability as rh
 import helpers_swtpm
-from helpers_swtpm import OurSwtpm, rc_of
+from helpers_swtpm import rc_of, servers  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.nfs
 
@@ -96,25 +96,6 @@ def hosts(tmp_path_factory):
         pytest.fail("the nfs tests run as root in the tests/vm guest: "
                     "make vm-nfs-check")
     return Hosts(tmp_path_factory.mktemp("nfs"))
-
-
-@pytest.fixture
-def servers(tmp_path):
-    """Factory: servers(name, tpmstate, **OurSwtpm options)."""
-    made = []
-
-    def make(name, tpmstate, **kw):
-        d = tmp_path / name
-        d.mkdir()
-        kw.setdefault("running", False)
-        srv = OurSwtpm(d, tpmstate=tpmstate, **kw)
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
-        srv.check_stderr()
 
 
 def res(b):

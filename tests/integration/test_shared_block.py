@@ -19,7 +19,7 @@ import time
 import pytest
 
 import helpers_reliability as rh
-from helpers_swtpm import OurSwtpm, rc_of
+from helpers_swtpm import rc_of, servers  # noqa: F401 (a fixture)
 # The NFS tests' control-channel helpers and emulator factory.
 from test_nfs import (BLOB_PERMANENT, BLOB_SAVESTATE, BLOB_VOLATILE,
                       CMD_SET_BUFFERSIZE, CMD_SHUTDOWN, CMD_STOP, DIGEST,
@@ -74,37 +74,24 @@ def two_hosts(tmp_path):
                            timeout=60)
 
 
-@pytest.fixture
-def servers(tmp_path):
-    made = []
-
-    def make(name, dev, **kw):
-        d = tmp_path / name
-        d.mkdir()
-        kw.setdefault("running", False)
-        srv = OurSwtpm(d, tpmstate="backend-uri=file://%s" % dev, **kw)
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
-        srv.check_stderr()
+def on(dev):
+    """The --tpmstate of a state on block device dev."""
+    return "backend-uri=file://%s" % dev
 
 
 def test_block_lock_holds_on_one_host_only(two_hosts, servers):
     dev_a, dev_b = two_hosts
-    a = servers("a", dev_a)
+    a = servers("a", on(dev_a))
     assert init(a) == 0, str(a)
     define_and_write(a, b"AAAAAAAA")
     # Host A: a second emulator on A's device node is refused.
-    a2 = servers("a2", dev_a)
+    a2 = servers("a2", on(dev_a))
     assert init(a2) == TPM_FAIL, str(a2)
     assert "in use by another process" in a2.stderr(), str(a2)
     a2.stop()
     # Host B, the same volume through its own device: nothing stops it.
     # This is the case the cluster manager must fence.
-    b = servers("b", dev_b)
+    b = servers("b", on(dev_b))
     assert init(b) == 0, str(b)
     with b.connect_data() as s:
         assert rc_of(tpm(b, s, rh.startup_clear())) == 0
@@ -120,8 +107,9 @@ def test_block_qemu_migration_hands_over(two_hosts, servers):
     after the hand-over, and an emulator started later on A's device
     reads what B wrote."""
     dev_a, dev_b = two_hosts
-    a = servers("a", dev_a, extra=["--migration", "release-lock-outgoing"])
-    b = servers("b", dev_b,
+    a = servers("a", on(dev_a),
+                extra=["--migration", "release-lock-outgoing"])
+    b = servers("b", on(dev_b),
                 extra=["--migration", "release-lock-outgoing,incoming"])
     assert init(a) == 0, str(a)
     define_and_write(a, b"AAAAAAAA")
@@ -145,6 +133,6 @@ def test_block_qemu_migration_hands_over(two_hosts, servers):
     b.stop()
     # Host A starts the TPM again later (the VM migrated back): it reads
     # B's state from the volume, not its own older one.
-    c = servers("c", dev_a)
+    c = servers("c", on(dev_a))
     assert init(c) == 0, str(c)
     assert read_nv(c) == b"BBBBBBBB"
