@@ -195,6 +195,33 @@ parse_seccomp(struct daemon_cfg *c, const char *s,
 }
 
 static int
+parse_confine(struct daemon_cfg *c, const char *s, char *err, size_t errlen)
+{
+    static const char *const names[] = { "mode", NULL };
+    struct subopts so;
+    const char *m;
+    int r = 0;
+
+    if (parse_group("confine", s, names, &so, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    m = subopts_get(&so, "mode");
+    if (!m || strcmp(m, "auto") == 0) {
+        c->confine = CONFINE_MODE_AUTO;
+    } else if (strcmp(m, "required") == 0) {
+        c->confine = CONFINE_MODE_REQUIRED;
+    } else if (strcmp(m, "none") == 0) {
+        c->confine = CONFINE_MODE_NONE;
+    } else {
+        snprintf(err, errlen, "confine mode must be auto, required or "
+                 "none, got '%s'", m);
+        r = -EINVAL;
+    }
+    subopts_free(&so);
+    return r;
+}
+
+static int
 parse_migration(struct daemon_cfg *c, const char *s,
                 char *err, size_t errlen)
 {
@@ -262,6 +289,7 @@ take_opt(struct daemon_cfg *c, int opt, const char *arg, char *err,
         break;
     case DAEMON_OPT_PRINT_STATES: c->print_states = true; break;
     case DAEMON_OPT_SECCOMP: c->seccomp_opt = arg; break;
+    case DAEMON_OPT_CONFINE: c->confine_opt = arg; break;
     case DAEMON_OPT_TPM2: c->tpm2 = true; break;
     case DAEMON_OPT_TPMSTATE: c->tpmstate_opt = arg; break;
     default: return 0;
@@ -308,6 +336,10 @@ daemon_usage(FILE *f, bool cuse)
 "          startup-deactivated|startup-none][,disable-auto-shutdown]\n"
 "  --migration incoming[,release-lock-outgoing]\n"
 "  --seccomp action=kill|log|none   syscall filter (default kill)\n"
+"  --confine mode=auto|required|none\n"
+"                            Landlock: reach only this instance's files\n"
+"                            once serving (default auto: if the kernel\n"
+"                            has it)\n"
 "  -r, --runas USER          %s\n"
 "  -R, --chroot DIR          %s\n"
 "  --print-capabilities      print supported features as JSON\n"
@@ -362,6 +394,9 @@ daemon_apply_opts(struct daemon_cfg *c, char *err, size_t errlen)
     }
     if (r == 0 && c->seccomp_opt) {
         r = parse_seccomp(c, c->seccomp_opt, err, errlen);
+    }
+    if (r == 0 && c->confine_opt) {
+        r = parse_confine(c, c->confine_opt, err, errlen);
     }
     if (r == 0 && c->migration_opt) {
         r = parse_migration(c, c->migration_opt, err, errlen);

@@ -25,6 +25,13 @@ enum seccomp_action {
     SECCOMP_ACTION_NONE,
 };
 
+/* --confine mode= (docs/cli.md §4) */
+enum confine_mode {
+    CONFINE_MODE_AUTO = 0,      /* default: Landlock where the kernel has it */
+    CONFINE_MODE_REQUIRED,      /* start fails without it */
+    CONFINE_MODE_NONE,
+};
+
 struct daemon_cfg {
     bool tpm2;
     /* --tpmstate / TPM_PATH */
@@ -52,6 +59,8 @@ struct daemon_cfg {
     ino_t pid_ino;
     /* --seccomp */
     enum seccomp_action seccomp;
+    /* --confine */
+    enum confine_mode confine;
     /* --pcap */
     struct pcap_opts pcap;
     /* --print-capabilities, --print-states, --print-info FLAGS */
@@ -65,7 +74,7 @@ struct daemon_cfg {
     const char *chroot_dir;
     /* the groups daemon_apply_opts() parses */
     const char *tpmstate_opt, *locality_opt, *flags_opt, *pid_opt;
-    const char *seccomp_opt, *migration_opt, *pcap_opt;
+    const char *seccomp_opt, *migration_opt, *pcap_opt, *confine_opt;
 };
 
 void daemon_cfg_init(struct daemon_cfg *c);
@@ -76,7 +85,7 @@ enum {
     DAEMON_OPT_LOCALITY, DAEMON_OPT_KEY, DAEMON_OPT_MIGKEY, DAEMON_OPT_PID,
     DAEMON_OPT_SECCOMP, DAEMON_OPT_FLAGS, DAEMON_OPT_MIGRATION,
     DAEMON_OPT_PRINT_CAPS, DAEMON_OPT_PRINT_STATES, DAEMON_OPT_PRINT_INFO,
-    DAEMON_OPT_PCAP,
+    DAEMON_OPT_PCAP, DAEMON_OPT_CONFINE,
 };
 
 /* The shared short options, for each front end's getopt string. */
@@ -85,6 +94,7 @@ enum {
 /* The shared rows of each front end's struct option table. */
 #define DAEMON_LONG_OPTS                                                   \
     { "chroot", required_argument, NULL, 'R' },                            \
+    { "confine", required_argument, NULL, DAEMON_OPT_CONFINE },            \
     { "flags", required_argument, NULL, DAEMON_OPT_FLAGS },                \
     { "key", required_argument, NULL, DAEMON_OPT_KEY },                    \
     { "locality", required_argument, NULL, DAEMON_OPT_LOCALITY },          \

@@ -12,9 +12,12 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "fdio.h"
+#include "landlock.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "subopt.h"
@@ -233,6 +236,15 @@ daemon_write_pid(struct daemon_cfg *c, char *err, size_t errlen)
     return 0;
 }
 
+/* The name of the pid file we wrote, in c->pid_dir_fd. */
+static const char *
+pid_base(const struct daemon_cfg *c)
+{
+    const char *base = strrchr(c->pid_path, '/');
+
+    return base ? base + 1 : c->pid_path;
+}
+
 void
 daemon_remove_pid(struct daemon_cfg *c)
 {
@@ -245,8 +257,7 @@ daemon_remove_pid(struct daemon_cfg *c)
     if (c->pid_dir_fd < 0) {
         return;
     }
-    base = strrchr(c->pid_path, '/');
-    base = base ? base + 1 : c->pid_path;
+    base = pid_base(c);
     fd = openat(c->pid_dir_fd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
         n = read(fd, buf, sizeof(buf) - 1);
@@ -338,9 +349,110 @@ enter_chroot(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/* Room for the state, the pid file and its directory, and the
+ * directories of two sockets. */
+#define CONFINE_MAX_RULES 5
+
+/* The rules for what daemon_remove_pid() and the front end's exit still
+ * remove by name; the descriptors they open go to fds. */
+static size_t
+exit_rules(const struct daemon_cfg *c, const char *const *unlink_at_exit,
+           struct landlock_rule *rules, int *fds)
+{
+    const char *base;
+    size_t n = 0;
+    int fd;
+
+    if (c->pid_dir_fd >= 0) {
+        rules[n++] = (struct landlock_rule){ c->pid_dir_fd,
+                                             LANDLOCK_GRANT_UNLINK };
+        fd = openat(c->pid_dir_fd, pid_base(c),
+                    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            fds[n] = fd;
+            rules[n++] = (struct landlock_rule){ fd, LANDLOCK_GRANT_READ };
+        }
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!unlink_at_exit[i] || !unlink_at_exit[i][0]) {
+            continue;
+        }
+        fd = open_parent_dir(unlink_at_exit[i], &base);
+        if (fd >= 0) {
+            fds[n] = fd;
+            rules[n++] = (struct landlock_rule){ fd, LANDLOCK_GRANT_UNLINK };
+        }
+    }
+    return n;
+}
+
+/*
+ * What this instance still reaches once confined (docs/cli.md §4): its
+ * state directory (everything the store does happens in it, through
+ * st->dir_fd) or its state file, and what it removes at exit: its pid
+ * file (read, then removed from its directory) and its Unix sockets
+ * (removed from theirs).  The log, --pcap, the channels and the keys are
+ * open descriptors or read already, which Landlock leaves alone.
+ * Without Landlock and in auto mode: one warning, and go on.
+ */
+static int
+confine_files(const struct daemon_cfg *c, const struct state_store *st,
+              const char *const *unlink_at_exit, char *err, size_t errlen)
+{
+    struct landlock_rule rules[CONFINE_MAX_RULES];
+    int fds[CONFINE_MAX_RULES];
+    size_t n = 0;
+    int r;
+
+    for (size_t i = 0; i < CONFINE_MAX_RULES; i++) {
+        fds[i] = -1;
+    }
+    if (st && st->is_file && st->file_fd >= 0) {
+        rules[n++] = (struct landlock_rule){ st->file_fd,
+                                             LANDLOCK_GRANT_FILE };
+    } else if (st && st->dir_fd >= 0) {
+        rules[n++] = (struct landlock_rule){ st->dir_fd,
+                                             LANDLOCK_GRANT_STORE };
+    }
+    n += exit_rules(c, unlink_at_exit, rules + n, fds + n);
+    /* Read now what is read once, lazily, and out of reach afterwards:
+     * OpenSSL's configuration (at libtpms' first key) and glibc's
+     * /etc/localtime (syslog's time stamps). */
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    tzset();
+    r = landlock_confine(rules, n);
+    for (size_t i = 0; i < CONFINE_MAX_RULES; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    if (r >= 0) {
+        log_info("confined to this instance's files with Landlock ABI %d",
+                 r);
+        return 0;
+    }
+    if ((r == -ENOSYS || r == -EOPNOTSUPP) &&
+        c->confine == CONFINE_MODE_AUTO) {
+        log_warn("the kernel has no Landlock: this instance can reach "
+                 "every file its user can (--confine mode=required "
+                 "refuses to start without it)");
+        return 0;
+    }
+    if (r == -ENOSYS || r == -EOPNOTSUPP) {
+        snprintf(err, errlen, "--confine mode=required: the kernel has no "
+                 "Landlock (Linux 5.13 or later with landlock in its lsm= "
+                 "list); use --confine mode=auto to run without it");
+    } else {
+        snprintf(err, errlen, "cannot confine this instance with Landlock: "
+                 "%s", strerror(-r));
+    }
+    return r;
+}
+
 enum daemon_confine_step
 daemon_confine(const struct daemon_cfg *c, const struct daemon_user *u,
-               int (*inside)(void *arg), void *arg, char *err,
+               const struct state_store *st,
+               const struct daemon_confine_steps *steps, char *err,
                size_t errlen)
 {
     if (enter_chroot(c->chroot_dir, err, errlen) < 0) {
@@ -349,9 +461,18 @@ daemon_confine(const struct daemon_cfg *c, const struct daemon_user *u,
     if (daemon_become_user(u, err, errlen) < 0) {
         return DAEMON_CONFINE_USER;
     }
-    /* Nothing we exec could gain privileges; seccomp needs it too. */
+    /* Nothing we exec could gain privileges; seccomp and Landlock need
+     * it too. */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (inside && inside(arg) != 0) {
+    if (steps->inside && steps->inside(steps->arg) != 0) {
+        return DAEMON_CONFINE_INSIDE;
+    }
+    if (c->confine != CONFINE_MODE_NONE &&
+        (confine_files(c, st, steps->unlink_at_exit, err, errlen) < 0 ||
+         seccomp_install_confine(err, errlen) < 0)) {
+        return DAEMON_CONFINE_LANDLOCK;
+    }
+    if (steps->started && steps->started(steps->arg) != 0) {
         return DAEMON_CONFINE_INSIDE;
     }
     if (seccomp_install(c->seccomp, err, errlen) < 0) {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "daemon_opts.h"
+#include "state.h"
 
 /* Open the log sink of --log (or keep stderr with default_prefix). */
 int daemon_setup_log(const char *s, const char *default_prefix,
@@ -56,26 +57,49 @@ enum daemon_confine_step {
     DAEMON_CONFINE_CHROOT,
     DAEMON_CONFINE_USER,
     DAEMON_CONFINE_INSIDE,      /* the front end's own step said stop */
+    DAEMON_CONFINE_LANDLOCK,
     DAEMON_CONFINE_SECCOMP,
+};
+
+/* The front end's own steps of daemon_confine(); NULL: nothing.  Each
+ * returns 0 to go on or non-zero to stop, keeping its result in arg. */
+struct daemon_confine_steps {
+    /* Needs the confined identity and every path still: open the log,
+     * the state, the pid file, sockets and devices. */
+    int (*inside)(void *arg);
+    /* After Landlock, before seccomp: what the filter forbids but needs
+     * no path (starting threads, which inherit Landlock only when
+     * started after it; leaving the session). */
+    int (*started)(void *arg);
+    void *arg;
+    /* Files the front end removes at exit by name (its Unix sockets),
+     * read after inside; NULL or "": none. */
+    const char *unlink_at_exit[2];
 };
 
 /*
  * The one privilege path of both daemons, in this order: chroot to
- * c->chroot_dir (if set), become user u (if set), no new privileges, then
- * inside(arg) -- the front end's work that needs the confined identity
- * but may still use syscalls the filter forbids (opening sockets, starting
- * threads, leaving the session) -- and last the seccomp filter of
- * c->seccomp.  inside returns 0 to go on or non-zero to stop (keeping its
- * own result in arg); NULL: nothing.  Returns the step that failed, with
- * a message in err for CHROOT, USER and SECCOMP.
+ * c->chroot_dir (if set), become user u (if set), no new privileges,
+ * steps->inside, then Landlock on what c and st (the instance's state,
+ * open by then; NULL: none) say this instance still needs, with the
+ * seccomp filter that goes with it (c->confine; docs/cli.md §4),
+ * steps->started, and last the seccomp allowlist of c->seccomp.  Without
+ * Landlock in the kernel and c->confine auto, one warning is logged and
+ * the rest goes on.  Returns the step that failed, with a message in err
+ * for CHROOT, USER, LANDLOCK and SECCOMP.
  */
 enum daemon_confine_step daemon_confine(const struct daemon_cfg *c,
                                         const struct daemon_user *u,
-                                        int (*inside)(void *arg), void *arg,
+                                        const struct state_store *st,
+                                        const struct daemon_confine_steps
+                                            *steps,
                                         char *err, size_t errlen);
 
 /* Install the default-deny syscall allowlist (seccomp.c). */
 int seccomp_install(enum seccomp_action action, char *err, size_t errlen);
+/* Install the confinement's filter: EPERM for what a confined daemon
+ * never does (seccomp.c lists it).  0 or -errno with a message in err. */
+int seccomp_install_confine(char *err, size_t errlen);
 
 /*
  * Fork.  The parent waits until the child calls daemon_ready() (then

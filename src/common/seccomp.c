@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -142,4 +143,71 @@ seccomp_install(enum seccomp_action action, char *err, size_t errlen)
         return r;
     }
     return 0;
+}
+
+/*
+ * What a confined emulator never does after start-up, refused with EPERM
+ * whatever --seccomp says: run a program, trace or read another process,
+ * open a listening port, truncate a file by name (Landlock before ABI 3
+ * does not cover truncate(2); we only use ftruncate), or leave the
+ * filters through io_uring or a new namespace.
+ */
+static const char *const confine_denied[] = {
+    "execve", "execveat", "ptrace", "process_vm_readv",
+    "process_vm_writev", "pidfd_getfd", "bind", "listen", "truncate",
+    "io_uring_setup", "unshare", "setns", "mount",
+    NULL,
+};
+
+/* socket(2) stays for syslog(3) only: AF_UNIX datagrams, which cannot
+ * reach a stream socket such as another instance's control channel. */
+static int
+add_socket_rules(scmp_filter_ctx ctx)
+{
+    const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+    int r;
+
+    r = seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1,
+                         SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+    /* The type's low four bits (SOCK_TYPE_MASK); CLOEXEC and NONBLOCK
+     * may be or-ed in above them. */
+    for (unsigned int t = 0; t < 16 && r == 0; t++) {
+        if (t != SOCK_DGRAM) {
+            r = seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1,
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, t));
+        }
+    }
+    return r;
+}
+
+int
+seccomp_install_confine(char *err, size_t errlen)
+{
+    scmp_filter_ctx ctx;
+    int r = 0, nr;
+
+    ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx) {
+        snprintf(err, errlen, "seccomp_init failed");
+        return -ENOMEM;
+    }
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    for (size_t i = 0; confine_denied[i] && r == 0; i++) {
+        nr = seccomp_syscall_resolve_name(confine_denied[i]);
+        if (nr != __NR_SCMP_ERROR) {
+            r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+        }
+    }
+    if (r == 0) {
+        r = add_socket_rules(ctx);
+    }
+    if (r == 0) {
+        r = seccomp_load(ctx);
+    }
+    seccomp_release(ctx);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot load the confinement's seccomp "
+                 "filter: %s", strerror(-r));
+    }
+    return r;
 }

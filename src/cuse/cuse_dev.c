@@ -354,8 +354,9 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
     pthread_mutex_unlock(&dev.mtx);
 }
 
-/* Confined, before the filter: the worker thread, then leave the
- * session (setsid is not on the allowlist). */
+/* Confined, Landlock on, before the filter: the worker thread (it
+ * inherits Landlock only when started after it), then leave the session
+ * (setsid is not on the allowlist). */
 static int
 start_worker(void *arg)
 {
@@ -372,12 +373,15 @@ start_worker(void *arg)
 static int
 finish_setup(struct cuse_opts *o, char *err, size_t errlen)
 {
+    const struct daemon_confine_steps steps = { .started = start_worker };
+
     if (daemon_write_pid(&o->cfg, err, errlen) < 0) {
         return EXIT_PIDFILE;
     }
-    switch (daemon_confine(&o->cfg, &o->user, start_worker, NULL, err,
+    switch (daemon_confine(&o->cfg, &o->user, &dev.tpm->store, &steps, err,
                            errlen)) {
     case DAEMON_CONFINED: return EXIT_SUCCESS;
+    case DAEMON_CONFINE_LANDLOCK: return EXIT_GENERIC;
     case DAEMON_CONFINE_CHROOT: return EXIT_FAILURE;
     case DAEMON_CONFINE_USER: return EXIT_RUNAS;
     case DAEMON_CONFINE_INSIDE:

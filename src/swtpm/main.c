@@ -422,17 +422,21 @@ static int
 run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
 {
     struct confined cf = { .o = o, .lc = lc, .inst = inst };
+    const struct daemon_confine_steps steps = {
+        .inside = confined_setup, .arg = &cf,
+        .unlink_at_exit = { lc->ctrl.unlink_path, lc->data.unlink_path } };
     char err[600];
 
     if (!daemon_print_wanted(&o->cfg)) {
         daemon_notify_open();
     }
-    switch (daemon_confine(&o->cfg, &o->user, confined_setup, &cf, err,
+    switch (daemon_confine(&o->cfg, &o->user, &inst->store, &steps, err,
                            sizeof(err))) {
     case DAEMON_CONFINED:
         break;
     case DAEMON_CONFINE_INSIDE:
         return cf.code;
+    case DAEMON_CONFINE_LANDLOCK:
     case DAEMON_CONFINE_SECCOMP:
         log_err("%s", err);
         return EXIT_FAILURE;
