@@ -18,9 +18,11 @@ against Debian's swtpm 0.7.1.
 import errno
 import pathlib
 import signal
+import subprocess
 
 import pytest
 
+from conftest import tool
 from helpers_inject import AT_FDCWD, Injector, Killed
 from helpers_swtpm import swtpm_factory  # noqa: F401 (fixture)
 
@@ -200,3 +202,89 @@ def test_file_backend_is_confined(swtpm_factory, tmp_path):  # noqa: F811
     assert mine >= 0
     assert (other, new) == (-errno.EACCES, -errno.EACCES)
     assert serves(t)
+
+
+NO_LANDLOCK_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+/* A kernel without Landlock, for one process: its syscall(2) says ENOSYS
+ * to landlock_create_ruleset and passes everything else on. */
+long
+syscall(long n, ...)
+{
+    static long (*real)(long, ...);
+    long a[6];
+    va_list ap;
+
+    va_start(ap, n);
+    for (int i = 0; i < 6; i++) {
+        a[i] = va_arg(ap, long);
+    }
+    va_end(ap);
+    if (n == SYS_landlock_create_ruleset) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!real) {
+        real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    }
+    return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+"""
+
+NO_LANDLOCK_WARNING = (
+    "the kernel has no Landlock: this instance can reach every file its "
+    "user can (--confine mode=required refuses to start without it)")
+
+
+@pytest.fixture
+def no_landlock(tmp_path, monkeypatch):
+    src = tmp_path / "nolandlock.c"
+    src.write_text(NO_LANDLOCK_C)
+    so = tmp_path / "nolandlock.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(so), str(src),
+                    "-ldl"], check=True)
+    monkeypatch.setenv("LD_PRELOAD", str(so))
+    return so
+
+
+def test_without_landlock_warns_once_and_serves(no_landlock,
+                                                swtpm_factory):  # noqa: F811
+    t = swtpm_factory(transport="unix")
+    assert t.startup() == 0 and serves(t)
+    assert t.stderr().count(NO_LANDLOCK_WARNING) == 1, t.stderr()
+    assert t.stderr().strip() == "swtpm: " + NO_LANDLOCK_WARNING, t.stderr()
+
+
+def test_without_landlock_required_refuses(no_landlock, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tpm2-00.permall").write_bytes(b"old state")
+    pid = tmp_path / "swtpm.pid"
+    p = subprocess.run(
+        [tool("swtpm"), "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
+         "--ctrl", "type=unixio,path=%s" % (tmp_path / "ctrl"),
+         "--pid", "file=%s" % pid, "--confine", "mode=required"],
+        capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr == (
+        "swtpm: --confine mode=required: the kernel has no Landlock "
+        "(Linux 5.13 or later with landlock in its lsm= list); use "
+        "--confine mode=auto to run without it\n"), p.stderr
+    assert snapshot(state) == {"tpm2-00.permall": b"old state"}
+    assert not pid.exists() and not (tmp_path / "ctrl").exists()
+
+
+def test_confine_mode_is_checked(tmp_path):
+    p = subprocess.run([tool("swtpm"), "socket", "--tpm2", "--tpmstate",
+                        "dir=%s" % tmp_path, "--ctrl",
+                        "type=unixio,path=%s" % (tmp_path / "c"),
+                        "--confine", "mode=maybe"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr == ("swtpm: confine mode must be auto, required or "
+                        "none, got 'maybe'\n")
