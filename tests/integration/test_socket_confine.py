@@ -12,8 +12,8 @@ seccomp filter) and the daemon serves on.  Under the default --seccomp
 action=kill, what the allowlist does not hold (execve, ptrace, bind)
 kills the daemon instead: test_allowlist_kills_on_execve shows it.
 With --confine mode=none the same calls succeed, so the probes can tell
-the two apart.  docs/robustness.md rows 110a-110c record the same probes
-against Debian's swtpm 0.7.1.
+the two apart.  docs/robustness.md rows 100-112 record them and the same
+probes against Debian's swtpm 0.7.1.
 """
 import errno
 import pathlib
