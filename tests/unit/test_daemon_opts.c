@@ -98,6 +98,9 @@ test_groups_and_their_errors(void **state)
     } cases[] = {
         { "flags", "startup-deactivated", "only valid for a TPM 1.2" },
         { "seccomp", "action=maybe", "'maybe'" },
+        { "confine", "mode=maybe", "'maybe'" },
+        { "confine", "landlock", "Unknown option 'landlock'" },
+        { "confine", "mode=required", NULL },
         { "tpmstate", "backend-uri=nfs://x", "'nfs://x'" },
         { "log", "level=101", "'101'" },
         { "pid", "mode=1", "pid" },
@@ -117,6 +120,8 @@ test_groups_and_their_errors(void **state)
             c.flags_opt = val;
         } else if (!strcmp(name, "seccomp")) {
             c.seccomp_opt = val;
+        } else if (!strcmp(name, "confine")) {
+            c.confine_opt = val;
         } else if (!strcmp(name, "tpmstate")) {
             c.tpmstate_opt = val;
         } else if (!strcmp(name, "log")) {
