@@ -467,9 +467,12 @@ daemon_confine(const struct daemon_cfg *c, const struct daemon_user *u,
     if (steps->inside && steps->inside(steps->arg) != 0) {
         return DAEMON_CONFINE_INSIDE;
     }
+    /* --seccomp action=none means no filter at all, as upstream has
+     * it: then Landlock goes on alone. */
     if (c->confine != CONFINE_MODE_NONE &&
         (confine_files(c, st, steps->unlink_at_exit, err, errlen) < 0 ||
-         seccomp_install_confine(err, errlen) < 0)) {
+         (c->seccomp != SECCOMP_ACTION_NONE &&
+          seccomp_install_confine(err, errlen) < 0))) {
         return DAEMON_CONFINE_LANDLOCK;
     }
     if (steps->started && steps->started(steps->arg) != 0) {

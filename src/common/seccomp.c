@@ -147,7 +147,7 @@ seccomp_install(enum seccomp_action action, char *err, size_t errlen)
 
 /*
  * What a confined emulator never does after start-up, refused with EPERM
- * whatever --seccomp says: run a program, trace or read another process,
+ * unless --seccomp action=none: run a program, trace or read another process,
  * open a listening port, truncate a file by name (Landlock before ABI 3
  * does not cover truncate(2); we only use ftruncate), or leave the
  * filters through io_uring or a new namespace.

@@ -12,7 +12,7 @@ seccomp filter) and the daemon serves on.  Under the default --seccomp
 action=kill, what the allowlist does not hold (execve, ptrace, bind)
 kills the daemon instead: test_allowlist_kills_on_execve shows it.
 With --confine mode=none the same calls succeed, so the probes can tell
-the two apart.  docs/robustness.md rows 100-112 record them and the same
+the two apart.  docs/robustness.md rows 100-113 record them and the same
 probes against Debian's swtpm 0.7.1.
 """
 import errno
@@ -33,6 +33,12 @@ O_WRONLY_CREAT = 0o101
 AF_UNIX, AF_INET = 1, 2
 SOCK_STREAM, SOCK_DGRAM = 1, 2
 PTRACE_ATTACH = 16
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict((k, v.strip()) for k, v in
+                    (line.split(":", 1) for line in f))
 
 
 def serves(t):
@@ -159,6 +165,28 @@ def test_probes_succeed_unconfined(two, tmp_path):
     finally:
         inj.detach()
     assert all(v >= 0 for v in got.values()), got
+    assert serves(attacker)
+
+
+def test_landlock_alone_with_seccomp_none(two, tmp_path):
+    """--seccomp action=none means no filter at all, as upstream has it
+    (test_cuse_options.py::test_seccomp_none_and_log reads Seccomp: 0):
+    Landlock alone still refuses the files and running a program."""
+    attacker, victim = two("--seccomp", "action=none")
+    assert proc_status(attacker.proc.pid)["Seccomp"] == "0"
+    inj = Injector(attacker.proc.pid)
+    try:
+        got = {
+            "open_other_state": openat(inj, victim.statedir /
+                                       "tpm2-00.permall"),
+            "open_shadow": openat(inj, "/etc/shadow"),
+            "create_tmp": openat(inj, "/tmp/confine-none", O_WRONLY_CREAT,
+                                 0o600),
+            "execve_sh": inj.syscall("execve", inj.put(b"/bin/sh"), 0, 0),
+        }
+    finally:
+        inj.detach()
+    assert got == {k: -errno.EACCES for k in got}
     assert serves(attacker)
 
 
