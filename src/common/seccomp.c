@@ -150,7 +150,8 @@ seccomp_install(enum seccomp_action action, char *err, size_t errlen)
  * unless --seccomp action=none: run a program, trace or read another process,
  * open a listening port, truncate a file by name (Landlock before ABI 3
  * does not cover truncate(2); we only use ftruncate), or leave the
- * filters through io_uring or a new namespace.
+ * filters through io_uring or a new namespace.  Signals: see
+ * add_signal_rules().
  */
 static const char *const confine_denied[] = {
     "execve", "execveat", "ptrace", "process_vm_readv",
@@ -180,6 +181,37 @@ add_socket_rules(scmp_filter_ctx ctx)
     return r;
 }
 
+/* Signals only to ourselves (raise(3), abort(3), our threads): Landlock
+ * scopes signals from ABI 6 only, and another instance of the same user
+ * must not be stopped or killed.  The pid is this process's: the filter
+ * is installed after any fork. */
+static int
+add_signal_rules(scmp_filter_ctx ctx)
+{
+    const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+    const scmp_datum_t self = (scmp_datum_t)getpid();
+    int r;
+
+    r = seccomp_rule_add(ctx, deny, SCMP_SYS(kill), 1,
+                         SCMP_A0(SCMP_CMP_NE, self));
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, deny, SCMP_SYS(tgkill), 1,
+                             SCMP_A0(SCMP_CMP_NE, self));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, deny, SCMP_SYS(rt_sigqueueinfo), 1,
+                             SCMP_A0(SCMP_CMP_NE, self));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, deny, SCMP_SYS(rt_tgsigqueueinfo), 1,
+                             SCMP_A0(SCMP_CMP_NE, self));
+    }
+    if (r == 0) {
+        r = seccomp_rule_add(ctx, deny, SCMP_SYS(tkill), 0);
+    }
+    return r;
+}
+
 int
 seccomp_install_confine(char *err, size_t errlen)
 {
@@ -200,6 +232,9 @@ seccomp_install_confine(char *err, size_t errlen)
     }
     if (r == 0) {
         r = add_socket_rules(ctx);
+    }
+    if (r == 0) {
+        r = add_signal_rules(ctx);
     }
     if (r == 0) {
         r = seccomp_load(ctx);

@@ -25,7 +25,7 @@ PTRACE_DETACH = 17
 
 # x86-64 system call numbers
 SYS = {"close": 3, "mmap": 9, "munmap": 11, "socket": 41, "connect": 42, "bind": 49,
-       "listen": 50, "execve": 59, "ptrace": 101, "openat": 257,
+       "listen": 50, "execve": 59, "ptrace": 101, "kill": 62, "tgkill": 234, "openat": 257,
        "mkdirat": 258, "unlinkat": 263}
 AT_FDCWD = -100
 

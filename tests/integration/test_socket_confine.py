@@ -71,6 +71,11 @@ def attempts(inj, other, tag):
         "execve_sh": inj.syscall("execve", inj.put(b"/bin/sh"), 0, 0),
         "ptrace_other": inj.syscall("ptrace", PTRACE_ATTACH,
                                     other.proc.pid, 0, 0),
+        # signal 0: the permission check without a signal
+        "kill_other": inj.syscall("kill", other.proc.pid, 0),
+        "tgkill_other": inj.syscall("tgkill", other.proc.pid,
+                                    other.proc.pid, 0),
+        "kill_self": inj.syscall("kill", inj.pid, 0),
     }
     # The datagram socket syslog(3) keeps cannot reach a stream socket.
     fd = inj.syscall("socket", AF_UNIX, SOCK_DGRAM, 0)
@@ -130,6 +135,9 @@ def test_compromised_emulator_is_confined(two, tmp_path):
         "listen": -errno.EPERM,
         "execve_sh": -errno.EPERM,
         "ptrace_other": -errno.EPERM,
+        "kill_other": -errno.EPERM,
+        "tgkill_other": -errno.EPERM,
+        "kill_self": 0,
         "dgram_connect_ctrl": -errno.EPROTOTYPE,
     }
     assert got == want
