@@ -24,9 +24,9 @@ PTRACE_ATTACH = 16
 PTRACE_DETACH = 17
 
 # x86-64 system call numbers
-SYS = {"close": 3, "mmap": 9, "munmap": 11, "socket": 41, "connect": 42, "bind": 49,
-       "listen": 50, "execve": 59, "ptrace": 101, "kill": 62, "tgkill": 234, "openat": 257,
-       "mkdirat": 258, "unlinkat": 263}
+SYS = {"close": 3, "mmap": 9, "munmap": 11, "socket": 41, "connect": 42,
+       "bind": 49, "listen": 50, "execve": 59, "kill": 62, "ptrace": 101,
+       "tgkill": 234, "openat": 257}
 AT_FDCWD = -100
 
 # struct user_regs_struct (sys/user.h), in order
