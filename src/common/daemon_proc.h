@@ -83,7 +83,7 @@ struct daemon_confine_steps {
  * steps->inside, then Landlock on what c and st (the instance's state,
  * open by then; NULL: none) say this instance still needs, with the
  * seccomp filter that goes with it unless c->seccomp is none
- * (c->confine; docs/cli.md §3.1),
+ * (c->confine; docs/cli.md §3.2),
  * steps->started, and last the seccomp allowlist of c->seccomp.  Without
  * Landlock in the kernel and c->confine auto, one warning is logged and
  * the rest goes on.  Returns the step that failed, with a message in err
