@@ -31,7 +31,9 @@ NV_SIZE = 8
 STATE_FILES = {".lock", "tpm2-00.permall", "tpm2-00.volatilestate",
                "TMP2-00.permall", "TMP2-00.volatilestate",
                "tpm2-00.permall.bak", "tpm2-00.permall.journal",
-               "TMP2-00.permall.bak", "TMP2-00.permall.journal"}
+               "TMP2-00.permall.bak", "TMP2-00.permall.journal",
+               # the checksum sidecar (docs/state.md §7.4) and its temp name
+               "tpm2-00.permall.sum", "TMP2-00.permall.sum"}
 ITERATIONS = int(os.environ.get("SWTPM_SOAK_ITERATIONS", "15"))
 
 
