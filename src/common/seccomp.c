@@ -33,6 +33,9 @@ static const char *const allowed[] = {
     "futex", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
     "sigaltstack", "restart_syscall", "nanosleep", "clock_nanosleep",
     "clock_gettime", "gettimeofday", "time", "sched_yield",
+    /* glibc's get_nprocs() (sysconf), asked by the sanitizers' runtime
+     * in a confined swtpm_cuse: read-only facts about ourselves */
+    "sched_getaffinity",
     "set_robust_list", "rseq", "getpid", "gettid", "getppid", "tgkill",
     "exit", "exit_group", "poll", "ppoll", "getrandom",
     "getuid", "geteuid", "getgid", "getegid",
