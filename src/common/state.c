@@ -198,13 +198,14 @@ state_set_tpm2(struct state_store *st, bool tpm2)
 }
 
 /*
- * Put our pid at the start of the lock file; on NFS also flush it, so it
- * reaches the server now rather than at close (a waiter on another host
- * can name the holder, and state_lock_check() learns whether the lock
- * still holds).  0 or -errno.
+ * Put our pid at the start of the lock file, written over the last
+ * holder's and, with cut, then cut to its length (so a waiter never reads
+ * none); on NFS also flush it, so it reaches the server now rather than
+ * at close (a waiter on another host can name the holder, and
+ * state_lock_check() learns whether the lock still holds).  0 or -errno.
  */
 static int
-lock_put_pid(const struct state_store *st, int fd)
+lock_put_pid(const struct state_store *st, int fd, bool cut)
 {
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
@@ -213,18 +214,17 @@ lock_put_pid(const struct state_store *st, int fd)
     if (w != n) {
         return w < 0 ? -errno : -EIO;
     }
+    if (cut && ftruncate(fd, n) < 0) {
+        return -errno;
+    }
     return st->lock_remote && fdatasync(fd) < 0 ? -errno : 0;
 }
 
-/* Record our pid in the lock file (informational only).  Written over
- * the last holder's, then cut to length, so a waiter never reads none. */
+/* Record our pid in the lock file (informational only). */
 static void
 lock_write_pid(const struct state_store *st, int fd)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%ld", (long)getpid());
-
-    if (lock_put_pid(st, fd) < 0 || ftruncate(fd, n) < 0) {
+    if (lock_put_pid(st, fd, true) < 0) {
         log_debug("cannot write pid to lock file");
     }
 }
@@ -262,7 +262,7 @@ state_lock_check(struct state_store *st)
     if (st->is_file || st->lock_fd < 0 || !st->lock_remote) {
         return 0;
     }
-    return lock_put_pid(st, st->lock_fd);
+    return lock_put_pid(st, st->lock_fd, false);
 }
 
 int
