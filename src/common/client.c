@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "subopt.h"
 
 /* Largest socket request built by client_encode_req: code + ptm_hdata. */
@@ -64,20 +65,9 @@ client_parse_tcp(const char *arg, unsigned int default_port,
 static int
 poll_fd(const struct client *c, short events)
 {
-    struct pollfd p = { .fd = c->fd, .events = events };
     int ms = c->timeout_ms > 0 ? c->timeout_ms : CLIENT_TIMEOUT_MS;
-    int r;
 
-    do {
-        r = poll(&p, 1, ms);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        return -errno;
-    }
-    if (r == 0) {
-        return -ETIMEDOUT;
-    }
-    return 0;
+    return fd_wait(c->fd, events, fd_clock_ms() + ms);
 }
 
 /* Connect a non-blocking socket, waiting at most the client's timeout. */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,4 +163,26 @@ fd_clock_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+fd_wait(int fd, short events, int64_t deadline_ms)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int64_t left;
+    int r;
+
+    for (;;) {
+        left = deadline_ms - fd_clock_ms();
+        if (left <= 0) {
+            return -ETIMEDOUT;
+        }
+        r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r > 0) {
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            return -errno;
+        }
+    }
 }

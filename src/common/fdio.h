@@ -33,6 +33,10 @@ const char *fd_open_strerror(int err);
 /* CLOCK_MONOTONIC in milliseconds, for poll() deadlines. */
 int64_t fd_clock_ms(void);
 
+/* Wait until fd has one of events or deadline_ms (fd_clock_ms()) has
+ * passed, retrying EINTR: 0, -ETIMEDOUT, or poll()'s -errno. */
+int fd_wait(int fd, short events, int64_t deadline_ms);
+
 /*
  * Replace the file at path with len bytes of data, atomically: a new
  * temporary file beside it (path.XXXXXX, then mode), fsync, rename over

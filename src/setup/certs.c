@@ -161,30 +161,6 @@ tool_timeout_s(void)
     return errno || *end || s < 1 || s > 86400 ? TOOL_TIMEOUT_S : (int)s;
 }
 
-/* Wait until fd is readable or deadline_ms (fd_clock_ms()) passes: 1, or
- * 0 at the deadline. */
-static int
-wait_readable(int fd, int64_t deadline_ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    int64_t left;
-    int r;
-
-    for (;;) {
-        left = deadline_ms - fd_clock_ms();
-        if (left <= 0) {
-            return 0;
-        }
-        r = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-        if (r > 0) {
-            return 1;
-        }
-        if (r < 0 && errno != EINTR) {
-            return 1;           /* the read() says what is wrong */
-        }
-    }
-}
-
 /* Log each line of the tool's output as "<tool>: <line>" until it
  * closes its output: 0, or -ETIMEDOUT at deadline_ms. */
 static int
@@ -199,7 +175,8 @@ log_tool_output(const char *tool, int fd, int64_t deadline_ms)
     for (;;) {
         char *nl;
 
-        if (!wait_readable(fd, deadline_ms)) {
+        /* another error than the timeout: the read() says what */
+        if (fd_wait(fd, POLLIN, deadline_ms) == -ETIMEDOUT) {
             return -ETIMEDOUT;
         }
         n = read(fd, buf + len, sizeof(buf) - 1 - len);
