@@ -23,14 +23,28 @@ START_TIMEOUT = 10.0
 
 __all__ = ["OurSwtpm", "swtpm_factory", "rc_of", "run_tool", "ctrl_cmd",
            "recv_exact", "serve_on_socketpair", "use_and_shut_down",
-           "popen_unix_swtpm", "wait_for_path", "ends_on_sigterm",
+           "refused_init_stderr", "popen_unix_swtpm", "wait_for_path", "ends_on_sigterm",
            "kill_if_running",
            "TPM2_STARTUP",
            "TPM2_GETRANDOM8", "TPM12_STARTUP"]
 
+CMD_INIT = 2
+
 TPM2_STARTUP = bytes.fromhex("80010000000c000001440000")
 TPM12_STARTUP = bytes.fromhex("00c10000000c000000990001")
 TPM2_GETRANDOM8 = bytes.fromhex("80010000000c0000017b0008")
+
+
+def refused_init_stderr(workdir, extra=()):
+    """Start ours on workdir's state: INIT fails with 0x101, the daemon
+    still stops cleanly; its stderr."""
+    srv = OurSwtpm(workdir, running=False, extra=list(extra))
+    try:
+        assert srv.init() == 0x101, str(srv)
+        assert srv.terminate() == 0
+    finally:
+        srv.stop()
+    return srv.stderr()
 
 
 def popen_unix_swtpm(tmp_path, extra=(), **kw):
@@ -216,6 +230,12 @@ class OurSwtpm(ClientArgs):
         with self.connect_ctrl() as s:
             return ctrl_cmd(s, code, body, resp_len)
 
+    def init(self, flags=0):
+        """CMD_INIT; its TPM result code."""
+        r = self.ctrl(CMD_INIT, struct.pack(">I", flags))
+        assert len(r) >= 4, r.hex()
+        return struct.unpack(">I", r[:4])[0]
+
     def tpm_cmd(self, cmd, sock=None):
         """Send one raw TPM command; read the response by its size."""
         s = sock or self.connect_data()
@@ -270,40 +290,44 @@ class OurSwtpm(ClientArgs):
                                              self.stderr())
 
 
+class _Made:
+    """The servers a factory fixture made: each in tmp_path/<name>, all
+    stopped and their stderr checked at the end."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path, self.made = tmp_path, []
+
+    def start(self, name, *args, **kw):
+        d = self.tmp_path / name
+        d.mkdir()
+        srv = OurSwtpm(d, *args, **kw)
+        self.made.append(srv)
+        return srv
+
+    def stop_all(self):
+        for srv in self.made:
+            srv.stop()
+            srv.check_stderr()
+
+
 @pytest.fixture
 def swtpm_factory(tmp_path):
     """Factory: swtpm_factory(tpm2=True, transport='tcp', ...)."""
-    made = []
-
-    def make(*args, **kw):
-        d = tmp_path / ("swtpm%d" % len(made))
-        d.mkdir()
-        srv = OurSwtpm(d, *args, **kw)
-        made.append(srv)
-        return srv
-
-    yield make
-    for srv in made:
-        srv.stop()
-        srv.check_stderr()
+    made = _Made(tmp_path)
+    yield lambda *args, **kw: made.start("swtpm%d" % len(made.made), *args,
+                                         **kw)
+    made.stop_all()
 
 
 @pytest.fixture
 def servers(tmp_path):
     """Factory: servers(name, tpmstate, **OurSwtpm options), not yet
-    running unless running=True; each in tmp_path/name, stopped and its
-    stderr checked at the end (test_nfs.py, test_shared_block.py)."""
-    made = []
+    running unless running=True (test_nfs.py, test_shared_block.py)."""
+    made = _Made(tmp_path)
 
     def make(name, tpmstate, **kw):
-        d = tmp_path / name
-        d.mkdir()
         kw.setdefault("running", False)
-        srv = OurSwtpm(d, tpmstate=tpmstate, **kw)
-        made.append(srv)
-        return srv
+        return made.start(name, tpmstate=tpmstate, **kw)
 
     yield make
-    for srv in made:
-        srv.stop()
-        srv.check_stderr()
+    made.stop_all()
