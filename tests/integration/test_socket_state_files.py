@@ -10,7 +10,7 @@ import subprocess
 
 from conftest import tool
 from helpers_swtpm import (OurSwtpm, rc_of,  # noqa: F401
-                           swtpm_factory)
+                           refused_init_stderr, swtpm_factory)
 import helpers_reliability as rh
 
 CMD_GET_CAPABILITY = 1
@@ -26,18 +26,6 @@ def res(b):
 
 def init(srv, flags=0):
     return res(srv.ctrl(CMD_INIT, struct.pack(">I", flags)))
-
-
-def refused_init_stderr(state_dir, extra=()):
-    """Start ours on state_dir: INIT fails with 0x101, the daemon still
-    stops cleanly; its stderr."""
-    srv = OurSwtpm(state_dir, running=False, extra=list(extra))
-    try:
-        assert init(srv) == 0x101, str(srv)
-        assert srv.terminate() == 0
-    finally:
-        srv.stop()
-    return srv.stderr()
 
 
 def make_state(srv):
