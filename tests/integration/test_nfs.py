@@ -194,14 +194,12 @@ def set_blob(srv, btype, flags, blob):
         return res(s.recv(4))
 
 
-def test_nfs_qemu_migration_moves_the_lock(hosts, servers):
-    """QEMU's shared-storage migration, replayed on the control channels
-    (QEMU's tpm_emulator backend: the source's pre_save fetches the three
-    blobs; the destination's post_load stops, sets them, sets the buffer
-    size and INITs with the volatile state deleted after reading; the
-    source's QEMU then quits with SHUTDOWN)."""
-    on_a, on_b = hosts.state("migrate")
-    # libvirt's options for a state on a shared filesystem (qemu_tpm.c).
+def migrate_like_qemu(servers, on_a, on_b):
+    """QEMU's shared-storage migration of a TPM from state on_a (host A)
+    to on_b (host B), with libvirt's options for a state on a shared
+    filesystem (qemu_tpm.c): A defines and writes an NV index and extends
+    PCR 16; B goes on with both and writes the index; A's QEMU then quits.
+    The two servers, A stopped."""
     a = servers("a", on_a, extra=["--migration", "release-lock-outgoing"])
     b = servers("b", on_b,
                 extra=["--migration", "release-lock-outgoing,incoming"])
@@ -230,6 +228,17 @@ def test_nfs_qemu_migration_moves_the_lock(hosts, servers):
     # The source's QEMU quits: A must not write its older state now.
     assert res(a.ctrl(CMD_SHUTDOWN)) == 0
     assert a.wait_exit(20) is not None or a.terminate() == 0, str(a)
+    return a, b
+
+
+def test_nfs_qemu_migration_moves_the_lock(hosts, servers):
+    """QEMU's shared-storage migration, replayed on the control channels
+    (QEMU's tpm_emulator backend: the source's pre_save fetches the three
+    blobs; the destination's post_load stops, sets them, sets the buffer
+    size and INITs with the volatile state deleted after reading; the
+    source's QEMU then quits with SHUTDOWN)."""
+    on_a, on_b = hosts.state("migrate")
+    a, b = migrate_like_qemu(servers, on_a, on_b)
     # The lock is B's: a third emulator on A's host is refused.
     probe = servers("probe", on_a)
     assert init(probe) == TPM_FAIL, str(probe)

@@ -21,10 +21,8 @@ import pytest
 import helpers_reliability as rh
 from helpers_swtpm import rc_of, servers  # noqa: F401 (a fixture)
 # The NFS tests' control-channel helpers and emulator factory.
-from test_nfs import (BLOB_PERMANENT, BLOB_SAVESTATE, BLOB_VOLATILE,
-                      CMD_SET_BUFFERSIZE, CMD_SHUTDOWN, CMD_STOP, DIGEST,
-                      NV_INDEX, TPM_FAIL, define_and_write, get_blob, init,
-                      read_nv, res, set_blob, tpm)
+from test_nfs import (NV_INDEX, TPM_FAIL, define_and_write, init,
+                      migrate_like_qemu, read_nv, tpm)
 
 pytestmark = pytest.mark.nfs
 
@@ -107,29 +105,7 @@ def test_block_qemu_migration_hands_over(two_hosts, servers):
     after the hand-over, and an emulator started later on A's device
     reads what B wrote."""
     dev_a, dev_b = two_hosts
-    a = servers("a", on(dev_a),
-                extra=["--migration", "release-lock-outgoing"])
-    b = servers("b", on(dev_b),
-                extra=["--migration", "release-lock-outgoing,incoming"])
-    assert init(a) == 0, str(a)
-    define_and_write(a, b"AAAAAAAA")
-    with a.connect_data() as s:
-        assert rc_of(tpm(a, s, rh.pcr_extend(16, DIGEST))) == 0
-        pcr16 = rh.pcr_read_digest(tpm(a, s, rh.pcr_read(16)))
-
-    blobs = [(t,) + get_blob(a, t)
-             for t in (BLOB_PERMANENT, BLOB_VOLATILE, BLOB_SAVESTATE)]
-    assert res(b.ctrl(CMD_STOP)) == 0
-    for btype, flags, blob in blobs:
-        assert set_blob(b, btype, flags, blob) == 0, str(b)
-    assert res(b.ctrl(CMD_SET_BUFFERSIZE, b"\0\0\x10\0",
-                      resp_len=16)) == 0
-    assert init(b, flags=1) == 0, str(b)
-    with b.connect_data() as s:
-        assert rh.pcr_read_digest(tpm(b, s, rh.pcr_read(16))) == pcr16
-        assert rc_of(tpm(b, s, rh.nv_write(NV_INDEX, b"BBBBBBBB"))) == 0
-    assert res(a.ctrl(CMD_SHUTDOWN)) == 0
-    assert a.wait_exit(20) is not None or a.terminate() == 0, str(a)
+    a, b = migrate_like_qemu(servers, on(dev_a), on(dev_b))
     b.stop()
     # Host A starts the TPM again later (the VM migrated back): it reads
     # B's state from the volume, not its own older one.
