@@ -1155,6 +1155,35 @@ out:
     return r;
 }
 
+/*
+ * Does a current sidecar of main file fname record a generation other
+ * than the one whose SHA-256 is base?  Then the file changed in place
+ * since we wrote it, even if it still decodes.  Quiet: the load has
+ * already said when the sidecar itself is damaged.
+ */
+static bool
+main_unrecorded(const struct state_store *st, const char *fname,
+                const uint8_t base[CRYPTO_SHA256_LEN])
+{
+    char name[JNL_NAME_MAX];
+    struct statesum sc;
+    bool current;
+    int fd;
+
+    jnl_name(st, fname, false, ".sum", name, sizeof(name));
+    if (statesum_read(st->dir_fd, name, &sc) < 0) {
+        return false;
+    }
+    fd = openat(st->dir_fd, fname,
+                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    current = statesum_is_file(&sc, fd);
+    close(fd);
+    return current && !statesum_knows(&sc, base);
+}
+
 /* Does the main file fname decode with the store's key? */
 static bool
 main_decodes(const struct state_store *st, const char *fname)
@@ -1239,10 +1268,13 @@ jnl_write_main(struct state_store *st, const char *fname,
     int r;
 
     /* A damaged main file must not replace the good previous one, also
-     * when the load that found it was before a restart, or when it
-     * changed on disk after we loaded it. */
+     * when the load that found it was before a restart (a journal slot
+     * written after the fallback extends the damaged file, so that load
+     * took the slot without looking at the sidecar), or when it changed
+     * on disk after we loaded it. */
     if (j->base_valid && !j->main_damaged &&
-        (!file_has_sum(st, fname, j->base) || !main_decodes(st, fname))) {
+        (!file_has_sum(st, fname, j->base) || !main_decodes(st, fname) ||
+         main_unrecorded(st, fname, j->base))) {
         j->main_damaged = true;
     }
     jnl_name(st, fname, true, "", tmp, sizeof(tmp));

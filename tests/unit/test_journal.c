@@ -589,6 +589,40 @@ test_journal_flipped_byte_each_place(void **state)
     }
 }
 
+/*
+ * A parseable flip, the fallback, a write and a power cut before the
+ * checkpoint (was: the next load took the slot, which extends the damaged
+ * file, and its checkpoint made the damaged file the .bak, over the good
+ * one, keeping no .damaged).
+ */
+static void
+test_journal_flipped_main_kept_after_write_and_cut(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+    char *bak;
+
+    assert_int_equal(save(f, "generation-A"), 0);
+    assert_int_equal(save(f, "generation-B"), 0);
+    assert_int_equal(state_checkpoint(&f->st), 0);  /* .bak A, main B */
+    crash_and_restart(f);
+    flip_main(f, 16 + 4);               /* still decodes */
+    load_expect(f, "generation-B");     /* the journal's slot */
+    assert_int_equal(save(f, "generation-C"), 0);
+    crash_and_restart(f);
+    load_expect(f, "generation-C");
+    assert_int_equal(state_checkpoint(&f->st), 0);
+    assert_int_equal(state_damaged_size(&f->st, "permall"), 16 + 12);
+    assert_int_equal(stat(path_in(f, "tpm2-00.permall.bak"), &sb), 0);
+    assert_int_equal(sb.st_size, 16 + 12);
+    main_expect(f, "generation-C");
+    /* .bak is still A, byte for byte: the damaged B never replaced it. */
+    bak = strdup(path_in(f, "tpm2-00.permall.bak"));
+    assert_int_equal(rename(bak, path_in(f, "tpm2-00.permall")), 0);
+    free(bak);
+    main_expect(f, "generation-A");
+}
+
 /* With --key a changed main file fails its HMAC: damage (the sidecar
  * says it changed), so the journal's slot loads instead of a refusal. */
 static void
@@ -998,6 +1032,7 @@ main(void)
         T(test_journal_damaged_main_sidecar_loads_newer_slot),
         T(test_journal_flipped_byte_each_place),
         T(test_journal_sidecar_any_flipped_byte_unverified),
+        T(test_journal_flipped_main_kept_after_write_and_cut),
         T(test_journal_flipped_encrypted_main_is_damage),
         T(test_journal_damaged_sidecar_ignored),
         T(test_journal_unreadable_main_refused),
