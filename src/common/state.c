@@ -966,6 +966,27 @@ sum_current(const struct state_store *st, const char *fname,
 }
 
 /*
+ * st->why when main file fname (damaged: reason) has no generation to
+ * stand in for it: what its journal offered (none, or no intact slot)
+ * and why .bak is not used (bak_why), so that every file tried is named.
+ */
+static void
+why_no_generation(struct state_store *st, const char *fname,
+                  const char *reason, const char *bak, const char *bak_why)
+{
+    char jname[JNL_NAME_MAX];
+
+    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
+    snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged (%s); "
+             "%s '%s' %s; and '%s' %s; restore '%s' from a backup",
+             st->path, fname, reason,
+             st->jnl.active ? "its journal" : "there is no journal", jname,
+             st->jnl.active ? "holds no intact slot" : "beside it", bak,
+             bak_why, fname);
+    st->why = st->why_buf;
+}
+
+/*
  * Main file fname cannot be used (reason: why, in words).  A valid journal
  * slot that extends a generation of this TPM (recorded in the sidecar sc,
  * NULL without a current one, or the .bak itself) is the newest state.
@@ -1022,15 +1043,19 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
     r = read_file(st, bak, &obj, &len);
     if (r == 0 && sc && (crypto_sha256(obj, len, sum) < 0 ||
                          !statesum_knows(sc, sum))) {
-        snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged "
-                 "(%s) and '%s' is not the generation recorded before it "
-                 "(its checksum differs); restore '%s' from a backup",
-                 st->path, fname, reason, bak, fname);
-        st->why = st->why_buf;
+        why_no_generation(st, fname, reason, bak, "is not the generation "
+                          "recorded before it (its checksum differs)");
         r = -EBADMSG;
+    } else if (r < 0) {
+        why_no_generation(st, fname, reason, bak, r == -ENOENT
+                          ? "does not exist" : "cannot be read");
     }
     if (r == 0) {
         r = jnl_decode(st, key, obj, len, out, out_len, &rc);
+        if (r < 0) {
+            why_no_generation(st, fname, reason, bak, "does not decode "
+                              "either");
+        }
     }
     if (obj) {
         explicit_bzero(obj, len);
