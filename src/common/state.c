@@ -805,12 +805,16 @@ why_key(struct state_store *st, const char *fname, bool have_key)
     st->why = st->why_buf;
 }
 
-/* Log what journal_open() passed over, once per load. */
+/* Log what journal_open() passed over, once per start (libtpms reads
+ * the permall more than once while it starts; jnl_load() marks it). */
 static void
 jnl_report(const struct state_store *st, const char *jname)
 {
     const struct journal *j = &st->jnl;
 
+    if (st->fallback_logged) {
+        return;
+    }
     if (j->misfit) {
         log_warn("journal '%s/%s' has %lld bytes, which fits no journal "
                  "(cut short or grown); %s", st->path, jname,
@@ -1172,6 +1176,9 @@ jnl_load(struct state_store *st, const struct state_key *key,
                          out_tpm_rc);
     }
 out:
+    if (st->jnl.misfit || st->jnl.skipped) {
+        st->fallback_logged = true;     /* jnl_report() said it */
+    }
     newest_free(&newest);
     if (main) {
         explicit_bzero(main, main_len);

@@ -51,8 +51,9 @@ struct state_store {
      * a new state in a temporary directory and renames it into place).
      */
     bool defer_sync;
-    /* The fallback to .bak was logged; the owner clears it per start
-     * (libtpms reads the permall more than once while it starts). */
+    /* The fallback to .bak, or a damaged journal, was logged; the owner
+     * clears it per start (libtpms reads the permall more than once
+     * while it starts). */
     bool fallback_logged;
     struct state_key filekey;   /* len 0: files are not encrypted */
     /* permall's write-ahead journal (journal.h); unused with defer_sync */

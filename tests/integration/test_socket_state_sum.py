@@ -169,3 +169,104 @@ def test_without_sidecar_a_parseable_flip_is_not_caught(tmp_path):
     flip(st / "tpm2-00.permall", NV_BYTE)
     err = refused_init_stderr(tmp_path)
     assert "Entering failure mode; code: 8, location: NvPowerOn" in err, err
+
+
+def slots(journal):
+    """(offset, sequence, payload length) of the journal's two slots
+    (docs/robustness.md, "State store v2": 88-byte header, capacity at
+    byte 52), newest first."""
+    data = journal.read_bytes()
+    cap = struct.unpack(">I", data[52:56])[0]
+    out = []
+    for off in (0, 88 + cap):
+        seq, ln = struct.unpack(">QI", data[off + 40:off + 52])
+        out.append((off, seq, ln))
+    return sorted(out, key=lambda s: -s[1])
+
+
+def flip_slot(journal, slot):
+    off, _, ln = slot
+    flip(journal, off + 88 + ln // 2)
+
+
+def value_in(blob):
+    """The counter value an NV write left in a state blob (plain)."""
+    m = re.search(rb"value (\d{8})", blob)
+    return int(m.group(1)) if m else None
+
+
+def journaled_writes(work):
+    """History, then values 3 and 4 written and SIGKILL: both live in the
+    journal only, each slot extending the intact main file (value 2)."""
+    st = setup_with_history(work)
+    srv = start(work)
+    nv_write(srv, 3)
+    nv_write(srv, 4)
+    srv.stop()                          # SIGKILL
+    return st
+
+
+def test_damaged_newest_journal_slot_loads_the_older_one(tmp_path):
+    """A damaged journal with an intact main file: the newest slot's
+    write is gone with it (it had no other copy); the older intact slot
+    still extends the main file and loads, and the skip is said."""
+    st = journaled_writes(tmp_path)
+    jnl = st / "tpm2-00.permall.journal"
+    new, old = slots(jnl)
+    older = value_in(jnl.read_bytes()[old[0] + 88:old[0] + 88 + old[2]])
+    assert older in (3, 4), older
+    flip_slot(jnl, new)
+    srv = start(tmp_path)
+    try:
+        assert nv_read(srv) == value(older)
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    # Said once per start (was: at each of libtpms' reads of the permall).
+    assert len(re.findall(r"journal '.*/tpm2-00.permall.journal': slot [AB] "
+                          r"is incomplete or damaged", err)) == 1, err
+    assert "permall' is damaged" not in err, err     # the main file is not
+
+
+def test_both_journal_slots_damaged_load_the_intact_main(tmp_path):
+    st = journaled_writes(tmp_path)
+    jnl = st / "tpm2-00.permall.journal"
+    for s in slots(jnl):
+        flip_slot(jnl, s)
+    srv = start(tmp_path)
+    try:
+        assert nv_read(srv) == value(2)
+        nv_write(srv, 5)                # the journal is usable again
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    assert len(re.findall(r"slot [AB] is incomplete or damaged", err)) == 2
+    srv = start(tmp_path)
+    try:
+        assert nv_read(srv) == value(5)
+    finally:
+        srv.stop()
+
+
+def test_every_generation_damaged_in_place_names_every_file(tmp_path):
+    """Main file, .bak and both journal slots damaged, the sidecar
+    intact: INIT fails with one message naming each file and why, and
+    nothing is renamed, written or deleted."""
+    st = journaled_writes(tmp_path)
+    jnl = st / "tpm2-00.permall.journal"
+    for s in slots(jnl):
+        flip_slot(jnl, s)
+    flip(st / "tpm2-00.permall")
+    flip(st / "tpm2-00.permall.bak")
+    before = {n: (st / n).read_bytes() for n in os.listdir(st)
+              if n != ".lock"}
+    err = refused_init_stderr(tmp_path)
+    assert re.search(r"'.*/tpm2-00.permall' is damaged \(its SHA-256 "
+                     r"differs from the one recorded in "
+                     r"'tpm2-00.permall.sum' when it was written\); its "
+                     r"journal 'tpm2-00.permall.journal' holds no intact "
+                     r"slot; and 'tpm2-00.permall.bak' is not the "
+                     r"generation recorded before it", err), err
+    after = {n: (st / n).read_bytes() for n in os.listdir(st)
+             if n != ".lock"}
+    assert after == before
