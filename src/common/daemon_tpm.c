@@ -196,7 +196,7 @@ print_info(struct daemon_cfg *c, struct tpm_instance *inst,
         if (err[0]) {
             log_err("%s", err);
         }
-        r = rules->fail_code(r);
+        r = r == -EKEYREJECTED ? rules->key_code : rules->tpm_code;
     } else {
         r = caps_print_info((unsigned int)c->info_flags) < 0 ? 1 : 0;
     }
