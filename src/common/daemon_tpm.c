@@ -120,7 +120,8 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     return 0;
 }
 
-int
+/* --print-states: the JSON on stdout; returns the exit status (0 or 1). */
+static int
 daemon_print_states(const struct daemon_cfg *c, const char *prog)
 {
     struct state_store st;

@@ -36,9 +36,6 @@ int daemon_autostart_tpm(const struct daemon_cfg *c,
                          struct tpm_instance *inst, char *err,
                          size_t errlen);
 
-/* --print-states: the JSON on stdout; returns the exit status (0 or 1). */
-int daemon_print_states(const struct daemon_cfg *c, const char *prog);
-
 /* Whether a print mode is asked for: then no daemon starts (no fork,
  * socket activation, NOTIFY_SOCKET or channel checks). */
 bool daemon_print_wanted(const struct daemon_cfg *c);
