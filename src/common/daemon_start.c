@@ -121,10 +121,11 @@ start_state(struct run *r)
     bool missing;
     int e;
 
-    missing = stat(path ? path : c->state_path, &sb) < 0 && errno == ENOENT;
+    missing = r->ops->create_dir &&
+              stat(path ? path : c->state_path, &sb) < 0 && errno == ENOENT;
     e = daemon_open_tpm(c, r->s->inst, r->s->pcap_w, r->ops->create_dir,
                         r->ops->lock_now, err, sizeof(err));
-    if (e == 0 && missing && r->ops->create_dir) {
+    if (e == 0 && missing) {
         e = give_new_state(r, err, sizeof(err));
     }
     if (e < 0) {
