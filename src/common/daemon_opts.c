@@ -262,7 +262,8 @@ daemon_parse_log(const char *s, struct subopts *out, unsigned long *level,
     return 0;
 }
 
-/* Store one shared option; 1 taken, 0 not one, -1 bad value (err). */
+/* Store one shared option; 1 taken, 0 not one, -EINVAL for a bad value
+ * (err). */
 static int
 take_opt(struct daemon_cfg *c, int opt, const char *arg, char *err,
          size_t errlen)
@@ -283,7 +284,7 @@ take_opt(struct daemon_cfg *c, int opt, const char *arg, char *err,
         if (parse_ulong_base0(arg, UINT32_MAX, &c->info_flags) < 0) {
             snprintf(err, errlen, "--print-info needs a number such as 0x3, "
                      "got '%s'", arg);
-            return -1;
+            return -EINVAL;
         }
         c->print_info = true;
         break;

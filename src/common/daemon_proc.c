@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,16 +334,18 @@ daemon_become_user(const struct daemon_user *u, char *err, size_t errlen)
     return 0;
 }
 
-static int
-enter_chroot(const char *dir, char *err, size_t errlen)
+int
+daemon_chroot(const char *dir, char *err, size_t errlen)
 {
     if (!dir) {
         return 0;
     }
     if (chroot(dir) < 0 || chdir("/") < 0) {
+        int r = -errno;
+
         snprintf(err, errlen, "cannot chroot to '%s': %s", dir,
-                 strerror(errno));
-        return -errno;
+                 strerror(-r));
+        return r;
     }
     return 0;
 }
@@ -449,39 +450,23 @@ confine_files(const struct daemon_cfg *c, const struct state_store *st,
     return r;
 }
 
-enum daemon_confine_step
-daemon_confine(const struct daemon_cfg *c, const struct daemon_user *u,
-               const struct state_store *st,
-               const struct daemon_confine_steps *steps, char *err,
+int
+daemon_confine(const struct daemon_cfg *c, const struct state_store *st,
+               const char *const unlink_at_exit[2], char *err,
                size_t errlen)
 {
-    if (enter_chroot(c->chroot_dir, err, errlen) < 0) {
-        return DAEMON_CONFINE_CHROOT;
+    int r;
+
+    if (c->confine == CONFINE_MODE_NONE) {
+        return 0;
     }
-    if (daemon_become_user(u, err, errlen) < 0) {
-        return DAEMON_CONFINE_USER;
-    }
-    /* Nothing we exec could gain privileges; seccomp and Landlock need
-     * it too. */
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (steps->inside && steps->inside(steps->arg) != 0) {
-        return DAEMON_CONFINE_INSIDE;
-    }
+    r = confine_files(c, st, unlink_at_exit, err, errlen);
     /* --seccomp action=none means no filter at all, as upstream has
      * it: then Landlock goes on alone. */
-    if (c->confine != CONFINE_MODE_NONE &&
-        (confine_files(c, st, steps->unlink_at_exit, err, errlen) < 0 ||
-         (c->seccomp != SECCOMP_ACTION_NONE &&
-          seccomp_install_confine(err, errlen) < 0))) {
-        return DAEMON_CONFINE_LANDLOCK;
+    if (r == 0 && c->seccomp != SECCOMP_ACTION_NONE) {
+        r = seccomp_install_confine(err, errlen);
     }
-    if (steps->started && steps->started(steps->arg) != 0) {
-        return DAEMON_CONFINE_INSIDE;
-    }
-    if (seccomp_install(c->seccomp, err, errlen) < 0) {
-        return DAEMON_CONFINE_SECCOMP;
-    }
-    return DAEMON_CONFINED;
+    return r;
 }
 
 /* Readiness pipe: the child writes one byte: 0 = ready, else exit code. */

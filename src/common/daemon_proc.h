@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What the emulator daemons do to their own process, in the order they
- * do it: open the log, fork with a readiness pipe, write the pid file,
- * confine themselves (daemon_confine: chroot, --runas user, no new
- * privileges, seccomp) and report readiness.  swtpm_setup's --runas
- * uses the same user switch.  Errors come back as messages in err for
- * the front end to print; nothing here exits.
+ * What the emulator daemons do to their own process: open the log, fork
+ * with a readiness pipe, write the pid file, drop root (chroot, --runas
+ * user), confine themselves (Landlock, seccomp) and report readiness;
+ * daemon_start.c calls them in order.  swtpm_setup's --runas uses the
+ * same user switch.  Errors come back as messages in err for the caller
+ * to print; nothing here exits.
  */
 #ifndef SWTPM_DAEMON_PROC_H
 #define SWTPM_DAEMON_PROC_H
@@ -51,50 +51,23 @@ int daemon_resolve_user(const char *runas, struct daemon_user *out,
 int daemon_become_user(const struct daemon_user *u, char *err,
                        size_t errlen);
 
-/* The step of daemon_confine() that failed. */
-enum daemon_confine_step {
-    DAEMON_CONFINED = 0,        /* every step done */
-    DAEMON_CONFINE_CHROOT,
-    DAEMON_CONFINE_USER,
-    DAEMON_CONFINE_INSIDE,      /* the front end's own step said stop */
-    DAEMON_CONFINE_LANDLOCK,
-    DAEMON_CONFINE_SECCOMP,
-};
-
-/* The front end's own steps of daemon_confine(); NULL: nothing.  Each
- * returns 0 to go on or non-zero to stop, keeping its result in arg. */
-struct daemon_confine_steps {
-    /* Needs the confined identity and every path still: open the log,
-     * the state, the pid file, sockets and devices. */
-    int (*inside)(void *arg);
-    /* After Landlock, before seccomp: what the filter forbids but needs
-     * no path (starting threads, which inherit Landlock only when
-     * started after it; leaving the session). */
-    int (*started)(void *arg);
-    void *arg;
-    /* Files the front end removes at exit by name (its Unix sockets),
-     * read after inside; NULL or "": none. */
-    const char *unlink_at_exit[2];
-};
+/* chroot(dir) and chdir("/"); NULL dir: nothing.  0 or -errno with a
+ * message in err. */
+int daemon_chroot(const char *dir, char *err, size_t errlen);
 
 /*
- * The one privilege path of both daemons, in this order: chroot to
- * c->chroot_dir (if set), become user u (if set), no new privileges,
- * steps->inside, then Landlock on what c and st (the instance's state,
- * open by then; NULL: none) say this instance still needs, with the
- * seccomp filter that goes with it unless c->seccomp is none
- * (c->confine; docs/cli.md §3.2),
- * steps->started, and last the seccomp allowlist of c->seccomp.  Without
+ * Confine the process with Landlock to what c and st (the instance's
+ * state, open by then; NULL: none) say this instance still needs: its
+ * state, its pid file, and the directories of the files in
+ * unlink_at_exit (NULL or "": none), which the front end removes at exit
+ * by name; then the confinement's seccomp filter unless c->seccomp is
+ * none (docs/cli.md §3.2).  Nothing with c->confine none.  Without
  * Landlock in the kernel and c->confine auto, one warning is logged and
- * the rest goes on.  Returns the step that failed, with a message in err
- * for CHROOT, USER, LANDLOCK and SECCOMP.
+ * 0 returned.  0 or -errno with a message in err.
  */
-enum daemon_confine_step daemon_confine(const struct daemon_cfg *c,
-                                        const struct daemon_user *u,
-                                        const struct state_store *st,
-                                        const struct daemon_confine_steps
-                                            *steps,
-                                        char *err, size_t errlen);
+int daemon_confine(const struct daemon_cfg *c, const struct state_store *st,
+                   const char *const unlink_at_exit[2], char *err,
+                   size_t errlen);
 
 /* Install the default-deny syscall allowlist (seccomp.c). */
 int seccomp_install(enum seccomp_action action, char *err, size_t errlen);

@@ -120,7 +120,8 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
     return 0;
 }
 
-int
+/* --print-states: the JSON on stdout; returns the exit status (0 or 1). */
+static int
 daemon_print_states(const struct daemon_cfg *c, const char *prog)
 {
     struct state_store st;
@@ -196,7 +197,7 @@ print_info(struct daemon_cfg *c, struct tpm_instance *inst,
         if (err[0]) {
             log_err("%s", err);
         }
-        r = rules->fail_code(r);
+        r = r == -EKEYREJECTED ? rules->key_code : rules->tpm_code;
     } else {
         r = caps_print_info((unsigned int)c->info_flags) < 0 ? 1 : 0;
     }

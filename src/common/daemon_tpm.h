@@ -36,29 +36,27 @@ int daemon_autostart_tpm(const struct daemon_cfg *c,
                          struct tpm_instance *inst, char *err,
                          size_t errlen);
 
-/* --print-states: the JSON on stdout; returns the exit status (0 or 1). */
-int daemon_print_states(const struct daemon_cfg *c, const char *prog);
+/* Whether a print mode is asked for: then no daemon starts (no fork,
+ * socket activation, NOTIFY_SOCKET or channel checks). */
+bool daemon_print_wanted(const struct daemon_cfg *c);
+
+/* How a daemon's print modes open the state and fail. */
+struct daemon_print_rules {
+    const char *prog;           /* in messages */
+    bool cuse;                  /* the CUSE capability list */
+    bool create_dir, lock_now;  /* as for daemon_open_tpm() */
+    int tpm_code, key_code;     /* exit codes: TPM or key cannot start */
+};
 
 /*
  * The print modes of both daemons (docs/cli.md §3), one place:
  * --print-capabilities (as type "swtpm", the CUSE list if cuse),
  * --print-states, and --print-info, which with a state location first
- * starts the TPM on it, opened by the daemon's own rules (create_dir,
- * lock_now as for daemon_open_tpm()).  Returns OPTS_CONTINUE when no
- * print mode is asked for, else the exit status: 0, 1, or when
- * --print-info's TPM could not start (logged) fail_code(-errno), the
- * front end's exit code for that error.
+ * starts the TPM on it, opened by the daemon's own rules.  Returns
+ * OPTS_CONTINUE when no print mode is asked for, else the exit status:
+ * 0, 1, or when --print-info's TPM could not start (logged) key_code
+ * for a key that cannot be loaded, else tpm_code.
  */
-/* Whether a print mode is asked for: then no daemon starts (no fork,
- * socket activation, NOTIFY_SOCKET or channel checks). */
-bool daemon_print_wanted(const struct daemon_cfg *c);
-
-struct daemon_print_rules {
-    const char *prog;           /* in messages */
-    bool cuse;                  /* the CUSE capability list */
-    bool create_dir, lock_now;  /* as for daemon_open_tpm() */
-    int (*fail_code)(int neg_errno);
-};
 int daemon_print_mode(struct daemon_cfg *c, struct tpm_instance *inst,
                       struct pcap_writer *w,
                       const struct daemon_print_rules *rules);

@@ -326,7 +326,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
     inst->running = true;
     inst->last_ordinal = 0;
     if (delete_volatile && tpm_may_write(inst) == 0) {
-        state_delete(&inst->store, "volatilestate", false);
+        state_delete(&inst->store, state_obj_names[STATE_OBJ_VOLATILE], false);
     }
     return 0;
 }
@@ -564,7 +564,8 @@ tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
         *out_tpm_rc = rc;
         return -EIO;
     }
-    if (state_save(&inst->store, "volatilestate", buf, len, out_tpm_rc) < 0) {
+    if (state_save(&inst->store, state_obj_names[STATE_OBJ_VOLATILE], buf, len,
+                   out_tpm_rc) < 0) {
         log_err("cannot store the volatile state in '%s'", inst->store.path);
         r = -EIO;
     }

@@ -32,7 +32,8 @@ struct cuse_dev {
     struct tpm_instance *tpm;
     struct ctrl_engine eng;
     struct fuse_session *se;
-    int exit_code;
+    bool eng_ready, mounted;    /* what cuse_dev_close() undoes */
+    bool initialized;           /* the kernel has our INIT reply */
 
     pthread_mutex_t mtx;        /* guards everything below and libtpms */
     pthread_cond_t cond;
@@ -354,61 +355,23 @@ dev_ioctl(fuse_req_t req, int ioc, void *arg, struct fuse_file_info *fi,
     pthread_mutex_unlock(&dev.mtx);
 }
 
-/* Confined, Landlock on, before the filter: the worker thread (it
- * inherits Landlock only when started after it), then leave the session
- * (setsid is not on the allowlist). */
-static int
-start_worker(void *arg)
+int
+cuse_dev_start_worker(void)
 {
-    (void)arg;
     if (pthread_create(&dev.worker, NULL, worker_main, NULL) != 0) {
-        return -1;
+        log_err("cannot start the worker thread");
+        return EXIT_GENERIC;
     }
     dev.worker_started = true;
-    daemon_detach();
-    return 0;
+    return OPTS_CONTINUE;
 }
 
-/* After the device exists: the pid file, then confinement (cli.md §5). */
-static int
-finish_setup(struct cuse_opts *o, char *err, size_t errlen)
-{
-    const struct daemon_confine_steps steps = { .started = start_worker };
-
-    if (daemon_write_pid(&o->cfg, err, errlen) < 0) {
-        return EXIT_PIDFILE;
-    }
-    switch (daemon_confine(&o->cfg, &o->user, &dev.tpm->store, &steps, err,
-                           errlen)) {
-    case DAEMON_CONFINED: return EXIT_SUCCESS;
-    case DAEMON_CONFINE_LANDLOCK: return EXIT_GENERIC;
-    case DAEMON_CONFINE_CHROOT: return EXIT_FAILURE;
-    case DAEMON_CONFINE_USER: return EXIT_RUNAS;
-    case DAEMON_CONFINE_INSIDE:
-        snprintf(err, errlen, "cannot start the worker thread");
-        return EXIT_GENERIC;
-    case DAEMON_CONFINE_SECCOMP: return EXIT_SECCOMP;
-    }
-    return EXIT_GENERIC;
-}
-
+/* The kernel has our INIT reply: /dev/NAME is being created. */
 static void
 dev_init_done(void *userdata)
 {
-    struct cuse_opts *o = userdata;
-    char err[512];
-    int code;
-
-    code = finish_setup(o, err, sizeof(err));
-    if (code) {
-        log_err("%s", err);
-        dev.exit_code = code;
-        daemon_fail(code);
-        fuse_session_exit(dev.se);
-        return;
-    }
-    log_info("CUSE TPM device /dev/%s is ready", o->name);
-    daemon_ready();
+    (void)userdata;
+    dev.initialized = true;
 }
 
 static const struct cuse_lowlevel_ops dev_ops = {
@@ -437,8 +400,29 @@ pause_for_lock(void *arg, int ms)
     return !fuse_session_exited(dev.se);
 }
 
+/* Serve the session until the kernel's INIT is answered or the session
+ * ends (a signal); then fuse_session_loop() serves on. */
+static void
+serve_init(void)
+{
+    struct fuse_buf buf = { .mem = NULL };
+    int r;
+
+    while (!dev.initialized && !fuse_session_exited(dev.se)) {
+        r = fuse_session_receive_buf(dev.se, &buf);
+        if (r == -EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        fuse_session_process_buf(dev.se, &buf);
+    }
+    free(buf.mem);
+}
+
 int
-cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
+cuse_dev_open(struct cuse_opts *o, struct tpm_instance *inst)
 {
     char devname[300], mnt[32];
     const char *dev_argv[] = { devname };
@@ -450,6 +434,7 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
     dev.opts = o;
     dev.tpm = inst;
     ctrl_engine_init(&dev.eng, inst, CTRL_FE_CUSE);
+    dev.eng_ready = true;
     snprintf(devname, sizeof(devname), "DEVNAME=%s", o->name);
     memset(&ci, 0, sizeof(ci));
     ci.dev_major = o->major;
@@ -474,27 +459,48 @@ cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst)
         fuse_set_signal_handlers(dev.se) != 0) {
         log_err("cannot attach the CUSE session for /dev/%s", o->name);
         fuse_session_destroy(dev.se);
+        dev.se = NULL;
         return EXIT_GENERIC;
     }
+    dev.mounted = true;
     inst->lock_pause = pause_for_lock;
-    fuse_session_loop(dev.se);
+    serve_init();
+    /* Ended by a signal before the device existed: exit 0, as the
+     * session loop would. */
+    return dev.initialized ? OPTS_CONTINUE : EXIT_SUCCESS;
+}
 
-    /* Orderly end: finish the worker, shut the TPM down, keep state. */
-    pthread_mutex_lock(&dev.mtx);
-    wait_idle_locked();
-    dev.quit = true;
-    pthread_cond_broadcast(&dev.cond);
-    pthread_mutex_unlock(&dev.mtx);
-    if (dev.worker_started) {
-        pthread_join(dev.worker, NULL);
+int
+cuse_dev_serve(void)
+{
+    fuse_session_loop(dev.se);
+    return dev.eng.fatal ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void
+cuse_dev_close(void)
+{
+    if (dev.mounted) {
+        /* Orderly end: finish the worker, shut the TPM down, keep
+         * state. */
+        pthread_mutex_lock(&dev.mtx);
+        wait_idle_locked();
+        dev.quit = true;
+        pthread_cond_broadcast(&dev.cond);
+        pthread_mutex_unlock(&dev.mtx);
+        if (dev.worker_started) {
+            pthread_join(dev.worker, NULL);
+            dev.worker_started = false;
+        }
+        tpm_stop(dev.tpm);
+        fuse_remove_signal_handlers(dev.se);
+        fuse_session_unmount(dev.se);
+        fuse_session_destroy(dev.se);
+        dev.se = NULL;
+        dev.mounted = false;
     }
-    tpm_stop(inst);
-    if (dev.eng.fatal && !dev.exit_code) {
-        dev.exit_code = EXIT_FAILURE;
+    if (dev.eng_ready) {
+        ctrl_engine_free(&dev.eng);
+        dev.eng_ready = false;
     }
-    fuse_remove_signal_handlers(dev.se);
-    fuse_session_unmount(dev.se);
-    fuse_session_destroy(dev.se);
-    ctrl_engine_free(&dev.eng);
-    return dev.exit_code;
 }

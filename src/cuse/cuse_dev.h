@@ -37,10 +37,18 @@ struct cuse_opts {
 };
 
 /*
- * Create /dev/<name>, serve it until SHUTDOWN or a signal, then stop the
- * TPM in order.  inst must have an open, locked store.  Returns the exit
- * code for main().
+ * The device steps of swtpm_cuse's start-up (daemon_start.h), each
+ * logging its own failure.  cuse_dev_open(): create /dev/<name> and
+ * answer the kernel's INIT, so that it exists (inst must be set up);
+ * OPTS_CONTINUE, EXIT_SUCCESS when a signal ended it first, or
+ * EXIT_GENERIC.  cuse_dev_start_worker(): the thread for slow commands;
+ * OPTS_CONTINUE or EXIT_GENERIC.  cuse_dev_serve(): until SHUTDOWN or a
+ * signal; the exit code.  cuse_dev_close(): finish the worker, stop the
+ * TPM in order, remove the device; after any of the others.
  */
-int cuse_dev_run(struct cuse_opts *o, struct tpm_instance *inst);
+int cuse_dev_open(struct cuse_opts *o, struct tpm_instance *inst);
+int cuse_dev_start_worker(void);
+int cuse_dev_serve(void);
+void cuse_dev_close(void);
 
 #endif

@@ -11,7 +11,7 @@
 #include <libtpms/tpm_library.h>
 
 #include "cuse_dev.h"
-#include "daemon_tpm.h"
+#include "daemon_start.h"
 #include "log.h"
 #include "pcap.h"
 #include "subopt.h"
@@ -56,6 +56,8 @@ static const struct option long_opts[] = {
 struct opts {
     struct cuse_opts cuse;
     struct pcap_writer pcap_w;
+    struct tpm_instance *inst;
+    char ready_line[256];
 };
 
 static int
@@ -166,73 +168,13 @@ check_device(const char *name)
     return OPTS_CONTINUE;
 }
 
-/* The exit code for a TPM that cannot start (cuse_dev.h's codes). */
+/* Before anything is opened: root, the device's name, a state. */
 static int
-tpm_fail_code(int r)
+check(void *arg)
 {
-    return r == -EKEYREJECTED ? EXIT_BAD_SUBOPT : EXIT_GENERIC;
-}
-
-/* --print-info opens the state as the daemon would: created if missing,
- * locked at once. */
-static const struct daemon_print_rules print_rules = {
-    .prog = "swtpm_cuse",
-    .cuse = true,
-    .create_dir = true,
-    .lock_now = true,
-    .fail_code = tpm_fail_code,
-};
-
-/* Open and lock the state, load keys, start the TPM if asked to. */
-static int
-prepare_tpm(struct opts *o, struct tpm_instance *inst)
-{
-    const struct daemon_user *u = &o->cuse.user;
-    struct stat sb;
-    char err[600];
-    bool missing;
-    int r;
-
-    missing = stat(state_file_uri_path(o->cuse.cfg.state_path)
-                   ? state_file_uri_path(o->cuse.cfg.state_path)
-                   : o->cuse.cfg.state_path, &sb) < 0 && errno == ENOENT;
-    r = daemon_open_tpm(&o->cuse.cfg, inst, &o->pcap_w,
-                        /* create_dir= */ true, /* lock_now= */ true, err,
-                        sizeof(err));
-    /* Upstream creates it at INIT, as the --runas user: a directory we
-     * made as root goes to that user, or it could not write its state. */
-    if (r == 0 && missing && u->set &&
-        fchown(inst->store.is_file ? inst->store.file_fd
-                                   : inst->store.dir_fd,
-               u->uid, u->gid) < 0) {
-        r = -errno;
-        snprintf(err, sizeof(err), "cannot give the new state directory "
-                 "'%.256s' to uid %u: %s", o->cuse.cfg.state_path,
-                 (unsigned int)u->uid, strerror(-r));
-    }
-    if (r == 0) {
-        r = daemon_autostart_tpm(&o->cuse.cfg, inst, err, sizeof(err));
-    }
-    if (r < 0) {
-        if (err[0]) {
-            log_err("%s", err);
-        }
-        return tpm_fail_code(r);
-    }
-    return OPTS_CONTINUE;
-}
-
-static int
-run(struct opts *o)
-{
-    static struct tpm_instance inst;
-    char err[600];
+    struct opts *o = arg;
     int code;
 
-    code = daemon_print_mode(&o->cuse.cfg, &inst, &o->pcap_w, &print_rules);
-    if (code != OPTS_CONTINUE) {
-        return code;
-    }
     if (geteuid() != 0 || setuid(0) < 0) {
         fprintf(stderr, "swtpm_cuse: must run as root to create a CUSE "
                 "device (use -r USER to drop privileges afterwards)\n");
@@ -247,29 +189,74 @@ run(struct opts *o)
                 "use --tpmstate dir=DIR or set TPM_PATH\n");
         return EXIT_GENERIC;
     }
-    if (daemon_setup_log(o->cuse.cfg.log_opt, "swtpm_cuse: ", err,
-                         sizeof(err)) < 0) {
-        fprintf(stderr, "swtpm_cuse: %s\n", err);
-        return EXIT_FAILURE;
-    }
-    daemon_notify_open();
-    if (!o->cuse.foreground && daemon_fork() < 0) {
-        log_errno(errno, "cannot fork");
-        return EXIT_GENERIC;
-    }
-    /* From here on we are the daemon; failures reach the parent. */
-    code = prepare_tpm(o, &inst);
-    if (code == OPTS_CONTINUE) {
-        code = cuse_dev_run(&o->cuse, &inst);
-    }
-    if (code) {
-        daemon_fail(code);
-    }
-    pcap_close(inst.pcap);
-    daemon_remove_pid(&o->cuse.cfg);
-    tpm_cleanup(&inst);
-    state_close(&inst.store);
-    return code;
+    return OPTS_CONTINUE;
+}
+
+static int
+open_device(void *arg)
+{
+    struct opts *o = arg;
+
+    return cuse_dev_open(&o->cuse, o->inst);
+}
+
+static int
+start_worker(void *arg)
+{
+    (void)arg;
+    return cuse_dev_start_worker();
+}
+
+static int
+serve(void *arg)
+{
+    (void)arg;
+    return cuse_dev_serve();
+}
+
+static void
+close_device(void *arg)
+{
+    (void)arg;
+    cuse_dev_close();
+}
+
+/* docs/cli.md §3.1, as upstream: the state (created if missing, locked
+ * at once) and the device as root, then the pid file and the drop; the
+ * worker starts after Landlock.  Exit codes: cuse_dev.h. */
+static const struct daemon_start_ops start_ops = {
+    .prog = "swtpm_cuse",
+    .order = DAEMON_DEVICE_FIRST,
+    .codes = { .log = EXIT_FAILURE, .fork = EXIT_GENERIC,
+               .tpm = EXIT_GENERIC, .key = EXIT_BAD_SUBOPT,
+               .pid = EXIT_PIDFILE, .chroot = EXIT_FAILURE,
+               .user = EXIT_RUNAS, .confine = EXIT_GENERIC,
+               .seccomp = EXIT_SECCOMP },
+    .cuse_caps = true,
+    .create_dir = true,
+    .lock_now = true,
+    .check = check,
+    .device = open_device,
+    .started = start_worker,
+    .serve = serve,
+    .stop = close_device,
+};
+
+static int
+run(struct opts *o)
+{
+    static struct tpm_instance inst;
+    struct daemon_start s = {
+        .cfg = &o->cuse.cfg, .user = &o->cuse.user, .inst = &inst,
+        .pcap_w = &o->pcap_w, .fork = !o->cuse.foreground,
+        .ready_line = o->ready_line, .arg = o,
+    };
+
+    o->inst = &inst;
+    snprintf(o->ready_line, sizeof(o->ready_line),
+             "CUSE TPM device /dev/%s is ready",
+             o->cuse.name ? o->cuse.name : "");
+    return daemon_start(&start_ops, &s);
 }
 
 int

@@ -18,8 +18,7 @@
 #include "log.h"
 #include "pcap.h"
 #include "subopt.h"
-#include "daemon_proc.h"
-#include "daemon_tpm.h"
+#include "daemon_start.h"
 #include "swtpm.h"
 #include "version.h"
 
@@ -292,47 +291,20 @@ opts_validate(struct opts *o)
     return OPTS_CONTINUE;
 }
 
-/* Open the state, load keys, start the TPM if asked to: OPTS_CONTINUE or
- * the exit code.  The socket variant never creates the state directory
- * (docs/cli.md); the lock is taken when the TPM starts, as upstream does. */
-static int
-prepare_tpm(struct opts *o, struct tpm_instance *inst)
-{
-    char err[600];
-
-    if (daemon_open_tpm(&o->cfg, inst, &o->pcap_w, /* create_dir= */ false,
-                        /* lock_now= */ false, err, sizeof(err)) < 0 ||
-        daemon_write_pid(&o->cfg, err, sizeof(err)) < 0 ||
-        daemon_autostart_tpm(&o->cfg, inst, err, sizeof(err)) < 0) {
-        if (err[0]) {
-            log_err("%s", err);
-        }
-        return EXIT_FAILURE;
-    }
-    return OPTS_CONTINUE;
-}
-
-static int
-tpm_fail_code(int r)
-{
-    (void)r;
-    return EXIT_FAILURE;
-}
-
-/* --print-info opens the state as the daemon would: never created, the
- * lock taken when the TPM starts. */
-static const struct daemon_print_rules print_rules = {
-    .prog = "swtpm",
-    .cuse = false,
-    .create_dir = false,
-    .lock_now = false,
-    .fail_code = tpm_fail_code,
+/* What one run of the daemon holds: the hooks' argument. */
+struct daemon {
+    struct opts *o;
+    struct loop_cfg lc;
+    struct tpm_instance inst;
 };
 
 /* Sockets and devices for the loop; OPTS_CONTINUE or the exit code. */
 static int
-open_channels(struct opts *o, struct loop_cfg *lc)
+open_channels(void *arg)
 {
+    struct daemon *d = arg;
+    struct opts *o = d->o;
+    struct loop_cfg *lc = &d->lc;
     char err[600];
 
     if (chan_open(&o->ctrl, &lc->ctrl, err, sizeof(err)) < 0 ||
@@ -358,122 +330,82 @@ open_channels(struct opts *o, struct loop_cfg *lc)
     return OPTS_CONTINUE;
 }
 
-struct confined {
-    struct opts *o;
-    struct loop_cfg *lc;
-    struct tpm_instance *inst;
-    int code;                   /* OPTS_CONTINUE, or the exit code */
-};
-
-/* Up to the TPM serving: OPTS_CONTINUE or the exit code. */
+/* Once the TPM is set up: --vtpm-proxy's device (the kernel talks to
+ * the TPM at once), then the signal handlers. */
 static int
-serve_setup(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
+open_device(void *arg)
 {
+    struct daemon *d = arg;
     char err[600], dev[128];
-    int code, fd;
+    int fd;
 
-    if (daemon_setup_log(o->cfg.log_opt, "swtpm: ", err, sizeof(err)) < 0) {
-        fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_FAILURE;
-    }
-    code = daemon_print_mode(&o->cfg, inst, &o->pcap_w, &print_rules);
-    if (code != OPTS_CONTINUE) {
-        return code;
-    }
-    code = open_channels(o, lc);
-    if (code != OPTS_CONTINUE) {
-        return code;
-    }
-    code = prepare_tpm(o, inst);
-    if (code != OPTS_CONTINUE) {
-        return code;
-    }
-    if (o->vtpm_proxy) {
-        fd = vtpm_proxy_create(inst->tpm2, dev, sizeof(dev), err,
+    if (d->o->vtpm_proxy) {
+        fd = vtpm_proxy_create(d->inst.tpm2, dev, sizeof(dev), err,
                                sizeof(err));
         if (fd < 0) {
             log_err("%s", err);
             return EXIT_FAILURE;
         }
-        lc->data.conn_fd = fd;
+        d->lc.data.conn_fd = fd;
         printf("New TPM device: %s\n", dev);
         fflush(stdout);
     }
     loop_signals_setup();
-    if (o->daemon) {
-        daemon_detach();
-    }
     return OPTS_CONTINUE;
 }
 
-/* daemon_confine()'s inside step: stop unless setup says continue. */
 static int
-confined_setup(void *arg)
+serve(void *arg)
 {
-    struct confined *cf = arg;
+    struct daemon *d = arg;
 
-    cf->code = serve_setup(cf->o, cf->lc, cf->inst);
-    return cf->code != OPTS_CONTINUE;
+    return loop_run(&d->lc, &d->inst);
 }
 
-/* Everything after option parsing, in the order of docs/cli.md §4:
- * chroot and --runas come first, the state is opened as that user. */
-static int
-run_daemon(struct opts *o, struct loop_cfg *lc, struct tpm_instance *inst)
+static void
+close_channels(void *arg)
 {
-    struct confined cf = { .o = o, .lc = lc, .inst = inst };
-    const struct daemon_confine_steps steps = {
-        .inside = confined_setup, .arg = &cf,
-        .unlink_at_exit = { lc->ctrl.unlink_path, lc->data.unlink_path } };
-    char err[600];
+    struct daemon *d = arg;
 
-    if (!daemon_print_wanted(&o->cfg)) {
-        daemon_notify_open();
-    }
-    switch (daemon_confine(&o->cfg, &o->user, &inst->store, &steps, err,
-                           sizeof(err))) {
-    case DAEMON_CONFINED:
-        break;
-    case DAEMON_CONFINE_INSIDE:
-        return cf.code;
-    case DAEMON_CONFINE_LANDLOCK:
-    case DAEMON_CONFINE_SECCOMP:
-        log_err("%s", err);
-        return EXIT_FAILURE;
-    case DAEMON_CONFINE_CHROOT:
-    case DAEMON_CONFINE_USER:
-        fprintf(stderr, "swtpm: %s\n", err);
-        return EXIT_FAILURE;
-    }
-    daemon_ready();
-    return loop_run(lc, inst);
+    chan_close(&d->lc.ctrl);
+    chan_close(&d->lc.data);
 }
+
+/* docs/cli.md §3.1: chroot and --runas first, everything opened as that
+ * user; the state is never created and is locked at the first command,
+ * as upstream does.  Every failure exits 1. */
+static const struct daemon_start_ops start_ops = {
+    .prog = "swtpm",
+    .order = DAEMON_DROP_FIRST,
+    .codes = { .log = EXIT_FAILURE, .fork = EXIT_FAILURE,
+               .tpm = EXIT_FAILURE, .key = EXIT_FAILURE,
+               .pid = EXIT_FAILURE, .chroot = EXIT_FAILURE,
+               .user = EXIT_FAILURE, .confine = EXIT_FAILURE,
+               .seccomp = EXIT_FAILURE },
+    .cuse_caps = false,
+    .create_dir = false,
+    .lock_now = false,
+    .channels = open_channels,
+    .device = open_device,
+    .serve = serve,
+    .stop = close_channels,
+};
 
 static int
 run(struct opts *o)
 {
-    static struct tpm_instance inst;
-    struct loop_cfg lc;
-    int code;
+    static struct daemon d;
+    struct daemon_start s = {
+        .cfg = &o->cfg, .user = &o->user, .inst = &d.inst,
+        .pcap_w = &o->pcap_w, .fork = o->daemon,
+        .unlink_at_exit = { d.lc.ctrl.unlink_path, d.lc.data.unlink_path },
+        .arg = &d,
+    };
 
-    memset(&lc, 0, sizeof(lc));
-    lc.ctrl.listen_fd = lc.ctrl.conn_fd = -1;
-    lc.data.listen_fd = lc.data.conn_fd = -1;
-    if (o->daemon && !daemon_print_wanted(&o->cfg) && daemon_fork() < 0) {
-        fprintf(stderr, "swtpm: cannot fork: %s\n", strerror(errno));
-        return EXIT_FAILURE;
-    }
-    code = run_daemon(o, &lc, &inst);
-    if (code) {
-        daemon_fail(code);
-    }
-    chan_close(&lc.ctrl);
-    chan_close(&lc.data);
-    pcap_close(inst.pcap);
-    daemon_remove_pid(&o->cfg);
-    tpm_cleanup(&inst);
-    state_close(&inst.store);
-    return code;
+    d.o = o;
+    d.lc.ctrl.listen_fd = d.lc.ctrl.conn_fd = -1;
+    d.lc.data.listen_fd = d.lc.data.conn_fd = -1;
+    return daemon_start(&start_ops, &s);
 }
 
 /* `swtpm cuse ARGS`: the sibling swtpm_cuse binary does the work.  Its
