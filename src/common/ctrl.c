@@ -481,27 +481,12 @@ h_lock_storage(struct ctrl_engine *eng, const struct ctrl_req *req,
     resp->result = do_lock_storage(eng, req->u.retries);
 }
 
-/* GET_CAPABILITY is answered before the table; SET_DATAFD carries an fd
- * and is the socket reader's (ctrl_sock.c): neither has a handler. */
+/* The handler column of ctrl_rows.h. */
+#define CTRL_ROW(c, handler, ...) [CMD_##c] = handler,
 static ctrl_handler *const handlers[CMD_MAX + 1] = {
-    [CMD_INIT] = h_init,
-    [CMD_SHUTDOWN] = h_shutdown,
-    [CMD_GET_TPMESTABLISHED] = h_get_established,
-    [CMD_SET_LOCALITY] = h_set_locality,
-    [CMD_HASH_START] = h_hash_start,
-    [CMD_HASH_DATA] = h_hash_data,
-    [CMD_HASH_END] = h_hash_end,
-    [CMD_CANCEL_TPM_CMD] = h_cancel,
-    [CMD_STORE_VOLATILE] = h_store_volatile,
-    [CMD_RESET_TPMESTABLISHED] = h_reset_established,
-    [CMD_GET_STATEBLOB] = do_get_stateblob,
-    [CMD_SET_STATEBLOB] = h_set_stateblob,
-    [CMD_STOP] = h_stop,
-    [CMD_GET_CONFIG] = h_get_config,
-    [CMD_SET_BUFFERSIZE] = h_set_buffersize,
-    [CMD_GET_INFO] = do_get_info,
-    [CMD_LOCK_STORAGE] = h_lock_storage,
+#include "ctrl_rows.h"
 };
+#undef CTRL_ROW
 
 void
 ctrl_dispatch(struct ctrl_engine *eng, uint32_t cmd,

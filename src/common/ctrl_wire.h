@@ -230,7 +230,7 @@ _Static_assert(sizeof(struct ptm_getinfo) == 3088, "ptm_getinfo ABI");
 
 /*
  * Everything that differs per control command besides its handler and its
- * field layout: one row per command in ctrl_table.c.  The host-order
+ * field layout, from its row in ctrl_rows.h (which names the handler too).  The host-order
  * struct size of a command is _IOC_SIZE(ioctl); the CUSE reply is that
  * many bytes.  Socket sizes count the bytes after the 4-byte code
  * (docs/control-channel.md §5, §7.10).

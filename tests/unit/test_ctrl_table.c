@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Unit tests for ctrl_table.c: the one row per control command agrees
- * with itself, with the wire structs and buffer limits, and with the
- * tables of docs/control-channel.md (§2 numbers and sizes, §6 "needs
- * running", §9.3 commands that do not wait for the worker).  The doc is
+ * Unit tests for ctrl_rows.h (through ctrl_table.c): the one row per
+ * control command agrees with itself, with the wire structs and buffer
+ * limits, and with the tables of docs/control-channel.md (§2 numbers and
+ * sizes, §6 "needs running", §9.3 commands that do not wait for the
+ * worker).  The doc is
  * read from the checkout (make unit-check runs in the top directory).
  */
 #include <errno.h>
@@ -161,7 +162,7 @@ test_ctrl_cmd_desc_matches_doc_numbers(void **state)
         }
         d = desc_by_short_name(name, strlen(name));
         if (!d) {
-            fail_msg("%s lists %s, which has no row in ctrl_table.c", DOC,
+            fail_msg("%s lists %s, which has no row in ctrl_rows.h", DOC,
                      name);
         }
         assert_int_equal(d->code, code);
@@ -208,7 +209,7 @@ test_ctrl_cmd_desc_matches_doc_needs_running(void **state)
         }
         d = desc_by_short_name(names, strlen(names));
         if (!d) {
-            fail_msg("%s §6 lists %s, which has no row in ctrl_table.c",
+            fail_msg("%s §6 lists %s, which has no row in ctrl_rows.h",
                      DOC, names);
         }
         assert_int_equal(d->needs_running, running);
@@ -288,7 +289,7 @@ test_ctrl_cmd_desc_matches_doc_capabilities(void **state)
         }
         d = desc_by_short_name(name, strlen(name));
         if (!d) {
-            fail_msg("%s §3 lists %s, which has no row in ctrl_table.c",
+            fail_msg("%s §3 lists %s, which has no row in ctrl_rows.h",
                      DOC, name);
         }
         assert_int_equal(d->cap, value);
