@@ -364,6 +364,13 @@ write_survives(struct state_store *st, const struct state_key *key,
     free(raw);
 }
 
+static void
+remove_dir(void)
+{
+    clear_dir();
+    rmdir(dir);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -381,6 +388,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ready) {
         snprintf(dir, sizeof(dir), "/dev/shm/fuzz_store_dir.XXXXXX");
         assert(mkdtemp(dir));
+        atexit(remove_dir);
         fuzz_keys_init();
         (void)fuzz_wrap_with_hmac;      /* fuzz_keys.h's, for others */
         log_set_level(0);
