@@ -404,9 +404,7 @@ create_default_dir(struct localca *ca)
 static int
 lock_ca(struct localca *ca)
 {
-    const struct timespec delay = { 0, 20 * 1000 * 1000 };
     char path[PATH_MAX + 32];
-    unsigned int waited_ms;
     int fd, r;
 
     snprintf(path, sizeof(path), "%s/%s", ca->statedir, LOCK_NAME);
@@ -417,12 +415,9 @@ lock_ca(struct localca *ca)
         return -r;
     }
     give_away(ca, path);
-    for (waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited_ms += 20) {
-        r = errno;
-        if (r == EWOULDBLOCK && waited_ms < CA_LOCK_WAIT_MS) {
-            nanosleep(&delay, NULL);
-            continue;
-        }
+    /* asleep in the kernel, not polling: hundreds of runs may wait */
+    r = -fd_flock_wait(fd, fd_clock_ms() + CA_LOCK_WAIT_MS);
+    if (r != 0) {
         if (r == EWOULDBLOCK) {
             log_err("local CA: '%s' is still locked by another run after "
                     "%d s; stop that run or try again", path,
