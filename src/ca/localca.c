@@ -61,6 +61,7 @@ struct localca {
      * the serial taken, written to the counter only when it is used */
     int lock_fd;
     char pending[SERIAL_MAX_LEN + 2];
+    bool kept;                  /* localca_keep(): pending is used */
 };
 
 static struct localca *
@@ -550,8 +551,14 @@ next_serial(struct localca *ca, char *out, size_t outlen)
     char cur[SERIAL_MAX_LEN + 2];
     BIGNUM *bn = NULL;
     char *dec = NULL;
-    int r = read_counter(ca, cur, sizeof(cur));
+    int r = 0;
 
+    /* after localca_keep(), the kept serial is where the count stands */
+    if (ca->kept) {
+        snprintf(cur, sizeof(cur), "%s", ca->pending);
+    } else {
+        r = read_counter(ca, cur, sizeof(cur));
+    }
     if (r < 0) {
         return r;
     }
@@ -721,6 +728,17 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
 {
     int fd, r;
 
+    if (ca->kept) {
+        /* the lock is still ours and the key loaded */
+        r = next_serial(ca, serial, serial_len);
+        ca->kept = false;
+        if (r < 0) {
+            return r;
+        }
+        *out_key = ca->key;
+        *out_cert = ca->cert;
+        return 0;
+    }
     fd = prepare_ca(ca);
     if (fd < 0) {
         return fd;
@@ -740,6 +758,16 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
 }
 
 int
+localca_keep(struct localca *ca)
+{
+    if (ca->lock_fd < 0 || !ca->pending[0]) {
+        return -EINVAL;
+    }
+    ca->kept = true;
+    return 0;
+}
+
+int
 localca_commit(struct localca *ca)
 {
     int r;
@@ -747,6 +775,7 @@ localca_commit(struct localca *ca)
     if (ca->lock_fd < 0) {
         return -EINVAL;
     }
+    ca->kept = false;
     r = fd_replace_file(ca->certserial, ca->pending, strlen(ca->pending),
                         0644);
     if (r == 0) {
