@@ -61,6 +61,7 @@ struct localca {
      * the serial taken, written to the counter only when it is used */
     int lock_fd;
     char pending[SERIAL_MAX_LEN + 2];
+    bool kept;                  /* localca_keep(): pending is used */
 };
 
 static struct localca *
@@ -404,9 +405,7 @@ create_default_dir(struct localca *ca)
 static int
 lock_ca(struct localca *ca)
 {
-    const struct timespec delay = { 0, 20 * 1000 * 1000 };
     char path[PATH_MAX + 32];
-    unsigned int waited_ms;
     int fd, r;
 
     snprintf(path, sizeof(path), "%s/%s", ca->statedir, LOCK_NAME);
@@ -417,12 +416,9 @@ lock_ca(struct localca *ca)
         return -r;
     }
     give_away(ca, path);
-    for (waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited_ms += 20) {
-        r = errno;
-        if (r == EWOULDBLOCK && waited_ms < CA_LOCK_WAIT_MS) {
-            nanosleep(&delay, NULL);
-            continue;
-        }
+    /* asleep in the kernel, not polling: hundreds of runs may wait */
+    r = -fd_flock_wait(fd, fd_clock_ms() + CA_LOCK_WAIT_MS);
+    if (r != 0) {
         if (r == EWOULDBLOCK) {
             log_err("local CA: '%s' is still locked by another run after "
                     "%d s; stop that run or try again", path,
@@ -555,8 +551,14 @@ next_serial(struct localca *ca, char *out, size_t outlen)
     char cur[SERIAL_MAX_LEN + 2];
     BIGNUM *bn = NULL;
     char *dec = NULL;
-    int r = read_counter(ca, cur, sizeof(cur));
+    int r = 0;
 
+    /* after localca_keep(), the kept serial is where the count stands */
+    if (ca->kept) {
+        snprintf(cur, sizeof(cur), "%s", ca->pending);
+    } else {
+        r = read_counter(ca, cur, sizeof(cur));
+    }
     if (r < 0) {
         return r;
     }
@@ -726,6 +728,17 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
 {
     int fd, r;
 
+    if (ca->kept) {
+        /* the lock is still ours and the key loaded */
+        r = next_serial(ca, serial, serial_len);
+        ca->kept = false;
+        if (r < 0) {
+            return r;
+        }
+        *out_key = ca->key;
+        *out_cert = ca->cert;
+        return 0;
+    }
     fd = prepare_ca(ca);
     if (fd < 0) {
         return fd;
@@ -745,6 +758,16 @@ localca_reserve(struct localca *ca, char *serial, size_t serial_len,
 }
 
 int
+localca_keep(struct localca *ca)
+{
+    if (ca->lock_fd < 0 || !ca->pending[0]) {
+        return -EINVAL;
+    }
+    ca->kept = true;
+    return 0;
+}
+
+int
 localca_commit(struct localca *ca)
 {
     int r;
@@ -752,6 +775,7 @@ localca_commit(struct localca *ca)
     if (ca->lock_fd < 0) {
         return -EINVAL;
     }
+    ca->kept = false;
     r = fd_replace_file(ca->certserial, ca->pending, strlen(ca->pending),
                         0644);
     if (r == 0) {

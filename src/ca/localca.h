@@ -50,6 +50,16 @@ int localca_reserve(struct localca *ca, char *serial, size_t serial_len,
                     void **out_key, void **out_cert);
 
 /*
+ * The certificate with the reserved serial is made and another follows
+ * at once: the lock stays held, and the next localca_reserve() takes the
+ * serial after this one without locking or reading the counter again;
+ * the last certificate's localca_commit() writes the counter once for
+ * all.  If none follows, localca_free() leaves all of them unspent.
+ * 0, or -EINVAL when nothing is reserved.
+ */
+int localca_keep(struct localca *ca);
+
+/*
  * The certificate with the reserved serial is made: store the serial in
  * the counter and release the lock.  0, or a negative errno (logged): the
  * counter keeps its old value, so the caller must not hand out the

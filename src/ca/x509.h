@@ -29,6 +29,10 @@ struct cert_req {
     const uint8_t *ecc_y;
     size_t ecc_len;             /* length of x and of y */
     const char *curve;          /* "secp384r1" */
+    /* swtpm_setup's local CA: another certificate follows at once, so
+     * the CA's lock is kept and its counter written once, after the last
+     * (localca_keep()) */
+    bool more;
 };
 
 /* Everything a certificate states besides its issuer. */

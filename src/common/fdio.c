@@ -7,11 +7,14 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +156,60 @@ fd_replace_file(const char *path, const void *data, size_t len, mode_t mode)
         r = sync_parent(path);
     }
     free(tmp);
+    return r;
+}
+
+static void
+on_tick(int sig)
+{
+    (void)sig;
+}
+
+int
+fd_flock_wait(int fd, int64_t deadline_ms)
+{
+    const struct itimerval tick = { { 1, 0 }, { 1, 0 } };
+    struct sigaction sa = { .sa_handler = on_tick }, old_sa;
+    struct itimerval old_it;
+    sigset_t alrm, old_mask;
+    int r;
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        return 0;
+    }
+    if (errno != EWOULDBLOCK) {
+        return -errno;
+    }
+    /* no SA_RESTART: the tick ends flock() with EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    if (sigaction(SIGALRM, &sa, &old_sa) < 0) {
+        return -errno;
+    }
+    sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
+    if (setitimer(ITIMER_REAL, &tick, &old_it) < 0) {
+        r = -errno;
+        goto out;
+    }
+    for (;;) {
+        if (flock(fd, LOCK_EX) == 0) {
+            r = 0;
+            break;
+        }
+        if (errno != EINTR) {
+            r = -errno;
+            break;
+        }
+        if (fd_clock_ms() >= deadline_ms) {
+            r = -EWOULDBLOCK;
+            break;
+        }
+    }
+    setitimer(ITIMER_REAL, &old_it, NULL);
+out:
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGALRM, &old_sa, NULL);
     return r;
 }
 

@@ -38,6 +38,17 @@ int64_t fd_clock_ms(void);
 int fd_wait(int fd, short events, int64_t deadline_ms);
 
 /*
+ * flock(fd, LOCK_EX) that sleeps in the kernel until the lock is free
+ * (the kernel wakes one waiter per release, where polling wakes every
+ * waiter every interval) and gives up at deadline_ms (fd_clock_ms()):
+ * 0, -EWOULDBLOCK at the deadline, or flock()'s -errno.  A 1 s
+ * ITIMER_REAL with a no-op SIGALRM handler interrupts the wait to check
+ * the deadline; the process's timer, handler and mask are restored.  For
+ * single-threaded tools only (the timer and SIGALRM are the process's).
+ */
+int fd_flock_wait(int fd, int64_t deadline_ms);
+
+/*
  * Replace the file at path with len bytes of data, atomically: a new
  * temporary file beside it (path.XXXXXX, then mode), fsync, rename over
  * path, fsync of the directory.  On failure path keeps its old contents

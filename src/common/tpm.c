@@ -43,16 +43,67 @@ load_reason(int r, uint32_t rc)
     }
 }
 
+/* The hold_writes slot of a state object, or NULL. */
+static struct tpm_held *
+held_slot(struct tpm_instance *inst, const char *name)
+{
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        if (strcmp(name, state_obj_names[i]) == 0) {
+            return &inst->held[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+held_drop(struct tpm_held *h)
+{
+    if (h->data) {
+        explicit_bzero(h->data, h->len);
+        free(h->data);
+    }
+    h->data = NULL;
+    h->len = 0;
+}
+
+/* Keep a copy of what libtpms writes instead of writing it; 0 or
+ * -ENOMEM. */
+static int
+held_store(struct tpm_held *h, const unsigned char *data, uint32_t length)
+{
+    uint8_t *copy = malloc(length ? length : 1);
+
+    if (!copy) {
+        return -ENOMEM;
+    }
+    memcpy(copy, data, length);
+    held_drop(h);
+    h->data = copy;
+    h->len = length;
+    return 0;
+}
+
 static TPM_RESULT
 cb_nvram_loaddata(unsigned char **data, uint32_t *length,
                   uint32_t tpm_number, const char *name)
 {
+    struct tpm_held *h = cur->hold_writes ? held_slot(cur, name) : NULL;
     uint8_t *raw = NULL;
     uint32_t len = 0, rc = TPM_FAIL;
     unsigned char *copy = NULL;
     int r;
 
     (void)tpm_number;
+    if (h && h->data) {
+        /* libtpms releases the buffer with TPM_Free. */
+        if (TPM_Malloc(&copy, h->len ? h->len : 1) != 0) {
+            return TPM_SIZE;
+        }
+        memcpy(copy, h->data, h->len);
+        *data = copy;
+        *length = h->len;
+        return 0;
+    }
     r = state_load(&cur->store, name, &raw, &len, &rc);
     if (r == -ENOENT) {
         return TPM_RETRY;       /* object missing: fresh TPM */
@@ -90,9 +141,19 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
 {
     uint32_t rc = TPM_FAIL;
 
+    struct tpm_held *h = cur->hold_writes ? held_slot(cur, name) : NULL;
+
     (void)tpm_number;
     if (tpm_may_write(cur) < 0) {
         return TPM_FAIL;
+    }
+    if (h) {
+        if (held_store(h, data, length) < 0) {
+            log_err("cannot keep TPM state '%s' for '%s': out of memory",
+                    name, cur->store.path);
+            return TPM_SIZE;
+        }
+        return 0;
     }
     cur->store.why = NULL;
     if (state_save(&cur->store, name, data, length, &rc) < 0) {
@@ -109,13 +170,18 @@ static TPM_RESULT
 cb_nvram_deletename(uint32_t tpm_number, const char *name,
                     TPM_BOOL must_exist)
 {
+    struct tpm_held *h = cur->hold_writes ? held_slot(cur, name) : NULL;
+    bool was_held = h && h->data;
     int r;
 
     (void)tpm_number;
     if (tpm_may_write(cur) < 0) {
         return TPM_FAIL;
     }
-    r = state_delete(&cur->store, name, must_exist);
+    if (h) {
+        held_drop(h);
+    }
+    r = state_delete(&cur->store, name, must_exist && !was_held);
     if (r == -ENOENT) {
         return TPM_RETRY;
     }
@@ -575,6 +641,37 @@ tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
 }
 
 void
+tpm_drop_held(struct tpm_instance *inst)
+{
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        held_drop(&inst->held[i]);
+    }
+}
+
+int
+tpm_flush_held(struct tpm_instance *inst)
+{
+    uint32_t rc = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        struct tpm_held *h = &inst->held[i];
+
+        if (h->data && r == 0) {
+            inst->store.why = NULL;
+            r = state_save(&inst->store, state_obj_names[i], h->data, h->len,
+                           &rc);
+            if (r < 0) {
+                log_debug("cannot write TPM state '%s' in '%s' (TPM result "
+                          "0x%x)", state_obj_names[i], inst->store.path, rc);
+            }
+        }
+        held_drop(h);
+    }
+    return r;
+}
+
+void
 tpm_cleanup(struct tpm_instance *inst)
 {
     if (inst->resp) {
@@ -584,6 +681,7 @@ tpm_cleanup(struct tpm_instance *inst)
     inst->resp = NULL;
     inst->resp_size = 0;
     key_wipe(&inst->migkey);
+    tpm_drop_held(inst);
 }
 
 const char *

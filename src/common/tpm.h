@@ -71,6 +71,19 @@ struct tpm_instance {
     unsigned char *resp;
     uint32_t resp_size;             /* allocated */
     struct pcap_writer *pcap;       /* --pcap: every command, or NULL */
+    /*
+     * Set before tpm_start() for a store no one reads until the caller
+     * flushes it (swtpm_setup's scratch directory): libtpms' writes are
+     * kept here, the newest per object, and reach the store only through
+     * tpm_flush_held().  libtpms writes the permall after nearly every
+     * manufacturing command; each file would be created and renamed only
+     * to be replaced a moment later.
+     */
+    bool hold_writes;
+    struct tpm_held {
+        uint8_t *data;              /* NULL: nothing held */
+        uint32_t len;
+    } held[STATE_OBJS];
 };
 
 /*
@@ -109,6 +122,16 @@ int tpm_process(struct tpm_instance *inst, const uint8_t *cmd, uint32_t len,
 /* Send TPM_Startup / TPM2_Startup of the given type; 0 or -EIO. */
 int tpm_send_startup(struct tpm_instance *inst, enum tpm_startup type,
                      uint32_t *out_tpm_rc);
+
+/*
+ * Write what hold_writes kept to the store (state_save(); whether it is
+ * durable is the store's rule) and release it; the held objects are
+ * dropped also when a write fails.  0 or the first negative errno.
+ */
+int tpm_flush_held(struct tpm_instance *inst);
+
+/* Release what hold_writes kept without writing it. */
+void tpm_drop_held(struct tpm_instance *inst);
 
 /* Serialize the volatile state into the store ("volatilestate"). */
 int tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc);

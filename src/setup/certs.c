@@ -400,8 +400,10 @@ issue_locally(struct localca *ca, struct setup_ctx *ctx,
         log_err("local CA: %s", err);
         return r;
     }
-    /* the serial is spent only by a certificate that was made */
-    r = localca_commit(ca);
+    /* the serial is spent only by a certificate that was made; when
+     * another follows (the EK's, then the platform's), the lock is kept
+     * and the counter written after the last */
+    r = req->more ? localca_keep(ca) : localca_commit(ca);
     if (r < 0) {
         free(*out_der);
         *out_der = NULL;

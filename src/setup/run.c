@@ -257,6 +257,30 @@ ext_run(struct setup_ctx *ctx, const char *state_dir)
     return r;
 }
 
+/* The end of a run that held libtpms' writes: they go to the store if
+ * the run (result r) succeeded, else they are dropped.  Returns the
+ * run's result. */
+static int
+flush_held(struct setup_ctx *ctx, const char *state_dir, int r)
+{
+    struct tpm_instance *tpm = ctx->tpm;
+    int fr = 0;
+
+    if (tpm->hold_writes && r == 0) {
+        fr = tpm_flush_held(tpm);
+    } else {
+        tpm_drop_held(tpm);
+    }
+    tpm->hold_writes = false;
+    if (fr < 0) {
+        log_errno(-fr, "cannot write the new TPM state in '%s'%s%s",
+                  state_dir, tpm->store.why ? ": " : "",
+                  tpm->store.why ? tpm->store.why : "");
+        return fr;
+    }
+    return r;
+}
+
 static int
 tpm_run(struct setup_ctx *ctx, const char *state_dir)
 {
@@ -272,6 +296,10 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
                 ctx->o->tpm2 ? "2" : "1.2");
         return -EINVAL;
     }
+    /* A scratch state is read by no one before it is flushed: libtpms'
+     * writes wait in memory, and only the last of each object is written
+     * (one file instead of about 15 for the permall). */
+    ctx->tpm->hold_writes = ctx->tpm->store.defer_sync;
     get_ident(&ctx->ident);
     r = tpm_start(ctx->tpm, false, &rc);
     if (r == -EIO) {
@@ -279,7 +307,7 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
         log_err("%s", msg);
     }
     if (r < 0) {
-        return -EIO;
+        return flush_held(ctx, state_dir, -EIO);
     }
     r = tpm_send_startup(ctx->tpm, TPM_STARTUP_CLEAR, &rc);
     if (r == 0 && rc != 0) {
@@ -290,7 +318,7 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
         r = ctx->o->tpm2 ? tpm2_manufacture(ctx) : tpm12_manufacture(ctx);
     }
     tpm_stop(ctx->tpm);
-    return r;
+    return flush_held(ctx, state_dir, r);
 }
 
 /*

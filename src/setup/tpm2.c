@@ -356,10 +356,12 @@ ek_certs(struct setup_ctx *ctx, const struct ek_desc *d,
 
     if (o->create_ek_cert) {
         req.type = CERT_EK;
+        req.more = first && o->create_platform_cert;
         r = certs_create(ctx, &req, &ek, &ek_len);
     }
     if (r == 0 && first && o->create_platform_cert) {
         req.type = CERT_PLATFORM;
+        req.more = false;
         r = certs_create(ctx, &req, &plat, &plat_len);
     }
     if (r == 0 && ek) {

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Unit tests for fdio.c's fd_replace_file(): the one atomic writer of
- * config, CA, certificate and blob files.  Real files in a temp dir.
+ * config, CA, certificate and blob files; and fd_flock_wait(), the local
+ * CA's lock wait.  Real files in a temp dir.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -78,6 +84,80 @@ test_fd_replace_file_failure_keeps_old_file(void **state)
     assert_int_equal(unit_count_entries(sub, false), 1);   /* "keep" */
 }
 
+/* A second open file description of the lock file: flock() locks of
+ * two descriptions conflict even within one process. */
+static int
+open_lock(void)
+{
+    char path[128];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    fd = open(path, O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+/* The timer and SIGALRM are as they were before the wait. */
+static void
+assert_alarm_untouched(void)
+{
+    struct itimerval it;
+    struct sigaction sa;
+
+    assert_int_equal(getitimer(ITIMER_REAL, &it), 0);
+    assert_int_equal(it.it_value.tv_sec + it.it_value.tv_usec, 0);
+    assert_int_equal(it.it_interval.tv_sec + it.it_interval.tv_usec, 0);
+    assert_int_equal(sigaction(SIGALRM, NULL, &sa), 0);
+    assert_ptr_equal(sa.sa_handler, SIG_DFL);
+}
+
+static void
+test_fd_flock_wait_free_and_timeout(void **state)
+{
+    int a = open_lock(), b = open_lock();
+    int64_t t0;
+
+    (void)state;
+    assert_int_equal(fd_flock_wait(a, fd_clock_ms() + 1000), 0);
+    t0 = fd_clock_ms();
+    assert_int_equal(fd_flock_wait(b, t0 + 1200), -EWOULDBLOCK);
+    assert_true(fd_clock_ms() - t0 >= 1200);
+    assert_true(fd_clock_ms() - t0 < 4000);
+    assert_alarm_untouched();
+    close(a);
+    assert_int_equal(fd_flock_wait(b, fd_clock_ms() + 1000), 0);
+    close(b);
+}
+
+/* The holder lets go after 300 ms: the waiter has the lock at once,
+ * not at the next 1 s tick. */
+static void
+test_fd_flock_wait_gets_released_lock(void **state)
+{
+    int a = open_lock(), b = open_lock(), status;
+    int64_t t0;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(flock(a, LOCK_EX), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(b);
+        usleep(300 * 1000);
+        _exit(0);           /* closes a: the lock goes */
+    }
+    close(a);               /* the child's copy still holds it */
+    t0 = fd_clock_ms();
+    assert_int_equal(fd_flock_wait(b, t0 + 10000), 0);
+    assert_true(fd_clock_ms() - t0 >= 250);
+    assert_true(fd_clock_ms() - t0 < 900);
+    assert_alarm_untouched();
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(b);
+}
+
 int
 main(void)
 {
@@ -86,6 +166,10 @@ main(void)
             test_fd_replace_file_creates_and_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_fd_replace_file_failure_keeps_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fd_flock_wait_free_and_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fd_flock_wait_gets_released_lock, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

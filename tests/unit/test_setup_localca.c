@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Unit tests for the local CA's serial counter (src/ca/localca.c, issue
- * 12) through its API, localca_open_conf(), localca_reserve() and
- * localca_commit(): short writes, the fds it opens, the old value kept on
- * failure, a reservation that is not used, the counter's own text.  write() is
+ * 12) through its API, localca_open_conf(), localca_reserve(),
+ * localca_keep() and localca_commit(): short writes, the fds it opens,
+ * the old value kept on failure, a reservation that is not used, two
+ * serials under one lock, the counter's own text.  write() is
  * wrapped (-Wl,--wrap=write) so a test can make the counter's write
  * return less than asked.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -238,6 +240,56 @@ test_unused_reservation_spends_no_serial(void **state)
     assert_string_equal(out, "42");
 }
 
+/* swtpm_setup's EK and platform certificates: the first serial kept,
+ * the second follows it under the same lock, and the counter is written
+ * once, after the second. */
+static void
+test_kept_serial_next_follows_one_write(void **state)
+{
+    struct localca *c = open_ca(serial_path);
+    char out[64], got[64];
+    void *key, *cert;
+
+    (void)state;
+    write_file(serial_path, "41");
+    assert_int_equal(localca_keep(c), -EINVAL);     /* nothing reserved */
+    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    assert_string_equal(out, "42");
+    assert_int_equal(localca_keep(c), 0);
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, "41");
+    /* "43" though the counter still says 41 */
+    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    assert_string_equal(out, "43");
+    assert_int_equal(localca_commit(c), 0);
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, "43");
+    /* the lock is free and the count goes on from the file */
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_string_equal(out, "44");
+    localca_free(c);
+}
+
+/* A kept serial whose run ends without the last commit: nothing spent,
+ * the lock free. */
+static void
+test_kept_serial_unused_spends_nothing(void **state)
+{
+    struct localca *c = open_ca(serial_path);
+    char out[64], got[64];
+    void *key, *cert;
+
+    (void)state;
+    write_file(serial_path, "41");
+    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    assert_int_equal(localca_keep(c), 0);
+    localca_free(c);
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, "41");
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_string_equal(out, "42");
+}
+
 /* A FIFO as counter is refused at once, never opened for reading. */
 static void
 test_fifo_counter_refused(void **state)
@@ -267,6 +319,8 @@ main(void)
         cmocka_unit_test(test_counter_at_max_starts_again),
         cmocka_unit_test(test_unused_reservation_spends_no_serial),
         cmocka_unit_test(test_fifo_counter_refused),
+        cmocka_unit_test(test_kept_serial_next_follows_one_write),
+        cmocka_unit_test(test_kept_serial_unused_spends_nothing),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -239,6 +239,84 @@ test_tpm12_commands_through_libtpms(void **state)
     assert_int_equal(be32_get(r + 10), 8);
 }
 
+/* TPMS_CLOCK_INFO.restartCount from TPM2_ReadClock: it is in the
+ * permall, and a TPM2_Startup(CLEAR) after tpm_stop()'s
+ * TPM2_Shutdown(STATE), a TPM Restart, counts it up; a new TPM starts at
+ * 0. */
+static uint32_t
+restart_count(void)
+{
+    static const uint8_t read_clock[] = {
+        0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x81,
+    };
+    const uint8_t *r;
+    uint32_t len;
+
+    assert_int_equal(process(read_clock, sizeof(read_clock), &len, &r),
+                     TPM2_RC_SUCCESS);
+    assert_true(len >= 10 + 16 + 8);
+    return be32_get(r + 10 + 16 + 4);
+}
+
+/*
+ * hold_writes (swtpm_setup's scratch state): nothing reaches the
+ * directory while libtpms runs, a restart in the same process reads the
+ * held permall back, and tpm_flush_held() writes one file that a fresh
+ * start then loads.
+ */
+static void
+test_tpm2_hold_writes_flushed_once(void **state)
+{
+    char f[80];
+    uint32_t first;
+
+    (void)state;
+    snprintf(f, sizeof(f), "%s/tpm2-00.permall", dir);
+    inst.hold_writes = true;
+    start();
+    assert_int_equal(process(tpm2_startup, sizeof(tpm2_startup), NULL, NULL),
+                     TPM2_RC_SUCCESS);
+    first = restart_count();
+    tpm_stop(&inst);
+    assert_int_equal(access(f, F_OK), -1);
+    assert_non_null(inst.held[STATE_OBJ_PERMALL].data);
+    /* restarted while held: the held permall is the TPM's state (a new
+     * TPM would count from 0 again) */
+    start();
+    assert_int_equal(process(tpm2_startup, sizeof(tpm2_startup), NULL, NULL),
+                     TPM2_RC_SUCCESS);
+    assert_int_equal(restart_count(), first + 1);
+    tpm_stop(&inst);
+    assert_int_equal(access(f, F_OK), -1);
+    assert_int_equal(tpm_flush_held(&inst), 0);
+    assert_null(inst.held[STATE_OBJ_PERMALL].data);
+    assert_int_equal(access(f, F_OK), 0);
+    /* and from the file */
+    inst.hold_writes = false;
+    start();
+    assert_int_equal(process(tpm2_startup, sizeof(tpm2_startup), NULL, NULL),
+                     TPM2_RC_SUCCESS);
+    assert_int_equal(restart_count(), first + 2);
+}
+
+/* Dropped instead of flushed (a run that failed): no file. */
+static void
+test_tpm2_hold_writes_dropped(void **state)
+{
+    char f[80];
+
+    (void)state;
+    snprintf(f, sizeof(f), "%s/tpm2-00.permall", dir);
+    inst.hold_writes = true;
+    start();
+    tpm_stop(&inst);
+    assert_non_null(inst.held[STATE_OBJ_PERMALL].data);
+    tpm_drop_held(&inst);
+    assert_null(inst.held[STATE_OBJ_PERMALL].data);
+    assert_int_equal(tpm_flush_held(&inst), 0);
+    assert_int_equal(access(f, F_OK), -1);
+}
+
 static void
 test_tpm_blob_tables(void **state)
 {
@@ -272,6 +350,8 @@ main(void)
         T2(test_tpm2_vendor_set_locality),
         T12(test_tpm12_commands_through_libtpms),
         T2(test_tpm_blob_tables),
+        T2(test_tpm2_hold_writes_flushed_once),
+        T2(test_tpm2_hold_writes_dropped),
 #undef T2
 #undef T12
     };
