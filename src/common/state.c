@@ -22,6 +22,7 @@
 #include "ctrl_wire.h"
 #include "fdio.h"
 #include "log.h"
+#include "state_dir.h"
 #include "state_file.h"
 #include "stateobj.h"
 #include "statesum.h"
@@ -47,27 +48,35 @@ state_file_uri_path(const char *uri)
     return strncmp(uri, STATE_FILE_URI, n) == 0 ? uri + n : NULL;
 }
 
-static int
-obj_name(const struct state_store *st, const char *name, bool tmp,
-         char *buf, size_t len)
+int
+state_fname(const struct state_store *st, enum state_prefix pfx,
+            const char *name, const char *suffix, char *buf, size_t len)
 {
-    const char *prefix;
+    static const char *const prefixes[][2] = {
+        [STATE_PFX_MAIN] = { "tpm", "tpm2" },
+        [STATE_PFX_TMP] = { "TMP", "TMP2" },
+        [STATE_PFX_NEW] = { "NEW", "NEW2" },
+    };
     int n;
 
     if (!name || !*name || strchr(name, '/')) {
         return -EINVAL;
     }
-    if (tmp) {
-        prefix = st->tpm2 ? "TMP2" : "TMP";
-    } else {
-        prefix = st->tpm2 ? "tpm2" : "tpm";
-    }
     /* "00" is the TPM number, always 0. */
-    n = snprintf(buf, len, "%s-00.%s", prefix, name);
+    n = snprintf(buf, len, "%s-00.%s%s", prefixes[pfx][st->tpm2], name,
+                 suffix);
     if (n < 0 || (size_t)n >= len) {
         return -ENAMETOOLONG;
     }
     return 0;
+}
+
+static int
+obj_name(const struct state_store *st, const char *name, bool tmp,
+         char *buf, size_t len)
+{
+    return state_fname(st, tmp ? STATE_PFX_TMP : STATE_PFX_MAIN, name, "",
+                       buf, len);
 }
 
 /* permall's journal (definitions at the end of this file). */
@@ -141,6 +150,7 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->mode = mode & 0777;
     st->mode_explicit = mode_explicit;
     st->defer_sync = false;
+    st->replace_checked = false;
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
@@ -195,6 +205,58 @@ void
 state_set_tpm2(struct state_store *st, bool tpm2)
 {
     st->tpm2 = tpm2;
+}
+
+void
+state_jnl_forget(struct state_store *st)
+{
+    jnl_detach(st);
+}
+
+/*
+ * Before the first access to a directory's files: finish a replacement an
+ * interrupted swtpm_setup left (state_replace_recover()), under the lock.
+ * Not holding it (lock=false; an incoming migration before its first
+ * write), take it just for this; a process that holds it finishes the
+ * job itself.  0, or a negative errno with st->why set: the state must
+ * not be used half replaced.
+ */
+static int
+replace_check(struct state_store *st)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int fd, r = 0;
+
+    if (st->is_file || st->defer_sync || st->replace_checked ||
+        st->dir_fd < 0) {
+        return 0;
+    }
+    fd = st->lock_fd;
+    if (fd < 0) {
+        /* swtpm_setup always locks: no lock file, no replacement. */
+        fd = openat(st->dir_fd, LOCK_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            return 0;
+        }
+    }
+    r = state_replace_recover(st);
+    if (fd != st->lock_fd) {
+        close(fd);
+    }
+    if (r < 0) {
+        snprintf(st->why_buf, sizeof(st->why_buf), "cannot finish the "
+                 "replacement of the TPM state in '%s' that an interrupted "
+                 "swtpm_setup committed: %s; make the directory writable, "
+                 "or run swtpm_setup --overwrite again", st->path,
+                 strerror(-r));
+        st->why = st->why_buf;
+        return r;
+    }
+    st->replace_checked = true;
+    return 0;
 }
 
 /*
@@ -305,6 +367,10 @@ state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
     }
     lock_write_pid(st, fd);
     st->lock_fd = fd;
+    /* Another holder may have replaced the TPM meanwhile; a failure is
+     * reported by the first load or store, which tries again. */
+    st->replace_checked = false;
+    replace_check(st);
     return 0;
 fail:
     close(fd);
@@ -326,6 +392,7 @@ state_unlock(struct state_store *st)
         jnl_detach(st);
         close(st->lock_fd);
         st->lock_fd = -1;
+        st->replace_checked = false;
     }
 }
 
@@ -421,6 +488,9 @@ state_load(struct state_store *st, const char *name,
     key = store_key(st, &r);
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    }
+    if (r == 0) {
+        r = replace_check(st);
     }
     if (r < 0) {
         *out_tpm_rc = TPM_FAIL;
@@ -568,6 +638,9 @@ state_save(struct state_store *st, const char *name,
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
     }
+    if (r == 0) {
+        r = replace_check(st);
+    }
     if (r == 0 && is_journaled(st, name)) {
         r = jnl_save(st, key, fname, raw, len);
         if (r < 0) {
@@ -604,6 +677,9 @@ state_delete(struct state_store *st, const char *name, bool must_exist)
     int r;
 
     r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    if (r == 0) {
+        r = replace_check(st);
+    }
     if (r < 0) {
         return r;
     }
@@ -1511,27 +1587,51 @@ state_fold_journal(struct state_store *st)
     return r;
 }
 
-int
-state_retire_generations(struct state_store *st)
+/* state_replace_from() for file://: every object in one header switch. */
+static int
+replace_file(struct state_store *st, struct state_store *from)
 {
-    static const char *const suffixes[] = {
-        ".bak", ".damaged", ".journal", ".sum" };
-    char fname[OBJ_NAME_MAX], old[JNL_NAME_MAX];
+    const struct state_key *key;
+    uint8_t *raw = NULL, *obj[STATE_OBJS] = { NULL };
+    uint32_t raw_len = 0, len[STATE_OBJS] = { 0 }, rc = 0;
+    int r = 0;
+
+    key = store_key(st, &r);
+    for (size_t i = 0; r == 0 && i < STATE_OBJS; i++) {
+        r = state_load(from, state_obj_names[i], &raw, &raw_len, &rc);
+        if (r == 0) {
+            r = stateobj_encode(raw, raw_len, key, &obj[i], &len[i]);
+            explicit_bzero(raw, raw_len);
+            free(raw);
+            raw = NULL;
+        } else if (r == -ENOENT) {
+            r = 0;
+        }
+    }
+    if (r == 0) {
+        r = sfile_replace(st, obj, len);
+    }
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        if (obj[i]) {
+            explicit_bzero(obj[i], len[i]);
+            free(obj[i]);
+        }
+    }
+    return r;
+}
+
+int
+state_replace_from(struct state_store *st, struct state_store *from)
+{
     int r;
 
     if (st->is_file) {
-        return 0;   /* the file backend keeps no generations beside it */
+        return replace_file(st, from);
     }
-    r = obj_name(st, "permall", /* tmp= */ false, fname, sizeof(fname));
+    r = state_replace_dir(st, from);
     if (r < 0) {
-        return r;
+        log_debug("cannot replace the TPM state in '%s': %s", st->path,
+                  strerror(-r));
     }
-    jnl_detach(st);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        jnl_name(st, fname, false, suffixes[i], old, sizeof(old));
-        if (unlinkat(st->dir_fd, old, 0) < 0 && errno != ENOENT) {
-            return -errno;
-        }
-    }
-    return fsync(st->dir_fd) < 0 ? -errno : 0;
+    return r;
 }

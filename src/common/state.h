@@ -51,6 +51,9 @@ struct state_store {
      * a new state in a temporary directory and renames it into place).
      */
     bool defer_sync;
+    /* An interrupted replacement was looked for (state_replace_from()):
+     * once per holding of the lock. */
+    bool replace_checked;
     /* The fallback to .bak, or a damaged journal, was logged; the owner
      * clears it per start (libtpms reads the permall more than once
      * while it starts). */
@@ -159,12 +162,17 @@ int state_fold_journal(struct state_store *st);
 int state_sync(struct state_store *st);
 
 /*
- * The permall was replaced by another TPM's (swtpm_setup --overwrite):
- * remove the previous TPM's generations beside it (.bak, .damaged,
- * .journal), so that no fallback can bring back a different TPM, and
- * flush the directory.  The file backend keeps none: 0 at once.
+ * Replace the TPM in st by the one built in from (a scratch directory
+ * store, flushed with state_sync(); for a directory st on the same file
+ * system) as one transaction (docs/state.md §7.5): afterwards st holds
+ * from's objects, a new checksum sidecar, and none of the old TPM's
+ * generations (.bak, .damaged, .journal, .sum); after a crash at any step
+ * it holds the old TPM with all its generations or the new one, and the
+ * next holder of the lock finishes the job.  from's files are moved, not
+ * copied, for a directory.  The caller holds st's lock.  0 or a negative
+ * errno, with st->why set when there is more to say.
  */
-int state_retire_generations(struct state_store *st);
+int state_replace_from(struct state_store *st, struct state_store *from);
 
 /* Remove object name; -ENOENT only if must_exist. */
 int state_delete(struct state_store *st, const char *name, bool must_exist);

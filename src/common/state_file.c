@@ -823,3 +823,44 @@ sfile_write(struct state_store *st, const char *name,
     }
     return r;
 }
+
+int
+sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
+              const uint32_t len[SFILE_OBJS])
+{
+    struct sfile_hdr h;
+    struct layout L = { .image = NULL };
+    uint64_t size;
+    int r;
+
+    for (int k = 0; k < SFILE_OBJS; k++) {
+        if (obj[k] && len[k] > SFILE_SECTION_MAX) {
+            st->why = "the object is larger than 1 MiB, the largest "
+                      "section a file:// state holds";
+            return -EFBIG;
+        }
+        L.present[k] = obj[k] != NULL;
+        L.rel[k] = (uint32_t)L.total;
+        L.data_len[k] = obj[k] ? len[k] : 0;
+        L.section_len[k] = obj[k] ? section_for(len[k]) : 0;
+        L.total += L.section_len[k];
+    }
+    r = read_header(st, &h, &size);
+    if (r < 0) {
+        return r;
+    }
+    L.image = calloc(1, L.total ? L.total : 1);
+    if (!L.image) {
+        return -ENOMEM;
+    }
+    for (int k = 0; k < SFILE_OBJS; k++) {
+        if (obj[k]) {
+            memcpy(L.image + L.rel[k], obj[k], len[k]);
+        }
+    }
+    /* One switch of the header (§8.3 step 2) replaces every object. */
+    r = write_layout(st, &h, size, &L);
+    explicit_bzero(L.image, L.total);
+    free(L.image);
+    return r;
+}

@@ -359,9 +359,9 @@ make_scratch(const struct state_store *real, char *tmpl, size_t len,
 }
 
 /*
- * Manufacture into <state>/.swtpm_setup.XXXXXX, then move the new state
- * files over the old ones (rename is atomic per file) and delete the
- * remaining old ones.  The real directory stays locked throughout.
+ * Manufacture into <state>/.swtpm_setup.XXXXXX (file://: $TMPDIR), then
+ * swap the new state in with state_replace_from().  The real directory
+ * stays locked throughout.
  */
 static int
 manufacture(struct setup_ctx *ctx, struct state_store *real)
@@ -410,34 +410,23 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
             log_errno(-r, "cannot flush the new state in '%s'", tmpl);
         }
     }
-    if (r == 0 && real->is_file) {
-        r = statedir_copy_to_file(&tpm->store, real);
+    if (r == 0) {
+        /* One transaction: the old TPM with all its generations, or the
+         * new one, also after a crash (docs/state.md §7.5). */
+        r = state_replace_from(real, &tpm->store);
         if (r < 0) {
-            log_errno(-r, "cannot write the new state into '%s'%s%s",
+            log_errno(-r, "cannot put the new state into '%s'%s%s",
                       real->path, real->why ? ": " : "",
                       real->why ? real->why : "");
         }
-    } else if (r == 0) {
-        r = statedir_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
-        if (r < 0) {
-            log_errno(-r, "cannot move the new state into '%s'",
-                      real->path);
-        }
     }
     if (r == 0 && !real->is_file) {
-        char keep[32];
-
-        snprintf(keep, sizeof(keep), "%s-00.permall",
-                 ctx->o->tpm2 ? "tpm2" : "tpm");
-        r = statedir_files_apply(real->dir_fd, keep, -1);
-        if (r == 0) {
-            r = state_retire_generations(real);
-        }
+        /* The other TPM version's state goes too, as upstream's. */
+        r = statedir_remove_others(real->dir_fd, ctx->o->tpm2);
         if (r < 0) {
             log_errno(-r, "cannot remove old state files in '%s'",
                       real->path);
         }
-        fsync(real->dir_fd);
     }
     state_close(&tpm->store);
 out:

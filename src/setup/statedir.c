@@ -83,8 +83,9 @@ is_state_name(const char *name)
 }
 
 int
-statedir_files_apply(int dir_fd, const char *keep, int move_to)
+statedir_remove_others(int dir_fd, bool tpm2)
 {
+    const char *mine = tpm2 ? "tpm2-00." : "tpm-00.";
     DIR *d;
     struct dirent *e;
     int fd = dup(dir_fd), r = 0;
@@ -98,11 +99,11 @@ statedir_files_apply(int dir_fd, const char *keep, int move_to)
     }
     rewinddir(d);
     while ((e = readdir(d)) != NULL) {
-        if (!is_state_name(e->d_name) || (keep && !strcmp(e->d_name, keep))) {
+        if (!is_state_name(e->d_name) ||
+            strncmp(e->d_name, mine, strlen(mine)) == 0) {
             continue;
         }
-        if (move_to >= 0 ? renameat(dir_fd, e->d_name, move_to, e->d_name)
-                         : unlinkat(dir_fd, e->d_name, 0)) {
+        if (unlinkat(dir_fd, e->d_name, 0) < 0 && errno != ENOENT) {
             r = -errno;
             break;
         }
@@ -322,59 +323,4 @@ statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
         remove_stale_temps(real->dir_fd);
     }
     return check_existing(o, real, out_exit0);
-}
-
-/* Copy object name from one store to another (decoded and re-encoded
- * with the same key); absent in from: delete it in to. */
-static int
-copy_object(struct state_store *from, struct state_store *to,
-            const char *name)
-{
-    uint8_t *raw = NULL;
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    r = state_load(from, name, &raw, &len, &rc);
-    if (r == -ENOENT) {
-        return state_delete(to, name, /* must_exist= */ false);
-    }
-    if (r == 0) {
-        r = state_save(to, name, raw, len, &rc);
-    }
-    if (raw) {
-        explicit_bzero(raw, len);
-        free(raw);
-    }
-    return r;
-}
-
-int
-statedir_copy_to_file(struct state_store *from, struct state_store *to)
-{
-    static const char *const others[] = { "volatilestate", "savestate" };
-    uint8_t *raw = NULL;
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    /* Stale volatile state of the old TPM goes before the new permall
-     * arrives, the new one after it: a crash in between leaves a TPM
-     * that boots fresh, never a mix. */
-    for (size_t i = 0; i < 2; i++) {
-        r = state_load(from, others[i], &raw, &len, &rc);
-        if (r == 0) {
-            explicit_bzero(raw, len);
-            free(raw);
-            raw = NULL;
-        } else if (r == -ENOENT) {
-            r = state_delete(to, others[i], /* must_exist= */ false);
-        }
-        if (r < 0) {
-            return r;
-        }
-    }
-    r = copy_object(from, to, "permall");
-    for (size_t i = 0; r == 0 && i < 2; i++) {
-        r = copy_object(from, to, others[i]);
-    }
-    return r;
 }
