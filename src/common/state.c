@@ -59,7 +59,7 @@ state_fname(const struct state_store *st, enum state_prefix pfx,
     };
     int n;
 
-    if (!name || !*name || strchr(name, '/')) {
+    if (!name || strchr(name, '/')) {
         return -EINVAL;
     }
     /* "00" is the TPM number, always 0. */
@@ -75,6 +75,9 @@ static int
 obj_name(const struct state_store *st, const char *name, bool tmp,
          char *buf, size_t len)
 {
+    if (!name || !*name) {
+        return -EINVAL;
+    }
     return state_fname(st, tmp ? STATE_PFX_TMP : STATE_PFX_MAIN, name, "",
                        buf, len);
 }
@@ -199,12 +202,83 @@ state_close(struct state_store *st)
         close(st->dir_fd);
         st->dir_fd = -1;
     }
+    key_wipe(&st->filekey);
 }
 
 void
 state_set_tpm2(struct state_store *st, bool tpm2)
 {
     st->tpm2 = tpm2;
+}
+
+void
+state_move(struct state_store *to, struct state_store *from)
+{
+    *to = *from;
+    if (from->why == from->why_buf) {
+        to->why = to->why_buf;
+    }
+    explicit_bzero(from, sizeof(*from));
+    from->dir_fd = -1;
+    from->lock_fd = -1;
+    from->file_fd = -1;
+    from->file_alias_fd = -1;
+    journal_init(&from->jnl);
+}
+
+const char *
+state_path(const struct state_store *st)
+{
+    return st->path;
+}
+
+const char *
+state_why(const struct state_store *st)
+{
+    return st->why;
+}
+
+void
+state_clear_why(struct state_store *st)
+{
+    st->why = NULL;
+}
+
+bool
+state_is_file(const struct state_store *st)
+{
+    return st->is_file;
+}
+
+int
+state_fd(const struct state_store *st)
+{
+    return st->is_file ? st->file_fd : st->dir_fd;
+}
+
+const struct state_key *
+state_filekey(const struct state_store *st)
+{
+    return &st->filekey;
+}
+
+void
+state_set_filekey(struct state_store *st, const struct state_key *key)
+{
+    key_wipe(&st->filekey);
+    st->filekey = *key;
+}
+
+void
+state_set_scratch(struct state_store *st)
+{
+    st->defer_sync = true;
+}
+
+void
+state_new_start(struct state_store *st)
+{
+    st->fallback_logged = false;
 }
 
 void
@@ -217,29 +291,41 @@ state_jnl_forget(struct state_store *st)
  * Before the first access to a directory's files: finish a replacement an
  * interrupted swtpm_setup left (state_replace_recover()), under the lock.
  * Not holding it (lock=false; an incoming migration before its first
- * write), take it just for this; a process that holds it finishes the
- * job itself.  0, or a negative errno with st->why set: the state must
- * not be used half replaced.
+ * write), only a committed replacement matters: it is finished under the
+ * lock taken just for this, and refused while another process holds the
+ * lock (a swtpm_setup in the middle of it).  0, or a negative errno with
+ * st->why set: the state must not be used half replaced.
  */
 static int
 replace_check(struct state_store *st)
 {
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    int fd, r = 0;
+    int fd, r;
 
     if (st->is_file || st->defer_sync || st->replace_checked ||
         st->dir_fd < 0) {
         return 0;
     }
     fd = st->lock_fd;
+    if (fd < 0 && !state_replace_pending(st)) {
+        /* Nothing committed: what is staged is no reader's business. */
+        st->replace_checked = true;
+        return 0;
+    }
     if (fd < 0) {
-        /* swtpm_setup always locks: no lock file, no replacement. */
         fd = openat(st->dir_fd, LOCK_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+            r = fd < 0 ? -errno : -EBUSY;
             if (fd >= 0) {
                 close(fd);
             }
-            return 0;
+            snprintf(st->why_buf, sizeof(st->why_buf), "the TPM state in "
+                     "'%s' is being replaced (a swtpm_setup holds its lock "
+                     "or left its swap half done): %s; let it finish, or "
+                     "start with the lock so that the swap is completed",
+                     st->path, strerror(-r));
+            st->why = st->why_buf;
+            return r;
         }
     }
     r = state_replace_recover(st);

@@ -37,6 +37,10 @@ extern const char *const state_obj_names[STATE_OBJS];
 /* The path after file:// if uri names the file backend, else NULL. */
 const char *state_file_uri_path(const char *uri);
 
+/*
+ * The fields are the store's own (state*.c, journal.c): everyone else goes
+ * through the functions below, which say what they are for.
+ */
 struct state_store {
     int dir_fd;             /* -1 when closed */
     char path[4096];        /* for messages */
@@ -90,6 +94,40 @@ int state_open(struct state_store *st, const char *path, bool tpm2,
 void state_close(struct state_store *st);
 /* Switch between TPM 1.2 and TPM 2 file names. */
 void state_set_tpm2(struct state_store *st, bool tpm2);
+
+/*
+ * Hand an open store to another owner: *to takes everything (descriptors,
+ * lock, journal, key) and from is left closed, so one owner closes it.
+ */
+void state_move(struct state_store *to, struct state_store *from);
+
+/* The directory, or the file:// path, for messages. */
+const char *state_path(const struct state_store *st);
+/*
+ * Why the last load or store failed, in words naming the file and the
+ * fix, or NULL when the errno says it all.  state_clear_why() forgets it.
+ */
+const char *state_why(const struct state_store *st);
+void state_clear_why(struct state_store *st);
+bool state_is_file(const struct state_store *st);
+/*
+ * The open state directory or file: for fchown() of a directory just
+ * made, and Landlock's rule.  -1 when closed.
+ */
+int state_fd(const struct state_store *st);
+/* The state (file) key; len 0 when the files are not encrypted. */
+const struct state_key *state_filekey(const struct state_store *st);
+/* Encrypt and decrypt with key from now on (copied; the caller wipes its
+ * own).  state_close() wipes the store's copy. */
+void state_set_filekey(struct state_store *st, const struct state_key *key);
+/*
+ * A private scratch store (swtpm_setup's new state before it is swapped
+ * in): no flush per write and no journal; the owner calls state_sync().
+ */
+void state_set_scratch(struct state_store *st);
+/* libtpms starts again: a fallback to an older generation is logged once
+ * per start (libtpms reads the permall more than once while it starts). */
+void state_new_start(struct state_store *st);
 
 /*
  * Take the lock on <dir>/.lock (open file description lock, compatible
@@ -173,6 +211,15 @@ int state_sync(struct state_store *st);
  * errno, with st->why set when there is more to say.
  */
 int state_replace_from(struct state_store *st, struct state_store *from);
+
+/*
+ * Remove every state file of the directory that is not this TPM
+ * version's (tpm-00.* for a TPM 2 store, and the reverse), temp and
+ * staged names too: what upstream's swtpm_setup removes (every name
+ * ending in an object name) beyond the TPM state_replace_from() put in.
+ * Nothing to do for the file backend.  0 or a negative errno.
+ */
+int state_remove_others(struct state_store *st);
 
 /* Remove object name; -ENOENT only if must_exist. */
 int state_delete(struct state_store *st, const char *name, bool must_exist);

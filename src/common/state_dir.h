@@ -7,9 +7,11 @@
 #ifndef SWTPM_STATE_DIR_H
 #define SWTPM_STATE_DIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "state.h"
+
 
 /* The prefixes of a directory backend's names (docs/state.md §2.1). */
 enum state_prefix {
@@ -19,8 +21,8 @@ enum state_prefix {
 };
 
 /*
- * "<prefix>-00.<name><suffix>" into buf: 0, -EINVAL for an empty name or
- * one with a '/', -ENAMETOOLONG.
+ * "<prefix>-00.<name><suffix>" into buf: 0, -EINVAL for a name with a
+ * '/', -ENAMETOOLONG.  name "" gives the prefix alone.
  */
 int state_fname(const struct state_store *st, enum state_prefix pfx,
                 const char *name, const char *suffix, char *buf,
@@ -36,6 +38,9 @@ void state_jnl_forget(struct state_store *st);
  * errno.
  */
 int state_replace_recover(struct state_store *st);
+
+/* Is there a commit record (a replacement to be rolled forward)? */
+bool state_replace_pending(const struct state_store *st);
 
 /* state_replace_from() for a directory: from is a directory store on the
  * same file system whose files are flushed. */

@@ -9,6 +9,7 @@
  */
 #include "state_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -59,8 +60,8 @@ sync_dir(const struct state_store *st)
     return fsync(st->dir_fd) < 0 ? -errno : 0;
 }
 
-static bool
-has_commit(const struct state_store *st)
+bool
+state_replace_pending(const struct state_store *st)
 {
     char f[NAME_MAX_];
     struct stat sb;
@@ -189,7 +190,7 @@ state_replace_recover(struct state_store *st)
     bool any;
     int r;
 
-    if (has_commit(st)) {
+    if (state_replace_pending(st)) {
         r = state_fname(st, STATE_PFX_NEW, "permall", "", nf, sizeof(nf));
         if (r == 0 && fstatat(st->dir_fd, nf, &sb,
                               AT_SYMLINK_NOFOLLOW) < 0) {
@@ -383,4 +384,58 @@ state_replace_dir(struct state_store *st, const struct state_store *from)
     state_jnl_forget(st);
     r = sync_dir(st);
     return r < 0 ? r : roll_forward(st);
+}
+
+/* Does name end in an object name (upstream's test for a state file)? */
+static bool
+is_state_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < STATE_OBJS; i++) {
+        size_t s = strlen(state_obj_names[i]);
+
+        if (n >= s && strcmp(name + n - s, state_obj_names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+state_remove_others(struct state_store *st)
+{
+    char mine[NAME_MAX_];
+    DIR *d;
+    struct dirent *e;
+    int fd, r;
+
+    if (st->is_file) {
+        return 0;
+    }
+    r = state_fname(st, STATE_PFX_MAIN, "", "", mine, sizeof(mine));
+    if (r < 0) {
+        return r;
+    }
+    fd = dup(st->dir_fd);
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        r = -errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return r;
+    }
+    rewinddir(d);
+    while ((e = readdir(d)) != NULL) {
+        if (!is_state_name(e->d_name) ||
+            strncmp(e->d_name, mine, strlen(mine)) == 0) {
+            continue;
+        }
+        if (unlinkat(st->dir_fd, e->d_name, 0) < 0 && errno != ENOENT) {
+            r = -errno;
+            break;
+        }
+    }
+    closedir(d);
+    return r;
 }

@@ -24,13 +24,6 @@ int statedir_open(const struct opts *o, struct state_store *real,
 int statedir_lock(const struct opts *o, struct state_store *real,
                   bool *out_exit0);
 
-/*
- * Remove the state files (names ending in permall, volatilestate or
- * savestate) of dir_fd that are not this TPM version's tpm[2]-00.* (the
- * other version's, temp and staged names).  0 or a negative errno.
- */
-int statedir_remove_others(int dir_fd, bool tpm2);
-
 /* Remove the flat temporary directory name below parent_fd. */
 void statedir_remove_temp(int parent_fd, const char *name);
 
