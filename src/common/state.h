@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The state store: the directory backend (docs/state.md §2, §6, §7) here,
- * and the linear file backend (file://, state_file.h) behind the same
- * functions.  Directory backend: upstream file
+ * The state store: one API over the directory backend (docs/state.md §2,
+ * §6, §7; state.c, its journal policy state_jnl.c, the replace transaction
+ * state_replace.c) and the linear file backend (file://, state_file.c).
+ * Directory backend: upstream file
  * names (tpm-00.<name> / tpm2-00.<name>), durable atomic writes (temp
  * file, fsync, rename, fsync of the directory), and the `.lock` file lock,
  * held through an open file description so that it survives fork().

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Inside the directory backend of the state store: what state.c shares
- * with state_replace.c (the replace transaction, docs/state.md §7.5).
+ * Inside the directory backend of the state store: what state.c (the API,
+ * dispatch and the directory's files) shares with state_jnl.c (the
+ * journal policy: which generation loads, checkpoints) and
+ * state_replace.c (the replace transaction, docs/state.md §7.5).
  * No front end includes this header.
  */
 #ifndef SWTPM_STATE_DIR_H
@@ -9,9 +11,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "state.h"
+#include "statesum.h"
 
+/* The longest object file name, "<prefix>-00.<object>" (no suffix). */
+#define STATE_NAME_MAX 64
 
 /* The prefixes of a directory backend's names (docs/state.md §2.1). */
 enum state_prefix {
@@ -28,6 +34,40 @@ int state_fname(const struct state_store *st, enum state_prefix pfx,
                 const char *name, const char *suffix, char *buf,
                 size_t len);
 
+/* st's file key, or NULL without one; *r -EINVAL for a bad key length. */
+const struct state_key *state_store_key(const struct state_store *st,
+                                        int *r);
+
+/*
+ * Read the whole regular file fname of the directory (at most
+ * STATEOBJ_MAX_LEN bytes; a FIFO, symlink or directory: -EINVAL, -ELOOP,
+ * never a hang).  *out is malloc'd.  0 or a negative errno.
+ */
+int state_dir_read(const struct state_store *st, const char *fname,
+                   uint8_t **out, uint32_t *out_len);
+/*
+ * Write obj to a new temp file tmp and make it durable (unless the store
+ * is a scratch store); out_id (may be NULL) gets the file's identity for
+ * a sidecar.  On failure tmp is gone.
+ */
+int state_dir_write_tmp(const struct state_store *st, const char *tmp,
+                        const uint8_t *obj, uint32_t len,
+                        struct statesum *out_id);
+/* Rename the durable tmp over fname and flush the directory. */
+int state_dir_commit_tmp(const struct state_store *st, const char *tmp,
+                         const char *fname);
+
+/* The journal layer (state_jnl.c).  Is object name journaled here? */
+bool state_jnl_covers(const struct state_store *st, const char *name);
+/* state_load() of the journaled main file fname. */
+int state_jnl_load(struct state_store *st, const struct state_key *key,
+                   const char *fname, uint8_t **out, uint32_t *out_len,
+                   uint32_t *out_tpm_rc);
+/* state_save() of the journaled main file fname: one flush per write. */
+int state_jnl_save(struct state_store *st, const struct state_key *key,
+                   const char *fname, const uint8_t *raw, uint32_t len);
+/* The main file fname is being deleted: its journal and sidecar go. */
+void state_jnl_delete(struct state_store *st, const char *fname);
 /* Forget what the journal layer knows of the files (they changed). */
 void state_jnl_forget(struct state_store *st);
 
