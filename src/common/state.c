@@ -147,6 +147,8 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->mode_explicit = mode_explicit;
     st->defer_sync = false;
     st->replace_checked = false;
+    /* No key until state_set_filekey(). */
+    explicit_bzero(&st->filekey, sizeof(st->filekey));
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
