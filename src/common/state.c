@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The state store's API, dispatching to the linear file backend
- * (state_file.c), and the directory backend: upstream file names, atomic
- * and durable writes relative to one directory fd, and the .lock file
- * lock (docs/state.md §2.1, §6, §7).  permall's journal policy is
+ * The state store's API, which calls the backend a store was opened with
+ * through its table (struct state_backend, state_dir.h): the directory
+ * backend here (upstream file names, atomic and durable writes relative
+ * to one directory fd, the .lock file lock; docs/state.md §2.1, §6, §7)
+ * or the linear file backend (state_file.c).  permall's journal policy is
  * state_jnl.c's, the replace transaction state_replace.c's.
  */
 #ifndef _GNU_SOURCE
@@ -85,6 +86,7 @@ obj_name(const struct state_store *st, const char *name, bool tmp,
 
 static int write_atomic(const struct state_store *st, const char *tmp,
                         const char *fname, const uint8_t *obj, uint32_t len);
+#define backend(st) state_backend_of(st)
 
 /* A key left uninitialised by the caller must not reach the crypto. */
 const struct state_key *
@@ -132,8 +134,6 @@ state_open(struct state_store *st, const char *path, bool tpm2,
            mode_t mode, bool mode_explicit, bool create,
            char *err, size_t errlen)
 {
-    int fd;
-
     st->dir_fd = -1;
     st->lock_fd = -1;
     st->lock_remote = false;
@@ -162,9 +162,15 @@ state_open(struct state_store *st, const char *path, bool tpm2,
         return -ENAMETOOLONG;
     }
     snprintf(st->path, sizeof(st->path), "%s", path);
-    if (st->is_file) {
-        return sfile_open(st, path, err, errlen);
-    }
+    return backend(st)->open(st, path, create, err, errlen);
+}
+
+static int
+dir_open(struct state_store *st, const char *path, bool create, char *err,
+         size_t errlen)
+{
+    int fd;
+
     if (create && mkdir(path, 0775) < 0 && errno != EEXIST) {
         fd = errno;
         snprintf(err, errlen, "cannot create state directory '%s': %s; "
@@ -188,14 +194,17 @@ state_close(struct state_store *st)
     state_checkpoint(st);
     state_jnl_forget(st);
     state_unlock(st);
-    if (st->is_file) {
-        sfile_close(st);
-    }
+    backend(st)->close(st);
+    key_wipe(&st->filekey);
+}
+
+static void
+dir_close(struct state_store *st)
+{
     if (st->dir_fd >= 0) {
         close(st->dir_fd);
         st->dir_fd = -1;
     }
-    key_wipe(&st->filekey);
 }
 
 void
@@ -246,7 +255,7 @@ state_is_file(const struct state_store *st)
 int
 state_fd(const struct state_store *st)
 {
-    return st->is_file ? st->file_fd : st->dir_fd;
+    return backend(st)->fd(st);
 }
 
 const struct state_key *
@@ -289,8 +298,8 @@ replace_check(struct state_store *st)
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     int fd, r;
 
-    if (st->is_file || st->defer_sync || st->replace_checked ||
-        st->dir_fd < 0) {
+    if (!backend(st)->generations || st->defer_sync ||
+        st->replace_checked || st->dir_fd < 0) {
         return 0;
     }
     fd = st->lock_fd;
@@ -394,7 +403,13 @@ lock_holder(int fd)
 int
 state_lock_check(struct state_store *st)
 {
-    if (st->is_file || st->lock_fd < 0 || !st->lock_remote) {
+    return backend(st)->lock_check(st);
+}
+
+static int
+dir_lock_check(struct state_store *st)
+{
+    if (st->lock_fd < 0 || !st->lock_remote) {
         return 0;
     }
     return lock_put_pid(st, st->lock_fd, false);
@@ -403,14 +418,17 @@ state_lock_check(struct state_store *st)
 int
 state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
 {
+    return backend(st)->lock(st, retries, out_holder);
+}
+
+static int
+dir_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+{
     const struct timespec delay = { 0, LOCK_RETRY_NS };
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     unsigned int i;
     int fd, r;
 
-    if (st->is_file) {
-        return sfile_lock(st, retries, out_holder);
-    }
     if (st->lock_fd >= 0) {
         return 0;
     }
@@ -453,10 +471,12 @@ fail:
 void
 state_unlock(struct state_store *st)
 {
-    if (st->is_file) {
-        sfile_unlock(st);
-        return;
-    }
+    backend(st)->unlock(st);
+}
+
+static void
+dir_unlock(struct state_store *st)
+{
     if (st->lock_fd >= 0) {
         /* Whatever the journal holds goes to the main file while we still
          * own the directory; after that another writer may change both,
@@ -478,7 +498,7 @@ state_is_locked(const struct state_store *st)
 const char *
 state_kind(const struct state_store *st)
 {
-    return st->is_file ? "file" : "directory";
+    return backend(st)->kind;
 }
 
 /* Repair the mode of an existing file on load (docs/state.md §7.2). */
@@ -500,7 +520,7 @@ fix_mode(const struct state_store *st, int fd, mode_t cur)
 /* Read the whole regular file fname (at most STATEOBJ_MAX_LEN bytes). */
 int
 state_dir_read(const struct state_store *st, const char *fname,
-          uint8_t **out, uint32_t *out_len)
+               uint8_t **out, uint32_t *out_len)
 {
     struct stat sb;
     uint8_t *buf = NULL;
@@ -572,8 +592,7 @@ state_load(struct state_store *st, const char *name,
     if (state_jnl_covers(st, name)) {
         return state_jnl_load(st, key, fname, out, out_len, out_tpm_rc);
     }
-    r = st->is_file ? sfile_read(st, name, &obj, &len)
-                    : state_dir_read(st, fname, &obj, &len);
+    r = backend(st)->read(st, name, fname, &obj, &len);
     if (r < 0) {
         /* libtpms takes TPM_RETRY as "no such object: start fresh". */
         *out_tpm_rc = r == -ENOENT ? TPM_RETRY : TPM_FAIL;
@@ -595,8 +614,9 @@ state_load(struct state_store *st, const char *name,
  * gets the file's identity for a sidecar (statesum_set_file()).
  */
 int
-state_dir_write_tmp(const struct state_store *st, const char *tmp, const uint8_t *obj,
-          uint32_t len, struct statesum *out_id)
+state_dir_write_tmp(const struct state_store *st, const char *tmp,
+                    const uint8_t *obj, uint32_t len,
+                    struct statesum *out_id)
 {
     int fd, r;
 
@@ -637,7 +657,8 @@ state_dir_write_tmp(const struct state_store *st, const char *tmp, const uint8_t
 
 /* Rename the durable temp file tmp over fname and flush the directory. */
 int
-state_dir_commit_tmp(const struct state_store *st, const char *tmp, const char *fname)
+state_dir_commit_tmp(const struct state_store *st, const char *tmp,
+                     const char *fname)
 {
     if (renameat(st->dir_fd, tmp, st->dir_fd, fname) < 0) {
         int r = -errno;
@@ -665,12 +686,15 @@ write_atomic(const struct state_store *st, const char *tmp,
 int
 state_sync(struct state_store *st)
 {
+    return backend(st)->sync(st);
+}
+
+static int
+dir_sync(struct state_store *st)
+{
     char fname[STATE_NAME_MAX];
     int fd, r;
 
-    if (st->is_file) {
-        return sfile_sync(st);
-    }
     for (size_t i = 0; i < STATE_OBJS; i++) {
         r = obj_name(st, state_obj_names[i], /* tmp= */ false, fname,
                      sizeof(fname));
@@ -699,7 +723,7 @@ state_save(struct state_store *st, const char *name,
            const uint8_t *raw, uint32_t len, uint32_t *out_tpm_rc)
 {
     const struct state_key *key;
-    char fname[STATE_NAME_MAX], tmp[STATE_NAME_MAX];
+    char fname[STATE_NAME_MAX];
     uint8_t *obj = NULL;
     uint32_t olen = 0;
     int r;
@@ -707,9 +731,6 @@ state_save(struct state_store *st, const char *name,
     key = state_store_key(st, &r);
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
-    }
-    if (r == 0) {
-        r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
     }
     if (r == 0) {
         r = replace_check(st);
@@ -724,14 +745,8 @@ state_save(struct state_store *st, const char *name,
     if (r == 0) {
         r = stateobj_encode(raw, len, key, &obj, &olen);
     }
-    if (r == 0 && st->is_file) {
-        r = sfile_write(st, name, obj, olen);
-    } else if (r == 0) {
-        r = write_atomic(st, tmp, fname, obj, olen);
-        if (r < 0) {
-            log_debug("cannot write state file '%s/%s': %s", st->path,
-                      fname, strerror(-r));
-        }
+    if (r == 0) {
+        r = backend(st)->write(st, name, fname, obj, olen);
     }
     if (obj) {
         explicit_bzero(obj, olen);
@@ -756,46 +771,48 @@ state_delete(struct state_store *st, const char *name, bool must_exist)
     if (r < 0) {
         return r;
     }
-    if (st->is_file) {
-        r = sfile_write(st, name, NULL, 0);
-        return r == -ENOENT && !must_exist ? 0 : r;
-    }
     if (state_jnl_covers(st, name)) {
         state_jnl_delete(st, fname);
     }
-    if (unlinkat(st->dir_fd, fname, 0) < 0) {
-        if (errno == ENOENT && !must_exist) {
-            return 0;
-        }
-        return -errno;
-    }
-    return 0;
+    r = backend(st)->remove(st, name, fname);
+    return r == -ENOENT && !must_exist ? 0 : r;
 }
 
-/* Size of the regular file of object name plus suffix, or -errno. */
+/* Size of the directory's regular file fname, or -errno. */
 static long
-size_of(struct state_store *st, const char *name, const char *suffix)
+dir_size(struct state_store *st, const char *name, const char *fname)
 {
-    char fname[STATE_NAME_MAX], full[STATE_NAME_MAX + 16];
     struct stat sb;
-    int r;
 
-    r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
-    if (r < 0) {
-        return r;
-    }
-    if (st->is_file) {
-        /* the file backend keeps no generations beside the file */
-        return suffix[0] ? -ENOENT : sfile_size(st, name);
-    }
-    snprintf(full, sizeof(full), "%s%s", fname, suffix);
-    if (fstatat(st->dir_fd, full, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+    (void)name;
+    if (fstatat(st->dir_fd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
         return -errno;
     }
     if (!S_ISREG(sb.st_mode)) {
         return -EINVAL;
     }
     return (long)sb.st_size;
+}
+
+/* Size of object name's file plus suffix (a generation), or -errno. */
+static long
+size_of(struct state_store *st, const char *name, const char *suffix)
+{
+    char fname[STATE_NAME_MAX], full[STATE_NAME_MAX + 16];
+    int r;
+
+    r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    if (r < 0) {
+        return r;
+    }
+    if (!suffix[0]) {
+        return backend(st)->size(st, name, fname);
+    }
+    if (!backend(st)->generations) {
+        return -ENOENT;     /* none kept beside a file:// state */
+    }
+    snprintf(full, sizeof(full), "%s%s", fname, suffix);
+    return dir_size(st, name, full);
 }
 
 long
@@ -810,51 +827,83 @@ state_damaged_size(struct state_store *st, const char *name)
     return size_of(st, name, ".damaged");
 }
 
-/* state_replace_from() for file://: every object in one header switch. */
-static int
-replace_file(struct state_store *st, struct state_store *from)
-{
-    const struct state_key *key;
-    uint8_t *raw = NULL, *obj[STATE_OBJS] = { NULL };
-    uint32_t raw_len = 0, len[STATE_OBJS] = { 0 }, rc = 0;
-    int r = 0;
-
-    key = state_store_key(st, &r);
-    for (size_t i = 0; r == 0 && i < STATE_OBJS; i++) {
-        r = state_load(from, state_obj_names[i], &raw, &raw_len, &rc);
-        if (r == 0) {
-            r = stateobj_encode(raw, raw_len, key, &obj[i], &len[i]);
-            explicit_bzero(raw, raw_len);
-            free(raw);
-            raw = NULL;
-        } else if (r == -ENOENT) {
-            r = 0;
-        }
-    }
-    if (r == 0) {
-        r = sfile_replace(st, obj, len);
-    }
-    for (size_t i = 0; i < STATE_OBJS; i++) {
-        if (obj[i]) {
-            explicit_bzero(obj[i], len[i]);
-            free(obj[i]);
-        }
-    }
-    return r;
-}
-
 int
 state_replace_from(struct state_store *st, struct state_store *from)
 {
     int r;
 
-    if (st->is_file) {
-        return replace_file(st, from);
-    }
-    r = state_replace_dir(st, from);
+    r = backend(st)->replace(st, from);
     if (r < 0) {
         log_debug("cannot replace the TPM state in '%s': %s", st->path,
                   strerror(-r));
     }
     return r;
+}
+
+static int
+dir_fd(const struct state_store *st)
+{
+    return st->dir_fd;
+}
+
+static int
+dir_read(struct state_store *st, const char *name, const char *fname,
+         uint8_t **out, uint32_t *out_len)
+{
+    (void)name;
+    return state_dir_read(st, fname, out, out_len);
+}
+
+static int
+dir_write(struct state_store *st, const char *name, const char *fname,
+          const uint8_t *obj, uint32_t len)
+{
+    char tmp[STATE_NAME_MAX];
+    int r;
+
+    r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
+    if (r == 0) {
+        r = write_atomic(st, tmp, fname, obj, len);
+    }
+    if (r < 0) {
+        log_debug("cannot write state file '%s/%s': %s", st->path, fname,
+                  strerror(-r));
+    }
+    return r;
+}
+
+static int
+dir_remove(struct state_store *st, const char *name, const char *fname)
+{
+    (void)name;
+    return unlinkat(st->dir_fd, fname, 0) < 0 ? -errno : 0;
+}
+
+static int
+dir_replace(struct state_store *st, struct state_store *from)
+{
+    return state_replace_dir(st, from);
+}
+
+static const struct state_backend dir_backend = {
+    .kind = "directory",
+    .generations = true,
+    .open = dir_open,
+    .close = dir_close,
+    .fd = dir_fd,
+    .lock = dir_lock,
+    .unlock = dir_unlock,
+    .lock_check = dir_lock_check,
+    .read = dir_read,
+    .write = dir_write,
+    .remove = dir_remove,
+    .size = dir_size,
+    .sync = dir_sync,
+    .replace = dir_replace,
+};
+
+const struct state_backend *
+state_backend_of(const struct state_store *st)
+{
+    return st->is_file ? &state_file_backend : &dir_backend;
 }

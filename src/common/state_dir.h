@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "state.h"
 #include "statesum.h"
@@ -33,6 +34,43 @@ enum state_prefix {
 int state_fname(const struct state_store *st, enum state_prefix pfx,
                 const char *name, const char *suffix, char *buf,
                 size_t len);
+
+/*
+ * A backend: what differs between a directory of files and a file://
+ * state (state.c's dir_backend, state_file.c's state_file_backend).
+ * name is the object ("permall"), fname its directory file name.
+ */
+struct state_backend {
+    const char *kind;       /* "directory" or "file", for messages */
+    /* .bak, journal, sidecar and the replace transaction (§7): the
+     * directory's; a file:// write is crash-safe on its own (§8.3) */
+    bool generations;
+    int (*open)(struct state_store *st, const char *path, bool create,
+                char *err, size_t errlen);
+    void (*close)(struct state_store *st);
+    int (*fd)(const struct state_store *st);
+    int (*lock)(struct state_store *st, unsigned int retries,
+                pid_t *out_holder);
+    void (*unlock)(struct state_store *st);
+    int (*lock_check)(struct state_store *st);
+    /* The stored object's bytes (malloc'd); -ENOENT if absent. */
+    int (*read)(struct state_store *st, const char *name, const char *fname,
+                uint8_t **out, uint32_t *out_len);
+    /* Store the object's bytes durably and atomically. */
+    int (*write)(struct state_store *st, const char *name, const char *fname,
+                 const uint8_t *obj, uint32_t len);
+    /* -ENOENT if absent. */
+    int (*remove)(struct state_store *st, const char *name,
+                  const char *fname);
+    long (*size)(struct state_store *st, const char *name,
+                 const char *fname);
+    int (*sync)(struct state_store *st);
+    int (*replace)(struct state_store *st, struct state_store *from);
+};
+
+extern const struct state_backend state_file_backend;
+/* The backend st was opened with. */
+const struct state_backend *state_backend_of(const struct state_store *st);
 
 /* st's file key, or NULL without one; *r -EINVAL for a bad key length. */
 const struct state_key *state_store_key(const struct state_store *st,

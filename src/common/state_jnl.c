@@ -35,7 +35,8 @@ bool
 state_jnl_covers(const struct state_store *st, const char *name)
 {
     /* The file backend's writes are crash-safe in place (§8.3). */
-    return !st->defer_sync && !st->is_file && strcmp(name, "permall") == 0;
+    return !st->defer_sync && state_backend_of(st)->generations &&
+           strcmp(name, "permall") == 0;
 }
 
 /* fname with a suffix; for tmp, upstream's TMP prefix instead of tpm. */
@@ -852,7 +853,7 @@ state_fold_journal(struct state_store *st)
     uint32_t len = 0, rc = 0;
     int r;
 
-    if (st->is_file || st->defer_sync) {
+    if (!state_backend_of(st)->generations || st->defer_sync) {
         return 0;
     }
     st->fallback_logged = false;

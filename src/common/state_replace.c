@@ -410,8 +410,8 @@ state_remove_others(struct state_store *st)
     struct dirent *e;
     int fd, r;
 
-    if (st->is_file) {
-        return 0;
+    if (!state_backend_of(st)->generations) {
+        return 0;   /* a file:// state is one TPM's objects only */
     }
     r = state_fname(st, STATE_PFX_MAIN, "", "", mine, sizeof(mine));
     if (r < 0) {
