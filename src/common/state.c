@@ -277,6 +277,12 @@ state_set_scratch(struct state_store *st)
     st->defer_sync = true;
 }
 
+bool
+state_is_scratch(const struct state_store *st)
+{
+    return st->defer_sync;
+}
+
 void
 state_new_start(struct state_store *st)
 {

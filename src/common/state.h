@@ -126,6 +126,7 @@ void state_set_filekey(struct state_store *st, const struct state_key *key);
  * in): no flush per write and no journal; the owner calls state_sync().
  */
 void state_set_scratch(struct state_store *st);
+bool state_is_scratch(const struct state_store *st);
 /* libtpms starts again: a fallback to an older generation is logged once
  * per start (libtpms reads the permall more than once while it starts). */
 void state_new_start(struct state_store *st);

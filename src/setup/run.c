@@ -299,7 +299,7 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
     /* A scratch state is read by no one before it is flushed: libtpms'
      * writes wait in memory, and only the last of each object is written
      * (one file instead of about 15 for the permall). */
-    ctx->tpm->hold_writes = ctx->tpm->store.defer_sync;
+    ctx->tpm->hold_writes = state_is_scratch(&ctx->tpm->store);
     get_ident(&ctx->ident);
     r = tpm_start(ctx->tpm, false, &rc);
     if (r == -EIO) {
