@@ -390,7 +390,7 @@ exit_rules(const struct daemon_cfg *c, const char *const *unlink_at_exit,
 /*
  * What this instance still reaches once confined (docs/cli.md §4): its
  * state directory (everything the store does happens in it, through
- * st->dir_fd) or its state file, and what it removes at exit: its pid
+ * state_fd(st)) or its state file, and what it removes at exit: its pid
  * file (read, then removed from its directory) and its Unix sockets
  * (removed from theirs).  The log, --pcap, the channels and the keys are
  * open descriptors or read already, which Landlock leaves alone.
@@ -408,12 +408,10 @@ confine_files(const struct daemon_cfg *c, const struct state_store *st,
     for (size_t i = 0; i < CONFINE_MAX_RULES; i++) {
         fds[i] = -1;
     }
-    if (st && st->is_file && st->file_fd >= 0) {
-        rules[n++] = (struct landlock_rule){ st->file_fd,
-                                             LANDLOCK_GRANT_FILE };
-    } else if (st && st->dir_fd >= 0) {
-        rules[n++] = (struct landlock_rule){ st->dir_fd,
-                                             LANDLOCK_GRANT_STORE };
+    if (st && state_fd(st) >= 0) {
+        rules[n++] = (struct landlock_rule){
+            state_fd(st),
+            state_is_file(st) ? LANDLOCK_GRANT_FILE : LANDLOCK_GRANT_STORE };
     }
     n += exit_rules(c, unlink_at_exit, rules + n, fds + n);
     /* Read now what is read once, lazily, and out of reach afterwards:

@@ -101,7 +101,7 @@ give_new_state(struct run *r, char *err, size_t errlen)
     const struct state_store *st = &r->s->inst->store;
 
     if (!u->set ||
-        fchown(st->is_file ? st->file_fd : st->dir_fd, u->uid, u->gid) == 0) {
+        fchown(state_fd(st), u->uid, u->gid) == 0) {
         return 0;
     }
     snprintf(err, errlen, "cannot give the new state directory '%.256s' "

@@ -16,13 +16,16 @@ static int
 load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
           char *err, size_t errlen)
 {
+    struct state_key key = { .len = 0 };
     char msg[300];
 
-    if (c->key_opt &&
-        key_load_from_opts(c->key_opt, &inst->store.filekey, msg,
-                           sizeof(msg)) < 0) {
-        snprintf(err, errlen, "--key: %s", msg);
-        return -EINVAL;
+    if (c->key_opt) {
+        if (key_load_from_opts(c->key_opt, &key, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "--key: %s", msg);
+            return -EINVAL;
+        }
+        state_set_filekey(&inst->store, &key);
+        key_wipe(&key);
     }
     if (c->migkey_opt &&
         key_load_from_opts(c->migkey_opt, &inst->migkey, msg,

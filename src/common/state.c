@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The directory state backend: upstream file names, atomic and durable
- * writes relative to one directory fd, and the .lock file lock
- * (docs/state.md §2.1, §6, §7).
+ * The state store's API, which calls the backend a store was opened with
+ * through its table (struct state_backend, state_dir.h): the directory
+ * backend here (upstream file names, atomic and durable writes relative
+ * to one directory fd, the .lock file lock; docs/state.md §2.1, §6, §7)
+ * or the linear file backend (state_file.c).  permall's journal policy is
+ * state_jnl.c's, the replace transaction state_replace.c's.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE    /* F_OFD_SETLK */
@@ -22,6 +25,7 @@
 #include "ctrl_wire.h"
 #include "fdio.h"
 #include "log.h"
+#include "state_dir.h"
 #include "state_file.h"
 #include "stateobj.h"
 #include "statesum.h"
@@ -31,7 +35,6 @@
 #define LOCK_RETRY_NS (10 * 1000 * 1000)
 /* Upstream: path length + 20 must fit in FILENAME_MAX (docs/state.md §2.1). */
 #define STATE_PATH_MAX (4096 - 20)
-#define OBJ_NAME_MAX 64
 
 const char *const state_obj_names[STATE_OBJS] = {
     [STATE_OBJ_PERMALL] = "permall",
@@ -47,43 +50,47 @@ state_file_uri_path(const char *uri)
     return strncmp(uri, STATE_FILE_URI, n) == 0 ? uri + n : NULL;
 }
 
-static int
-obj_name(const struct state_store *st, const char *name, bool tmp,
-         char *buf, size_t len)
+int
+state_fname(const struct state_store *st, enum state_prefix pfx,
+            const char *name, const char *suffix, char *buf, size_t len)
 {
-    const char *prefix;
+    static const char *const prefixes[][2] = {
+        [STATE_PFX_MAIN] = { "tpm", "tpm2" },
+        [STATE_PFX_TMP] = { "TMP", "TMP2" },
+        [STATE_PFX_NEW] = { "NEW", "NEW2" },
+    };
     int n;
 
-    if (!name || !*name || strchr(name, '/')) {
+    if (!name || strchr(name, '/')) {
         return -EINVAL;
     }
-    if (tmp) {
-        prefix = st->tpm2 ? "TMP2" : "TMP";
-    } else {
-        prefix = st->tpm2 ? "tpm2" : "tpm";
-    }
     /* "00" is the TPM number, always 0. */
-    n = snprintf(buf, len, "%s-00.%s", prefix, name);
+    n = snprintf(buf, len, "%s-00.%s%s", prefixes[pfx][st->tpm2], name,
+                 suffix);
     if (n < 0 || (size_t)n >= len) {
         return -ENAMETOOLONG;
     }
     return 0;
 }
 
-/* permall's journal (definitions at the end of this file). */
-static bool is_journaled(const struct state_store *st, const char *name);
-static int jnl_load(struct state_store *st, const struct state_key *key,
-                    const char *fname, uint8_t **out, uint32_t *out_len,
-                    uint32_t *out_tpm_rc);
-static int jnl_save(struct state_store *st, const struct state_key *key,
-                    const char *fname, const uint8_t *raw, uint32_t len);
-static void jnl_delete(struct state_store *st, const char *fname);
+static int
+obj_name(const struct state_store *st, const char *name, bool tmp,
+         char *buf, size_t len)
+{
+    if (!name || !*name) {
+        return -EINVAL;
+    }
+    return state_fname(st, tmp ? STATE_PFX_TMP : STATE_PFX_MAIN, name, "",
+                       buf, len);
+}
+
 static int write_atomic(const struct state_store *st, const char *tmp,
                         const char *fname, const uint8_t *obj, uint32_t len);
+#define backend(st) state_backend_of(st)
 
 /* A key left uninitialised by the caller must not reach the crypto. */
-static const struct state_key *
-store_key(const struct state_store *st, int *r)
+const struct state_key *
+state_store_key(const struct state_store *st, int *r)
 {
     if (st->filekey.len == 0) {
         *r = 0;
@@ -127,8 +134,6 @@ state_open(struct state_store *st, const char *path, bool tpm2,
            mode_t mode, bool mode_explicit, bool create,
            char *err, size_t errlen)
 {
-    int fd;
-
     st->dir_fd = -1;
     st->lock_fd = -1;
     st->lock_remote = false;
@@ -141,6 +146,9 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->mode = mode & 0777;
     st->mode_explicit = mode_explicit;
     st->defer_sync = false;
+    st->replace_checked = false;
+    /* No key until state_set_filekey(). */
+    explicit_bzero(&st->filekey, sizeof(st->filekey));
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
@@ -154,9 +162,15 @@ state_open(struct state_store *st, const char *path, bool tpm2,
         return -ENAMETOOLONG;
     }
     snprintf(st->path, sizeof(st->path), "%s", path);
-    if (st->is_file) {
-        return sfile_open(st, path, err, errlen);
-    }
+    return backend(st)->open(st, path, create, err, errlen);
+}
+
+static int
+dir_open(struct state_store *st, const char *path, bool create, char *err,
+         size_t errlen)
+{
+    int fd;
+
     if (create && mkdir(path, 0775) < 0 && errno != EEXIST) {
         fd = errno;
         snprintf(err, errlen, "cannot create state directory '%s': %s; "
@@ -174,17 +188,19 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     return 0;
 }
 
-static void jnl_detach(struct state_store *st);
-
 void
 state_close(struct state_store *st)
 {
     state_checkpoint(st);
-    jnl_detach(st);
+    state_jnl_forget(st);
     state_unlock(st);
-    if (st->is_file) {
-        sfile_close(st);
-    }
+    backend(st)->close(st);
+    key_wipe(&st->filekey);
+}
+
+static void
+dir_close(struct state_store *st)
+{
     if (st->dir_fd >= 0) {
         close(st->dir_fd);
         st->dir_fd = -1;
@@ -195,6 +211,140 @@ void
 state_set_tpm2(struct state_store *st, bool tpm2)
 {
     st->tpm2 = tpm2;
+}
+
+void
+state_move(struct state_store *to, struct state_store *from)
+{
+    *to = *from;
+    if (from->why == from->why_buf) {
+        to->why = to->why_buf;
+    }
+    explicit_bzero(from, sizeof(*from));
+    from->dir_fd = -1;
+    from->lock_fd = -1;
+    from->file_fd = -1;
+    from->file_alias_fd = -1;
+    journal_init(&from->jnl);
+}
+
+const char *
+state_path(const struct state_store *st)
+{
+    return st->path;
+}
+
+const char *
+state_why(const struct state_store *st)
+{
+    return st->why;
+}
+
+void
+state_clear_why(struct state_store *st)
+{
+    st->why = NULL;
+}
+
+bool
+state_is_file(const struct state_store *st)
+{
+    return st->is_file;
+}
+
+int
+state_fd(const struct state_store *st)
+{
+    return backend(st)->fd(st);
+}
+
+const struct state_key *
+state_filekey(const struct state_store *st)
+{
+    return &st->filekey;
+}
+
+void
+state_set_filekey(struct state_store *st, const struct state_key *key)
+{
+    key_wipe(&st->filekey);
+    st->filekey = *key;
+}
+
+void
+state_set_scratch(struct state_store *st)
+{
+    st->defer_sync = true;
+}
+
+bool
+state_is_scratch(const struct state_store *st)
+{
+    return st->defer_sync;
+}
+
+void
+state_new_start(struct state_store *st)
+{
+    st->fallback_logged = false;
+}
+
+/*
+ * Before the first access to a directory's files: finish a replacement an
+ * interrupted swtpm_setup left (state_replace_recover()), under the lock.
+ * Not holding it (lock=false; an incoming migration before its first
+ * write), only a committed replacement matters: it is finished under the
+ * lock taken just for this, and refused while another process holds the
+ * lock (a swtpm_setup in the middle of it).  0, or a negative errno with
+ * st->why set: the state must not be used half replaced.
+ */
+static int
+replace_check(struct state_store *st)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int fd, r;
+
+    if (!backend(st)->generations || st->defer_sync ||
+        st->replace_checked || st->dir_fd < 0) {
+        return 0;
+    }
+    fd = st->lock_fd;
+    if (fd < 0 && !state_replace_pending(st)) {
+        /* Nothing committed: what is staged is no reader's business. */
+        st->replace_checked = true;
+        return 0;
+    }
+    if (fd < 0) {
+        fd = openat(st->dir_fd, LOCK_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+            r = fd < 0 ? -errno : -EBUSY;
+            if (fd >= 0) {
+                close(fd);
+            }
+            snprintf(st->why_buf, sizeof(st->why_buf), "the TPM state in "
+                     "'%s' is being replaced (a swtpm_setup holds its lock "
+                     "or left its swap half done): %s; let it finish, or "
+                     "start with the lock so that the swap is completed",
+                     st->path, strerror(-r));
+            st->why = st->why_buf;
+            return r;
+        }
+    }
+    r = state_replace_recover(st);
+    if (fd != st->lock_fd) {
+        close(fd);
+    }
+    if (r < 0) {
+        snprintf(st->why_buf, sizeof(st->why_buf), "cannot finish the "
+                 "replacement of the TPM state in '%s' that an interrupted "
+                 "swtpm_setup committed: %s; make the directory writable, "
+                 "or run swtpm_setup --overwrite again", st->path,
+                 strerror(-r));
+        st->why = st->why_buf;
+        return r;
+    }
+    st->replace_checked = true;
+    return 0;
 }
 
 /*
@@ -259,7 +409,13 @@ lock_holder(int fd)
 int
 state_lock_check(struct state_store *st)
 {
-    if (st->is_file || st->lock_fd < 0 || !st->lock_remote) {
+    return backend(st)->lock_check(st);
+}
+
+static int
+dir_lock_check(struct state_store *st)
+{
+    if (st->lock_fd < 0 || !st->lock_remote) {
         return 0;
     }
     return lock_put_pid(st, st->lock_fd, false);
@@ -268,14 +424,17 @@ state_lock_check(struct state_store *st)
 int
 state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
 {
+    return backend(st)->lock(st, retries, out_holder);
+}
+
+static int
+dir_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+{
     const struct timespec delay = { 0, LOCK_RETRY_NS };
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     unsigned int i;
     int fd, r;
 
-    if (st->is_file) {
-        return sfile_lock(st, retries, out_holder);
-    }
     if (st->lock_fd >= 0) {
         return 0;
     }
@@ -305,6 +464,10 @@ state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
     }
     lock_write_pid(st, fd);
     st->lock_fd = fd;
+    /* Another holder may have replaced the TPM meanwhile; a failure is
+     * reported by the first load or store, which tries again. */
+    st->replace_checked = false;
+    replace_check(st);
     return 0;
 fail:
     close(fd);
@@ -314,18 +477,21 @@ fail:
 void
 state_unlock(struct state_store *st)
 {
-    if (st->is_file) {
-        sfile_unlock(st);
-        return;
-    }
+    backend(st)->unlock(st);
+}
+
+static void
+dir_unlock(struct state_store *st)
+{
     if (st->lock_fd >= 0) {
         /* Whatever the journal holds goes to the main file while we still
          * own the directory; after that another writer may change both,
          * so our view of the journal is stale and must be dropped. */
         state_checkpoint(st);
-        jnl_detach(st);
+        state_jnl_forget(st);
         close(st->lock_fd);
         st->lock_fd = -1;
+        st->replace_checked = false;
     }
 }
 
@@ -338,7 +504,7 @@ state_is_locked(const struct state_store *st)
 const char *
 state_kind(const struct state_store *st)
 {
-    return st->is_file ? "file" : "directory";
+    return backend(st)->kind;
 }
 
 /* Repair the mode of an existing file on load (docs/state.md §7.2). */
@@ -358,9 +524,9 @@ fix_mode(const struct state_store *st, int fd, mode_t cur)
 }
 
 /* Read the whole regular file fname (at most STATEOBJ_MAX_LEN bytes). */
-static int
-read_file(const struct state_store *st, const char *fname,
-          uint8_t **out, uint32_t *out_len)
+int
+state_dir_read(const struct state_store *st, const char *fname,
+               uint8_t **out, uint32_t *out_len)
 {
     struct stat sb;
     uint8_t *buf = NULL;
@@ -412,25 +578,27 @@ state_load(struct state_store *st, const char *name,
            uint8_t **out, uint32_t *out_len, uint32_t *out_tpm_rc)
 {
     const struct state_key *key;
-    char fname[OBJ_NAME_MAX];
+    char fname[STATE_NAME_MAX];
     uint8_t *obj = NULL;
     uint32_t len = 0;
     int r;
 
     st->why = NULL;
-    key = store_key(st, &r);
+    key = state_store_key(st, &r);
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    }
+    if (r == 0) {
+        r = replace_check(st);
     }
     if (r < 0) {
         *out_tpm_rc = TPM_FAIL;
         return r;
     }
-    if (is_journaled(st, name)) {
-        return jnl_load(st, key, fname, out, out_len, out_tpm_rc);
+    if (state_jnl_covers(st, name)) {
+        return state_jnl_load(st, key, fname, out, out_len, out_tpm_rc);
     }
-    r = st->is_file ? sfile_read(st, name, &obj, &len)
-                    : read_file(st, fname, &obj, &len);
+    r = backend(st)->read(st, name, fname, &obj, &len);
     if (r < 0) {
         /* libtpms takes TPM_RETRY as "no such object: start fresh". */
         *out_tpm_rc = r == -ENOENT ? TPM_RETRY : TPM_FAIL;
@@ -451,9 +619,10 @@ state_load(struct state_store *st, const char *name,
  * Write obj to a new file tmp and make it durable; out_id (may be NULL)
  * gets the file's identity for a sidecar (statesum_set_file()).
  */
-static int
-write_tmp(const struct state_store *st, const char *tmp, const uint8_t *obj,
-          uint32_t len, struct statesum *out_id)
+int
+state_dir_write_tmp(const struct state_store *st, const char *tmp,
+                    const uint8_t *obj, uint32_t len,
+                    struct statesum *out_id)
 {
     int fd, r;
 
@@ -493,8 +662,9 @@ write_tmp(const struct state_store *st, const char *tmp, const uint8_t *obj,
 }
 
 /* Rename the durable temp file tmp over fname and flush the directory. */
-static int
-commit_tmp(const struct state_store *st, const char *tmp, const char *fname)
+int
+state_dir_commit_tmp(const struct state_store *st, const char *tmp,
+                     const char *fname)
 {
     if (renameat(st->dir_fd, tmp, st->dir_fd, fname) < 0) {
         int r = -errno;
@@ -515,19 +685,22 @@ write_atomic(const struct state_store *st, const char *tmp,
 {
     int r;
 
-    r = write_tmp(st, tmp, obj, len, NULL);
-    return r < 0 ? r : commit_tmp(st, tmp, fname);
+    r = state_dir_write_tmp(st, tmp, obj, len, NULL);
+    return r < 0 ? r : state_dir_commit_tmp(st, tmp, fname);
 }
 
 int
 state_sync(struct state_store *st)
 {
-    char fname[OBJ_NAME_MAX];
+    return backend(st)->sync(st);
+}
+
+static int
+dir_sync(struct state_store *st)
+{
+    char fname[STATE_NAME_MAX];
     int fd, r;
 
-    if (st->is_file) {
-        return sfile_sync(st);
-    }
     for (size_t i = 0; i < STATE_OBJS; i++) {
         r = obj_name(st, state_obj_names[i], /* tmp= */ false, fname,
                      sizeof(fname));
@@ -556,20 +729,20 @@ state_save(struct state_store *st, const char *name,
            const uint8_t *raw, uint32_t len, uint32_t *out_tpm_rc)
 {
     const struct state_key *key;
-    char fname[OBJ_NAME_MAX], tmp[OBJ_NAME_MAX];
+    char fname[STATE_NAME_MAX];
     uint8_t *obj = NULL;
     uint32_t olen = 0;
     int r;
 
-    key = store_key(st, &r);
+    key = state_store_key(st, &r);
     if (r == 0) {
         r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
     }
     if (r == 0) {
-        r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
+        r = replace_check(st);
     }
-    if (r == 0 && is_journaled(st, name)) {
-        r = jnl_save(st, key, fname, raw, len);
+    if (r == 0 && state_jnl_covers(st, name)) {
+        r = state_jnl_save(st, key, fname, raw, len);
         if (r < 0) {
             *out_tpm_rc = TPM_FAIL;
         }
@@ -578,14 +751,8 @@ state_save(struct state_store *st, const char *name,
     if (r == 0) {
         r = stateobj_encode(raw, len, key, &obj, &olen);
     }
-    if (r == 0 && st->is_file) {
-        r = sfile_write(st, name, obj, olen);
-    } else if (r == 0) {
-        r = write_atomic(st, tmp, fname, obj, olen);
-        if (r < 0) {
-            log_debug("cannot write state file '%s/%s': %s", st->path,
-                      fname, strerror(-r));
-        }
+    if (r == 0) {
+        r = backend(st)->write(st, name, fname, obj, olen);
     }
     if (obj) {
         explicit_bzero(obj, olen);
@@ -600,53 +767,58 @@ state_save(struct state_store *st, const char *name,
 int
 state_delete(struct state_store *st, const char *name, bool must_exist)
 {
-    char fname[OBJ_NAME_MAX];
+    char fname[STATE_NAME_MAX];
     int r;
 
     r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    if (r == 0) {
+        r = replace_check(st);
+    }
     if (r < 0) {
         return r;
     }
-    if (st->is_file) {
-        r = sfile_write(st, name, NULL, 0);
-        return r == -ENOENT && !must_exist ? 0 : r;
+    if (state_jnl_covers(st, name)) {
+        state_jnl_delete(st, fname);
     }
-    if (is_journaled(st, name)) {
-        jnl_delete(st, fname);
-    }
-    if (unlinkat(st->dir_fd, fname, 0) < 0) {
-        if (errno == ENOENT && !must_exist) {
-            return 0;
-        }
-        return -errno;
-    }
-    return 0;
+    r = backend(st)->remove(st, name, fname);
+    return r == -ENOENT && !must_exist ? 0 : r;
 }
 
-/* Size of the regular file of object name plus suffix, or -errno. */
+/* Size of the directory's regular file fname, or -errno. */
 static long
-size_of(struct state_store *st, const char *name, const char *suffix)
+dir_size(struct state_store *st, const char *name, const char *fname)
 {
-    char fname[OBJ_NAME_MAX], full[OBJ_NAME_MAX + 16];
     struct stat sb;
-    int r;
 
-    r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
-    if (r < 0) {
-        return r;
-    }
-    if (st->is_file) {
-        /* the file backend keeps no generations beside the file */
-        return suffix[0] ? -ENOENT : sfile_size(st, name);
-    }
-    snprintf(full, sizeof(full), "%s%s", fname, suffix);
-    if (fstatat(st->dir_fd, full, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+    (void)name;
+    if (fstatat(st->dir_fd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
         return -errno;
     }
     if (!S_ISREG(sb.st_mode)) {
         return -EINVAL;
     }
     return (long)sb.st_size;
+}
+
+/* Size of object name's file plus suffix (a generation), or -errno. */
+static long
+size_of(struct state_store *st, const char *name, const char *suffix)
+{
+    char fname[STATE_NAME_MAX], full[STATE_NAME_MAX + 16];
+    int r;
+
+    r = obj_name(st, name, /* tmp= */ false, fname, sizeof(fname));
+    if (r < 0) {
+        return r;
+    }
+    if (!suffix[0]) {
+        return backend(st)->size(st, name, fname);
+    }
+    if (!backend(st)->generations) {
+        return -ENOENT;     /* none kept beside a file:// state */
+    }
+    snprintf(full, sizeof(full), "%s%s", fname, suffix);
+    return dir_size(st, name, full);
 }
 
 long
@@ -661,877 +833,83 @@ state_damaged_size(struct state_store *st, const char *name)
     return size_of(st, name, ".damaged");
 }
 
-/*
- * permall's journal (journal.h).  The main file stays in upstream's format
- * and is rewritten only at checkpoints; in between, each new permall goes
- * to a journal slot with one flush.  volatilestate and savestate are
- * written rarely and keep the temp file + rename path.
- */
-#define JNL_CHECKPOINT_WRITES 256
-#define JNL_NAME_MAX (OBJ_NAME_MAX + 16)
-
-static bool
-is_journaled(const struct state_store *st, const char *name)
+int
+state_replace_from(struct state_store *st, struct state_store *from)
 {
-    /* The file backend's writes are crash-safe in place (§8.3). */
-    return !st->defer_sync && !st->is_file && strcmp(name, "permall") == 0;
-}
+    int r;
 
-/* fname with a suffix; for tmp, upstream's TMP prefix instead of tpm. */
-static void
-jnl_name(const struct state_store *st, const char *fname, bool tmp,
-         const char *suffix, char *buf, size_t len)
-{
-    const char *rest = strchr(fname, '-');
-
-    if (tmp) {
-        snprintf(buf, len, "%s%s%s", st->tpm2 ? "TMP2" : "TMP", rest,
-                 suffix);
-    } else {
-        snprintf(buf, len, "%s%s", fname, suffix);
+    r = backend(st)->replace(st, from);
+    if (r < 0) {
+        log_debug("cannot replace the TPM state in '%s': %s", st->path,
+                  strerror(-r));
     }
+    return r;
 }
 
-static void
-jnl_drop_pending(struct journal *j)
+static int
+dir_fd(const struct state_store *st)
 {
-    if (j->pending) {
-        explicit_bzero(j->pending, j->pending_len);
-        free(j->pending);
+    return st->dir_fd;
+}
+
+static int
+dir_read(struct state_store *st, const char *name, const char *fname,
+         uint8_t **out, uint32_t *out_len)
+{
+    (void)name;
+    return state_dir_read(st, fname, out, out_len);
+}
+
+static int
+dir_write(struct state_store *st, const char *name, const char *fname,
+          const uint8_t *obj, uint32_t len)
+{
+    char tmp[STATE_NAME_MAX];
+    int r;
+
+    r = obj_name(st, name, /* tmp= */ true, tmp, sizeof(tmp));
+    if (r == 0) {
+        r = write_atomic(st, tmp, fname, obj, len);
     }
-    j->pending = NULL;
-    j->pending_len = 0;
+    if (r < 0) {
+        log_debug("cannot write state file '%s/%s': %s", st->path, fname,
+                  strerror(-r));
+    }
+    return r;
 }
 
-static void
-jnl_detach(struct state_store *st)
+static int
+dir_remove(struct state_store *st, const char *name, const char *fname)
 {
-    jnl_drop_pending(&st->jnl);
-    journal_close(&st->jnl);
-    memset(&st->jnl, 0, sizeof(st->jnl));
-    journal_init(&st->jnl);
+    (void)name;
+    return unlinkat(st->dir_fd, fname, 0) < 0 ? -errno : 0;
 }
 
-/* A copy of the newest valid journal slot. */
-struct jnl_newest {
-    bool found;
-    uint64_t seq;
-    uint8_t base[CRYPTO_SHA256_LEN];
-    uint8_t *obj;
-    uint32_t len;
+static int
+dir_replace(struct state_store *st, struct state_store *from)
+{
+    return state_replace_dir(st, from);
+}
+
+static const struct state_backend dir_backend = {
+    .kind = "directory",
+    .generations = true,
+    .open = dir_open,
+    .close = dir_close,
+    .fd = dir_fd,
+    .lock = dir_lock,
+    .unlock = dir_unlock,
+    .lock_check = dir_lock_check,
+    .read = dir_read,
+    .write = dir_write,
+    .remove = dir_remove,
+    .size = dir_size,
+    .sync = dir_sync,
+    .replace = dir_replace,
 };
 
-static void
-newest_free(struct jnl_newest *n)
+const struct state_backend *
+state_backend_of(const struct state_store *st)
 {
-    if (n->obj) {
-        explicit_bzero(n->obj, n->len);
-        free(n->obj);
-    }
-    n->obj = NULL;
-}
-
-/*
- * st->why for a state file fname that exists but cannot be read, naming
- * it, the reason and the fix (r: read_file()'s or journal_open()'s error).
- */
-static void
-why_unreadable(struct state_store *st, const char *fname, int r)
-{
-    char *b = st->why_buf;
-    size_t n = sizeof(st->why_buf);
-
-    switch (-r) {
-    case EACCES:
-    case EPERM:
-        snprintf(b, n, "'%s/%s' is not readable by uid %ld (%s); give "
-                 "that user read and write permission on it",
-                 st->path, fname, (long)geteuid(), strerror(-r));
-        break;
-    case ELOOP:
-        snprintf(b, n, "'%s/%s' is a symbolic link (%s), which is never "
-                 "followed; put the file itself there", st->path, fname,
-                 strerror(-r));
-        break;
-    case EINVAL:
-    case EISDIR:
-        snprintf(b, n, "'%s/%s' is not a regular file (a FIFO, directory "
-                 "or device); move it away and put the state file there",
-                 st->path, fname);
-        break;
-    default:
-        snprintf(b, n, "cannot read '%s/%s': %s", st->path, fname,
-                 strerror(-r));
-        break;
-    }
-    st->why = b;
-}
-
-/*
- * Did decoding obj fail because of the key rather than damage?  A file
- * flagged encrypted without a key, one not flagged with a key, and an
- * HMAC or key size mismatch all are: another generation must not be
- * taken for them (the key may belong to another TPM).
- */
-static bool
-is_key_failure(const uint8_t *obj, uint32_t len,
-               const struct state_key *key, uint32_t rc)
-{
-    bool flagged;
-
-    if (len < STATEOBJ_HDR_LEN) {
-        return false;
-    }
-    flagged = (obj[5] & 0x01) != 0;     /* docs/state.md §3.1 flags */
-    if (!key) {
-        return flagged;
-    }
-    return !flagged || rc == TPM_DECRYPT_ERROR ||
-           rc == TPM_BAD_KEY_PROPERTY;
-}
-
-static void
-why_key(struct state_store *st, const char *fname, bool have_key)
-{
-    snprintf(st->why_buf, sizeof(st->why_buf),
-             have_key ? "'%s/%s' does not decrypt with the given --key "
-                        "(integrity check failed: wrong --key or damaged "
-                        "file); start with the key it was written with; no "
-                        "other generation was tried"
-                      : "'%s/%s' is encrypted and no --key was given; "
-                        "start with the key it was written with; no other "
-                        "generation was tried",
-             st->path, fname);
-    st->why = st->why_buf;
-}
-
-/* Log what journal_open() passed over, once per start (libtpms reads
- * the permall more than once while it starts; jnl_load() marks it). */
-static void
-jnl_report(const struct state_store *st, const char *jname)
-{
-    const struct journal *j = &st->jnl;
-
-    if (st->fallback_logged) {
-        return;
-    }
-    if (j->misfit) {
-        log_warn("journal '%s/%s' has %lld bytes, which fits no journal "
-                 "(cut short or grown); %s", st->path, jname,
-                 (long long)j->size,
-                 j->seq ? "read the slots found in it, it is replaced at "
-                          "the next write"
-                        : "no valid slot found in it");
-    }
-    for (int i = 0; i < 2; i++) {
-        if (j->skipped & (1u << i)) {
-            log_warn("journal '%s/%s': slot %c is incomplete or damaged "
-                     "(a write cut short?); skipped", st->path, jname,
-                     'A' + i);
-        }
-    }
-}
-
-/*
- * Open the journal of main file fname whose current bytes are main (NULL:
- * no main file).  *out_obj is the newest slot's object if it extends this
- * main file, else NULL; newest gets a copy of the newest slot either way.
- */
-static int
-jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
-           uint32_t main_len, uint8_t **out_obj, uint32_t *out_len,
-           struct jnl_newest *newest)
-{
-    struct journal *j = &st->jnl;
-    struct journal_slot slot;
-    char jname[JNL_NAME_MAX];
-    uint8_t *buf = NULL;
-    bool found;
-    int r;
-
-    *out_obj = NULL;
-    jnl_detach(st);
-    j->attached = true;
-    if (main) {
-        r = crypto_sha256(main, main_len, j->base);
-        if (r < 0) {
-            return r;
-        }
-        j->base_valid = true;
-    }
-    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    r = journal_open(j, st->dir_fd, jname, &slot, &found, &buf);
-    if (r < 0) {
-        why_unreadable(st, jname, r);
-        return r;
-    }
-    jnl_report(st, jname);
-    if (!found) {
-        return 0;
-    }
-    r = -ENOMEM;
-    if (newest) {
-        newest->obj = malloc(slot.len ? slot.len : 1);
-        if (!newest->obj) {
-            goto out;
-        }
-        memcpy(newest->obj, slot.payload, slot.len);
-        newest->len = slot.len;
-        newest->seq = slot.seq;
-        memcpy(newest->base, slot.base, CRYPTO_SHA256_LEN);
-        newest->found = true;
-    }
-    /* Without a main file a journal is stale: the state was deleted. */
-    if (j->base_valid &&
-        memcmp(slot.base, j->base, CRYPTO_SHA256_LEN) == 0) {
-        j->pending = malloc(slot.len ? slot.len : 1);
-        if (!j->pending) {
-            goto out;
-        }
-        memcpy(j->pending, slot.payload, slot.len);
-        j->pending_len = slot.len;
-        *out_obj = j->pending;
-        *out_len = slot.len;
-    }
-    r = 0;
-out:
-    explicit_bzero(buf, j->buf_len);
-    free(buf);
-    return r;
-}
-
-/* Decode obj; record the raw blob's hash as the durable content. */
-static int
-jnl_decode(struct state_store *st, const struct state_key *key,
-           const uint8_t *obj, uint32_t len, uint8_t **out,
-           uint32_t *out_len, uint32_t *out_tpm_rc)
-{
-    int r;
-
-    r = stateobj_decode(obj, len, key, out, out_len, out_tpm_rc);
-    if (r == 0) {
-        st->jnl.last_valid =
-            crypto_sha256(*out, *out_len, st->jnl.last) == 0;
-    }
-    return r;
-}
-
-/* Is the SHA-256 of file fname's bytes equal to sum? */
-static bool
-file_has_sum(const struct state_store *st, const char *fname,
-             const uint8_t sum[CRYPTO_SHA256_LEN])
-{
-    uint8_t *obj = NULL, got[CRYPTO_SHA256_LEN];
-    uint32_t len = 0;
-    bool same;
-
-    if (read_file(st, fname, &obj, &len) < 0) {
-        return false;
-    }
-    same = crypto_sha256(obj, len, got) == 0 &&
-           memcmp(got, sum, sizeof(got)) == 0;
-    explicit_bzero(obj, len);
-    free(obj);
-    return same;
-}
-
-/*
- * The sidecar of main file fname, if it describes the file now there:
- * written by us for this very file (inode number and birth time).  A main
- * file replaced since (another swtpm renames its own file into place)
- * makes it stale: then nothing is verified, as without a sidecar.
- * false: none to go by.
- */
-static bool
-sum_current(const struct state_store *st, const char *fname,
-            struct statesum *out)
-{
-    char name[JNL_NAME_MAX];
-    bool same;
-    int fd, r;
-
-    jnl_name(st, fname, false, ".sum", name, sizeof(name));
-    r = statesum_read(st->dir_fd, name, out);
-    if (r == -EBADMSG) {
-        log_warn("checksum file '%s/%s' is damaged; '%s' is not verified",
-                 st->path, name, fname);
-    }
-    if (r < 0) {
-        return false;
-    }
-    fd = openat(st->dir_fd, fname,
-                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        return false;
-    }
-    same = statesum_is_file(out, fd);
-    close(fd);
-    return same;
-}
-
-/*
- * st->why when main file fname (damaged: reason) has no generation to
- * stand in for it: what its journal offered (none, or no intact slot)
- * and why .bak is not used (bak_why), so that every file tried is named.
- */
-static void
-why_no_generation(struct state_store *st, const char *fname,
-                  const char *reason, const char *bak, const char *bak_why)
-{
-    char jname[JNL_NAME_MAX];
-
-    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged (%s); "
-             "%s '%s' %s; and '%s' %s; restore '%s' from a backup",
-             st->path, fname, reason,
-             st->jnl.active ? "its journal" : "there is no journal", jname,
-             st->jnl.active ? "holds no intact slot" : "beside it", bak,
-             bak_why, fname);
-    st->why = st->why_buf;
-}
-
-/*
- * Main file fname cannot be used (reason: why, in words).  A valid journal
- * slot that extends a generation of this TPM (recorded in the sidecar sc,
- * NULL without a current one, or the .bak itself) is the newest state.
- * With one that extends something else, .bak would lose the writes it
- * holds and the slot cannot be tied to this TPM: refuse.  Without one,
- * .bak is the previous generation, if the sidecar knows it (without one:
- * if it decodes).
- */
-static int
-jnl_fallback(struct state_store *st, const struct state_key *key,
-             const char *fname, int err, const char *reason,
-             const struct statesum *sc, struct jnl_newest *newest,
-             uint8_t **out, uint32_t *out_len, uint32_t *out_tpm_rc)
-{
-    char bak[JNL_NAME_MAX], jname[JNL_NAME_MAX];
-    uint8_t *obj = NULL, sum[CRYPTO_SHA256_LEN];
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    jnl_name(st, fname, false, ".bak", bak, sizeof(bak));
-    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    if (newest->found && !(sc && statesum_knows(sc, newest->base)) &&
-        !file_has_sum(st, bak, newest->base)) {
-        snprintf(st->why_buf, sizeof(st->why_buf), "'%s/%s' is damaged "
-                 "(%s) and its journal '%s' holds newer writes "
-                 "(sequence %llu) based on a main file no longer there; "
-                 "loading '%s' would lose them: restore '%s' from a "
-                 "backup", st->path, fname, reason, jname,
-                 (unsigned long long)newest->seq, bak, fname);
-        st->why = st->why_buf;
-        return err;
-    }
-    if (newest->found) {
-        r = jnl_decode(st, key, newest->obj, newest->len, out, out_len,
-                       &rc);
-        if (r < 0) {
-            return err;
-        }
-        if (!st->fallback_logged) {
-            log_warn("state file '%s/%s' is damaged (%s); loaded its "
-                     "newest generation from the journal '%s/%s' "
-                     "(sequence %llu) instead", st->path, fname,
-                     reason, st->path, jname,
-                     (unsigned long long)newest->seq);
-        }
-        st->fallback_logged = true;
-        st->jnl.pending = newest->obj;
-        st->jnl.pending_len = newest->len;
-        newest->obj = NULL;
-        st->jnl.main_damaged = true;
-        *out_tpm_rc = 0;
-        return 0;
-    }
-    r = read_file(st, bak, &obj, &len);
-    if (r == 0 && sc && (crypto_sha256(obj, len, sum) < 0 ||
-                         !statesum_knows(sc, sum))) {
-        why_no_generation(st, fname, reason, bak, "is not the generation "
-                          "recorded before it (its checksum differs)");
-        r = -EBADMSG;
-    } else if (r < 0) {
-        why_no_generation(st, fname, reason, bak, r == -ENOENT
-                          ? "does not exist" : "cannot be read");
-    }
-    if (r == 0) {
-        r = jnl_decode(st, key, obj, len, out, out_len, &rc);
-        if (r < 0) {
-            why_no_generation(st, fname, reason, bak, "does not decode "
-                              "either");
-        }
-    }
-    if (obj) {
-        explicit_bzero(obj, len);
-        free(obj);
-    }
-    if (r < 0) {
-        return err;
-    }
-    /* libtpms reads the permall more than once per start: say it once. */
-    if (!st->fallback_logged) {
-        log_warn("state file '%s/%s' is damaged (%s); loaded the previous "
-                 "generation '%s/%s' instead", st->path, fname,
-                 reason, st->path, bak);
-    }
-    st->fallback_logged = true;
-    st->jnl.main_damaged = true;
-    *out_tpm_rc = 0;
-    return 0;
-}
-
-/* The main file loads; say so if that passes over a newer journal slot. */
-static void
-jnl_report_stale(const struct state_store *st, const char *fname,
-                 const uint8_t *main, uint32_t main_len,
-                 const struct jnl_newest *newest)
-{
-    char jname[JNL_NAME_MAX];
-
-    /* After a checkpoint the newest slot holds the main file's bytes. */
-    if (!newest->found || (newest->len == main_len &&
-                           memcmp(newest->obj, main, main_len) == 0)) {
-        return;
-    }
-    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    log_warn("journal '%s/%s' (sequence %llu) does not extend '%s/%s', "
-             "which changed after it was written (by another swtpm, or "
-             "damage); loaded '%s' and skipped the journal", st->path,
-             jname, (unsigned long long)newest->seq, st->path, fname,
-             fname);
-}
-
-static int
-jnl_load(struct state_store *st, const struct state_key *key,
-         const char *fname, uint8_t **out, uint32_t *out_len,
-         uint32_t *out_tpm_rc)
-{
-    struct jnl_newest newest = { 0 };
-    struct statesum sc;
-    uint8_t *main = NULL, *obj = NULL;
-    uint32_t main_len = 0, len = 0;
-    bool have_sum;
-    char reason[JNL_NAME_MAX + 96];
-    int r, rm;
-
-    *out_tpm_rc = TPM_FAIL;
-    rm = read_file(st, fname, &main, &main_len);
-    if (rm < 0 && rm != -ENOENT) {
-        /* Unreadable is not damaged: no other generation stands in. */
-        why_unreadable(st, fname, rm);
-        r = rm;
-        goto out;
-    }
-    r = jnl_attach(st, fname, rm == 0 ? main : NULL, main_len, &obj, &len,
-                   &newest);
-    if (r < 0) {
-        goto out;
-    }
-    if (obj) {
-        log_debug("state '%s/%s': newest version is in the journal",
-                  st->path, fname);
-        r = jnl_decode(st, key, obj, len, out, out_len, out_tpm_rc);
-        if (r < 0 && is_key_failure(obj, len, key, *out_tpm_rc)) {
-            char jname[JNL_NAME_MAX];
-
-            jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-            why_key(st, jname, key != NULL);
-        }
-        goto out;
-    }
-    if (rm == -ENOENT) {
-        *out_tpm_rc = TPM_RETRY;    /* no such object: start fresh */
-        r = rm;
-        goto out;
-    }
-    r = jnl_decode(st, key, main, main_len, out, out_len, out_tpm_rc);
-    /* Changed in place since we wrote it (no swtpm writes in place):
-     * damage, even if it still parses (libtpms would fail on it), and
-     * not a key problem even if its HMAC fails now. */
-    have_sum = sum_current(st, fname, &sc);
-    if (have_sum && !statesum_knows(&sc, st->jnl.base)) {
-        if (r == 0) {
-            explicit_bzero(*out, *out_len);
-            free(*out);
-            *out = NULL;
-            *out_tpm_rc = TPM_FAIL;
-        }
-        if (r == 0 || is_key_failure(main, main_len, key, *out_tpm_rc)) {
-            snprintf(reason, sizeof(reason), "its SHA-256 differs from "
-                     "the one recorded in '%s.sum' when it was written",
-                     fname);
-            r = -EBADMSG;
-        } else {
-            snprintf(reason, sizeof(reason), "%s", strerror(-r));
-        }
-        r = jnl_fallback(st, key, fname, r, reason, &sc, &newest, out,
-                         out_len, out_tpm_rc);
-    } else if (r == 0) {
-        jnl_report_stale(st, fname, main, main_len, &newest);
-    } else if (is_key_failure(main, main_len, key, *out_tpm_rc)) {
-        why_key(st, fname, key != NULL);
-    } else {
-        r = jnl_fallback(st, key, fname, r, strerror(-r),
-                         have_sum ? &sc : NULL, &newest, out, out_len,
-                         out_tpm_rc);
-    }
-out:
-    if (st->jnl.misfit || st->jnl.skipped) {
-        st->fallback_logged = true;     /* jnl_report() said it */
-    }
-    newest_free(&newest);
-    if (main) {
-        explicit_bzero(main, main_len);
-        free(main);
-    }
-    return r;
-}
-
-/*
- * Does a current sidecar of main file fname record a generation other
- * than the one whose SHA-256 is base?  Then the file changed in place
- * since we wrote it, even if it still decodes.  Quiet: the load has
- * already said when the sidecar itself is damaged.
- */
-static bool
-main_unrecorded(const struct state_store *st, const char *fname,
-                const uint8_t base[CRYPTO_SHA256_LEN])
-{
-    char name[JNL_NAME_MAX];
-    struct statesum sc;
-    bool current;
-    int fd;
-
-    jnl_name(st, fname, false, ".sum", name, sizeof(name));
-    if (statesum_read(st->dir_fd, name, &sc) < 0) {
-        return false;
-    }
-    fd = openat(st->dir_fd, fname,
-                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        return false;
-    }
-    current = statesum_is_file(&sc, fd);
-    close(fd);
-    return current && !statesum_knows(&sc, base);
-}
-
-/* Does the main file fname decode with the store's key? */
-static bool
-main_decodes(const struct state_store *st, const char *fname)
-{
-    const struct state_key *key;
-    uint8_t *obj = NULL, *raw = NULL;
-    uint32_t len = 0, raw_len = 0, rc = 0;
-    int r;
-
-    key = store_key(st, &r);
-    if (r == 0) {
-        r = read_file(st, fname, &obj, &len);
-    }
-    if (r == 0) {
-        r = stateobj_decode(obj, len, key, &raw, &raw_len, &rc);
-        explicit_bzero(obj, len);
-        free(obj);
-    }
-    if (raw) {
-        explicit_bzero(raw, raw_len);
-        free(raw);
-    }
-    return r == 0;
-}
-
-/*
- * The sidecar for obj, about to become main file fname (out has its file
- * identity already): the TPM identity of the sidecar there (a new one if
- * none is readable), obj's checksum, and that of the file that is .bak
- * once obj is in place.
- */
-static void
-sum_make(const struct state_store *st, const char *fname,
-         const uint8_t *obj, uint32_t len, struct statesum *out)
-{
-    struct statesum old;
-    const struct journal *j = &st->jnl;
-    char name[JNL_NAME_MAX];
-    uint8_t *bak = NULL;
-    uint32_t bak_len = 0;
-
-    jnl_name(st, fname, false, ".sum", name, sizeof(name));
-    if (statesum_read(st->dir_fd, name, &old) == 0) {
-        memcpy(out->id, old.id, sizeof(out->id));
-    } else if (crypto_random(out->id, sizeof(out->id)) < 0) {
-        memset(out->id, 0, sizeof(out->id));
-    }
-    if (crypto_sha256(obj, len, out->main) < 0) {
-        memset(out->main, 0, sizeof(out->main));
-    }
-    out->has_bak = false;
-    if (j->base_valid && !j->main_damaged) {
-        memcpy(out->bak, j->base, sizeof(out->bak));
-        out->has_bak = true;
-    } else if (j->main_damaged) {
-        jnl_name(st, fname, false, ".bak", name, sizeof(name));
-        if (read_file(st, name, &bak, &bak_len) == 0) {
-            out->has_bak = crypto_sha256(bak, bak_len, out->bak) == 0;
-            explicit_bzero(bak, bak_len);
-            free(bak);
-        }
-    }
-}
-
-/*
- * Write obj as the new main file, the old one kept as .bak: the
- * checkpoint.  The journal's newest slot must already hold obj (or there
- * must be no main file yet), so a crash at any point leaves the newest
- * state either in the main file or in a slot that extends it.  The
- * sidecar is renamed into place just before the main file: until then it
- * names another file, so a crash between the two leaves it stale, never
- * wrong.
- */
-static int
-jnl_write_main(struct state_store *st, const char *fname,
-               const uint8_t *obj, uint32_t len)
-{
-    struct journal *j = &st->jnl;
-    char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
-    char sname[JNL_NAME_MAX], stmp[JNL_NAME_MAX];
-    struct statesum sc = { 0 };
-    int r;
-
-    /* A damaged main file must not replace the good previous one, also
-     * when the load that found it was before a restart (a journal slot
-     * written after the fallback extends the damaged file, so that load
-     * took the slot without looking at the sidecar), or when it changed
-     * on disk after we loaded it. */
-    if (j->base_valid && !j->main_damaged &&
-        (!file_has_sum(st, fname, j->base) || !main_decodes(st, fname) ||
-         main_unrecorded(st, fname, j->base))) {
-        j->main_damaged = true;
-    }
-    jnl_name(st, fname, true, "", tmp, sizeof(tmp));
-    jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
-             sizeof(bak));
-    jnl_name(st, fname, true, ".bak", bak_tmp, sizeof(bak_tmp));
-    jnl_name(st, fname, false, ".sum", sname, sizeof(sname));
-    jnl_name(st, fname, true, ".sum", stmp, sizeof(stmp));
-    if (j->base_valid) {
-        /* Keep the previous generation; the main file never vanishes. */
-        unlinkat(st->dir_fd, bak_tmp, 0);
-        if (linkat(st->dir_fd, fname, st->dir_fd, bak_tmp, 0) == 0 &&
-            renameat(st->dir_fd, bak_tmp, st->dir_fd, bak) < 0) {
-            unlinkat(st->dir_fd, bak_tmp, 0);
-        }
-    }
-    r = write_tmp(st, tmp, obj, len, &sc);
-    if (r < 0) {
-        return r;
-    }
-    sum_make(st, fname, obj, len, &sc);
-    if (statesum_write(st->dir_fd, sname, stmp, st->mode, st->mode_explicit,
-                       &sc) < 0) {
-        /* The old sidecar names the old inode: stale, so not used. */
-        log_debug("cannot write '%s/%s'; '%s' goes unverified", st->path,
-                  sname, fname);
-    }
-    r = commit_tmp(st, tmp, fname);
-    if (r < 0) {
-        return r;
-    }
-    r = crypto_sha256(obj, len, j->base);
-    j->base_valid = r == 0;
-    j->main_damaged = false;
-    j->writes = 0;
-    return r;
-}
-
-/* state_checkpoint() without the warning: the periodic one retries at
- * every write while it fails, and would repeat it each time. */
-static int
-checkpoint(struct state_store *st)
-{
-    struct journal *j = &st->jnl;
-    char fname[OBJ_NAME_MAX];
-    int r;
-
-    if (!j->pending) {
-        return 0;
-    }
-    r = obj_name(st, state_obj_names[STATE_OBJ_PERMALL], /* tmp= */ false,
-                 fname, sizeof(fname));
-    if (r == 0) {
-        r = jnl_write_main(st, fname, j->pending, j->pending_len);
-    }
-    if (r < 0) {
-        log_debug("cannot checkpoint '%s/%s': %s", st->path, fname,
-                  strerror(-r));
-        return r;
-    }
-    jnl_drop_pending(j);
-    return 0;
-}
-
-int
-state_checkpoint(struct state_store *st)
-{
-    int r = checkpoint(st);
-
-    if (r < 0) {
-        log_warn("cannot write the journaled state into '%s'; it stays "
-                 "in the journal file there", st->path);
-    }
-    return r;
-}
-
-/* Put obj into a journal slot (creating or growing the journal). */
-static int
-jnl_append(struct state_store *st, const char *fname, const uint8_t *obj,
-           uint32_t len)
-{
-    struct journal *j = &st->jnl;
-    char jname[JNL_NAME_MAX], jtmp[JNL_NAME_MAX];
-    int r;
-
-    r = journal_append(j, j->base, obj, len);
-    if (r == -EFBIG || r == -EBADF) {
-        jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-        jnl_name(st, fname, true, ".journal", jtmp, sizeof(jtmp));
-        r = journal_create(j, st->dir_fd, jname, jtmp, st->mode,
-                           st->mode_explicit, j->base, obj, len);
-        if (r < 0) {
-            snprintf(st->why_buf, sizeof(st->why_buf), "cannot create "
-                     "the journal '%s' through '%s/%s': %s; remove what "
-                     "is in the way there", jname, st->path, jtmp,
-                     strerror(-r));
-            st->why = st->why_buf;
-        }
-    }
-    return r;
-}
-
-static int
-jnl_save(struct state_store *st, const struct state_key *key,
-         const char *fname, const uint8_t *raw, uint32_t len)
-{
-    struct journal *j = &st->jnl;
-    uint8_t sum[CRYPTO_SHA256_LEN];
-    uint8_t *obj = NULL, *main = NULL;
-    uint32_t olen = 0, main_len = 0;
-    int r;
-
-    if (!j->attached) {
-        /* Written before any load: find out what is on disk. */
-        r = read_file(st, fname, &main, &main_len);
-        r = jnl_attach(st, fname, r == 0 ? main : NULL, main_len, &obj,
-                       &olen, NULL);
-        free(main);
-        obj = NULL;
-        if (r < 0) {
-            return r;
-        }
-    }
-    r = crypto_sha256(raw, len, sum);
-    if (r < 0) {
-        return r;
-    }
-    if (j->last_valid && memcmp(sum, j->last, sizeof(sum)) == 0) {
-        return 0;   /* unchanged: already durable */
-    }
-    r = stateobj_encode(raw, len, key, &obj, &olen);
-    if (r < 0) {
-        return r;
-    }
-    if (!j->base_valid) {
-        /* First permall: no older state to protect, write it directly. */
-        r = jnl_write_main(st, fname, obj, olen);
-    } else {
-        r = jnl_append(st, fname, obj, olen);
-        if (r == 0) {
-            jnl_drop_pending(j);
-            j->pending = obj;
-            j->pending_len = olen;
-            obj = NULL;
-            if (++j->writes >= JNL_CHECKPOINT_WRITES) {
-                checkpoint(st);
-            }
-        }
-    }
-    if (r == 0) {
-        memcpy(j->last, sum, sizeof(sum));
-        j->last_valid = true;
-    } else {
-        log_debug("cannot write state '%s/%s': %s", st->path, fname,
-                  strerror(-r));
-    }
-    if (obj) {
-        explicit_bzero(obj, olen);
-        free(obj);
-    }
-    return r;
-}
-
-/* permall is being deleted: its journal goes with it. */
-static void
-jnl_delete(struct state_store *st, const char *fname)
-{
-    char jname[JNL_NAME_MAX];
-
-    jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
-    unlinkat(st->dir_fd, jname, 0);
-    jnl_name(st, fname, false, ".sum", jname, sizeof(jname));
-    unlinkat(st->dir_fd, jname, 0);
-    jnl_detach(st);
-    st->jnl.attached = true;    /* nothing on disk now */
-}
-
-int
-state_fold_journal(struct state_store *st)
-{
-    uint8_t *raw = NULL;
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    if (st->is_file || st->defer_sync) {
-        return 0;
-    }
-    st->fallback_logged = false;
-    r = state_load(st, "permall", &raw, &len, &rc);
-    if (raw) {
-        explicit_bzero(raw, len);
-        free(raw);
-    }
-    if (r == -ENOENT) {
-        return 0;
-    }
-    if (r == 0) {
-        r = checkpoint(st);
-    }
-    /* The other implementation may change the main file: let go. */
-    jnl_detach(st);
-    return r;
-}
-
-int
-state_retire_generations(struct state_store *st)
-{
-    static const char *const suffixes[] = {
-        ".bak", ".damaged", ".journal", ".sum" };
-    char fname[OBJ_NAME_MAX], old[JNL_NAME_MAX];
-    int r;
-
-    if (st->is_file) {
-        return 0;   /* the file backend keeps no generations beside it */
-    }
-    r = obj_name(st, "permall", /* tmp= */ false, fname, sizeof(fname));
-    if (r < 0) {
-        return r;
-    }
-    jnl_detach(st);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        jnl_name(st, fname, false, suffixes[i], old, sizeof(old));
-        if (unlinkat(st->dir_fd, old, 0) < 0 && errno != ENOENT) {
-            return -errno;
-        }
-    }
-    return fsync(st->dir_fd) < 0 ? -errno : 0;
+    return st->is_file ? &state_file_backend : &dir_backend;
 }

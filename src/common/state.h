@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The state store: the directory backend (docs/state.md §2, §6, §7) here,
- * and the linear file backend (file://, state_file.h) behind the same
- * functions.  Directory backend: upstream file
+ * The state store: one API over the directory backend (docs/state.md §2,
+ * §6, §7; state.c, its journal policy state_jnl.c, the replace transaction
+ * state_replace.c) and the linear file backend (file://, state_file.c).
+ * Directory backend: upstream file
  * names (tpm-00.<name> / tpm2-00.<name>), durable atomic writes (temp
  * file, fsync, rename, fsync of the directory), and the `.lock` file lock,
  * held through an open file description so that it survives fork().
@@ -37,6 +38,10 @@ extern const char *const state_obj_names[STATE_OBJS];
 /* The path after file:// if uri names the file backend, else NULL. */
 const char *state_file_uri_path(const char *uri);
 
+/*
+ * The fields are the store's own (state*.c, journal.c): everyone else goes
+ * through the functions below, which say what they are for.
+ */
 struct state_store {
     int dir_fd;             /* -1 when closed */
     char path[4096];        /* for messages */
@@ -51,6 +56,9 @@ struct state_store {
      * a new state in a temporary directory and renames it into place).
      */
     bool defer_sync;
+    /* An interrupted replacement was looked for (state_replace_from()):
+     * once per holding of the lock. */
+    bool replace_checked;
     /* The fallback to .bak, or a damaged journal, was logged; the owner
      * clears it per start (libtpms reads the permall more than once
      * while it starts). */
@@ -87,6 +95,41 @@ int state_open(struct state_store *st, const char *path, bool tpm2,
 void state_close(struct state_store *st);
 /* Switch between TPM 1.2 and TPM 2 file names. */
 void state_set_tpm2(struct state_store *st, bool tpm2);
+
+/*
+ * Hand an open store to another owner: *to takes everything (descriptors,
+ * lock, journal, key) and from is left closed, so one owner closes it.
+ */
+void state_move(struct state_store *to, struct state_store *from);
+
+/* The directory, or the file:// path, for messages. */
+const char *state_path(const struct state_store *st);
+/*
+ * Why the last load or store failed, in words naming the file and the
+ * fix, or NULL when the errno says it all.  state_clear_why() forgets it.
+ */
+const char *state_why(const struct state_store *st);
+void state_clear_why(struct state_store *st);
+bool state_is_file(const struct state_store *st);
+/*
+ * The open state directory or file: for fchown() of a directory just
+ * made, and Landlock's rule.  -1 when closed.
+ */
+int state_fd(const struct state_store *st);
+/* The state (file) key; len 0 when the files are not encrypted. */
+const struct state_key *state_filekey(const struct state_store *st);
+/* Encrypt and decrypt with key from now on (copied; the caller wipes its
+ * own).  state_close() wipes the store's copy. */
+void state_set_filekey(struct state_store *st, const struct state_key *key);
+/*
+ * A private scratch store (swtpm_setup's new state before it is swapped
+ * in): no flush per write and no journal; the owner calls state_sync().
+ */
+void state_set_scratch(struct state_store *st);
+bool state_is_scratch(const struct state_store *st);
+/* libtpms starts again: a fallback to an older generation is logged once
+ * per start (libtpms reads the permall more than once while it starts). */
+void state_new_start(struct state_store *st);
 
 /*
  * Take the lock on <dir>/.lock (open file description lock, compatible
@@ -159,12 +202,26 @@ int state_fold_journal(struct state_store *st);
 int state_sync(struct state_store *st);
 
 /*
- * The permall was replaced by another TPM's (swtpm_setup --overwrite):
- * remove the previous TPM's generations beside it (.bak, .damaged,
- * .journal), so that no fallback can bring back a different TPM, and
- * flush the directory.  The file backend keeps none: 0 at once.
+ * Replace the TPM in st by the one built in from (a scratch directory
+ * store, flushed with state_sync(); for a directory st on the same file
+ * system) as one transaction (docs/state.md §7.5): afterwards st holds
+ * from's objects, a new checksum sidecar, and none of the old TPM's
+ * generations (.bak, .damaged, .journal, .sum); after a crash at any step
+ * it holds the old TPM with all its generations or the new one, and the
+ * next holder of the lock finishes the job.  from's files are moved, not
+ * copied, for a directory.  The caller holds st's lock.  0 or a negative
+ * errno, with st->why set when there is more to say.
  */
-int state_retire_generations(struct state_store *st);
+int state_replace_from(struct state_store *st, struct state_store *from);
+
+/*
+ * Remove every state file of the directory that is not this TPM
+ * version's (tpm-00.* for a TPM 2 store, and the reverse), temp and
+ * staged names too: what upstream's swtpm_setup removes (every name
+ * ending in an object name) beyond the TPM state_replace_from() put in.
+ * Nothing to do for the file backend.  0 or a negative errno.
+ */
+int state_remove_others(struct state_store *st);
 
 /* Remove object name; -ENOENT only if must_exist. */
 int state_delete(struct state_store *st, const char *name, bool must_exist);

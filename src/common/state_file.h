@@ -79,6 +79,13 @@ int sfile_read(struct state_store *st, const char *name,
 /* Store obj as name (obj NULL: delete it), crash-safely (§8.3). */
 int sfile_write(struct state_store *st, const char *name,
                 const uint8_t *obj, uint32_t len);
+/*
+ * Make the file hold exactly the objects obj[k] (NULL: none of kind k,
+ * in the order of state_obj_names[]), all of them at one header switch
+ * (§8.3): a crash leaves the old objects or the new ones.
+ */
+int sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
+                  const uint32_t len[SFILE_OBJS]);
 /* data_len of name, -ENOENT if absent. */
 long sfile_size(struct state_store *st, const char *name);
 int sfile_sync(struct state_store *st);

@@ -30,8 +30,8 @@ static const char *
 load_reason(int r, uint32_t rc)
 {
     /* The store names the file and the fix when it can. */
-    if (cur && cur->store.why) {
-        return cur->store.why;
+    if (cur && state_why(&cur->store)) {
+        return state_why(&cur->store);
     }
     switch (rc) {
     case TPM_DECRYPT_ERROR:
@@ -116,7 +116,8 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
          * libtpms asks again within the same start: say it once. */
         if (!cur->load_failed) {
             log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
-                    "0x%x)", name, cur->store.path, load_reason(r, rc), rc);
+                    "0x%x)", name, state_path(&cur->store),
+                    load_reason(r, rc), rc);
         }
         cur->load_failed = true;
         return rc ? rc : TPM_FAIL;
@@ -150,17 +151,18 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
     if (h) {
         if (held_store(h, data, length) < 0) {
             log_err("cannot keep TPM state '%s' for '%s': out of memory",
-                    name, cur->store.path);
+                    name, state_path(&cur->store));
             return TPM_SIZE;
         }
         return 0;
     }
-    cur->store.why = NULL;
+    state_clear_why(&cur->store);
     if (state_save(&cur->store, name, data, length, &rc) < 0) {
         log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x)%s%s; "
-                "the previous state is unchanged", name, cur->store.path,
-                rc, cur->store.why ? ": " : "",
-                cur->store.why ? cur->store.why : "");
+                "the previous state is unchanged", name,
+                state_path(&cur->store),
+                rc, state_why(&cur->store) ? ": " : "",
+                state_why(&cur->store) ? state_why(&cur->store) : "");
         return rc ? rc : TPM_FAIL;
     }
     return 0;
@@ -285,12 +287,12 @@ tpm_ensure_locked(struct tpm_instance *inst)
         if (i == 0) {
             log_info("waiting up to %u ms for the lock on TPM state "
                      "directory '%s'", inst->lock_retries * TPM_LOCK_RETRY_MS,
-                     inst->store.path);
+                     state_path(&inst->store));
         }
         if (!lock_pause(inst)) {
             log_warn("stopped waiting for the lock on TPM state directory "
                      "'%s': interrupted by a signal or shutdown",
-                     inst->store.path);
+                     state_path(&inst->store));
             return -EINTR;
         }
     }
@@ -298,17 +300,19 @@ tpm_ensure_locked(struct tpm_instance *inst)
         inst->lock_given_up = false;
     } else if (r != -EAGAIN) {
         log_err("cannot create or open the lock file in TPM state "
-                "%s '%s': %s", state_kind(&inst->store), inst->store.path,
+                "%s '%s': %s", state_kind(&inst->store),
+                state_path(&inst->store),
                 strerror(-r));
     } else if (holder > 0) {
         log_err("cannot lock TPM state %s '%s': it is in use by "
                 "process %d; stop that process first",
-                state_kind(&inst->store), inst->store.path, (int)holder);
+                state_kind(&inst->store), state_path(&inst->store),
+                (int)holder);
     } else {
         /* An OFD lock (ours on a file://) does not name its owner. */
         log_err("cannot lock TPM state %s '%s': it is in use by another "
                 "process; stop that process first",
-                state_kind(&inst->store), inst->store.path);
+                state_kind(&inst->store), state_path(&inst->store));
     }
     return r;
 }
@@ -324,7 +328,7 @@ tpm_give_up_lock(struct tpm_instance *inst)
     inst->lock_retries = TPM_LOCK_RETRIES_MAX;
     log_info("released the lock on TPM state %s '%s' for the "
              "outgoing migration", state_kind(&inst->store),
-             inst->store.path);
+             state_path(&inst->store));
 }
 
 int
@@ -341,7 +345,8 @@ tpm_may_write(struct tpm_instance *inst)
         r = state_lock_check(&inst->store);
         if (r < 0) {
             log_err("not writing TPM state to '%s': its lock is lost (%s); "
-                    "another host may own the state now", inst->store.path,
+                    "another host may own the state now",
+                    state_path(&inst->store),
                     strerror(-r));
             return -ENOLCK;
         }
@@ -350,7 +355,7 @@ tpm_may_write(struct tpm_instance *inst)
     if (inst->lock_given_up) {
         log_err("not writing TPM state to '%s': its lock was released for "
                 "an outgoing migration and not taken back",
-                inst->store.path);
+                state_path(&inst->store));
         return -ENOLCK;
     }
     return tpm_ensure_locked(inst);
@@ -362,7 +367,7 @@ tpm_start_strerror(const struct tpm_instance *inst, uint32_t rc, char *out,
 {
     snprintf(out, outlen, "TPM start failed with TPM result 0x%x; the state "
              "in '%s' may be damaged or need a different --key", rc,
-             inst->store.path);
+             state_path(&inst->store));
 }
 
 int
@@ -377,7 +382,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         return -ENOLCK;
     }
     inst->load_failed = false;
-    inst->store.fallback_logged = false;
+    state_new_start(&inst->store);
     rc = TPMLIB_MainInit();
     if (rc == 0 && inst->load_failed) {
         /* Never run on (and later delete) state that did not load. */
@@ -632,7 +637,8 @@ tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
     }
     if (state_save(&inst->store, state_obj_names[STATE_OBJ_VOLATILE], buf, len,
                    out_tpm_rc) < 0) {
-        log_err("cannot store the volatile state in '%s'", inst->store.path);
+        log_err("cannot store the volatile state in '%s'",
+                state_path(&inst->store));
         r = -EIO;
     }
     explicit_bzero(buf, len);
@@ -658,12 +664,13 @@ tpm_flush_held(struct tpm_instance *inst)
         struct tpm_held *h = &inst->held[i];
 
         if (h->data && r == 0) {
-            inst->store.why = NULL;
+            state_clear_why(&inst->store);
             r = state_save(&inst->store, state_obj_names[i], h->data, h->len,
                            &rc);
             if (r < 0) {
                 log_debug("cannot write TPM state '%s' in '%s' (TPM result "
-                          "0x%x)", state_obj_names[i], inst->store.path, rc);
+                          "0x%x)", state_obj_names[i],
+                          state_path(&inst->store), rc);
             }
         }
         held_drop(h);

@@ -274,8 +274,8 @@ flush_held(struct setup_ctx *ctx, const char *state_dir, int r)
     tpm->hold_writes = false;
     if (fr < 0) {
         log_errno(-fr, "cannot write the new TPM state in '%s'%s%s",
-                  state_dir, tpm->store.why ? ": " : "",
-                  tpm->store.why ? tpm->store.why : "");
+                  state_dir, state_why(&tpm->store) ? ": " : "",
+                  state_why(&tpm->store) ? state_why(&tpm->store) : "");
         return fr;
     }
     return r;
@@ -299,7 +299,7 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
     /* A scratch state is read by no one before it is flushed: libtpms'
      * writes wait in memory, and only the last of each object is written
      * (one file instead of about 15 for the permall). */
-    ctx->tpm->hold_writes = ctx->tpm->store.defer_sync;
+    ctx->tpm->hold_writes = state_is_scratch(&ctx->tpm->store);
     get_ident(&ctx->ident);
     r = tpm_start(ctx->tpm, false, &rc);
     if (r == -EIO) {
@@ -331,10 +331,10 @@ static int
 make_scratch(const struct state_store *real, char *tmpl, size_t len,
              int *out_parent_fd)
 {
-    const char *where = real->path;
+    const char *where = state_path(real);
     int r;
 
-    if (real->is_file) {
+    if (state_is_file(real)) {
         where = getenv("TMPDIR");
         where = where && *where ? where : "/tmp";
     }
@@ -344,8 +344,8 @@ make_scratch(const struct state_store *real, char *tmpl, size_t len,
         log_errno(r, "cannot create a temporary directory in '%s'", where);
         return -r;
     }
-    if (!real->is_file) {
-        *out_parent_fd = real->dir_fd;
+    if (!state_is_file(real)) {
+        *out_parent_fd = state_fd(real);
         return 0;
     }
     *out_parent_fd = open(where, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -359,9 +359,9 @@ make_scratch(const struct state_store *real, char *tmpl, size_t len,
 }
 
 /*
- * Manufacture into <state>/.swtpm_setup.XXXXXX, then move the new state
- * files over the old ones (rename is atomic per file) and delete the
- * remaining old ones.  The real directory stays locked throughout.
+ * Manufacture into <state>/.swtpm_setup.XXXXXX (file://: $TMPDIR), then
+ * swap the new state in with state_replace_from().  The real directory
+ * stays locked throughout.
  */
 static int
 manufacture(struct setup_ctx *ctx, struct state_store *real)
@@ -378,15 +378,18 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
             if (r < 0) {
                 log_err("cannot write the journaled TPM state in '%s' "
                         "into its main file before starting '%s': %s",
-                        real->path, ctx->o->tpm_prog,
-                        real->why ? real->why : strerror(-r));
+                        state_path(real), ctx->o->tpm_prog,
+                        state_why(real) ? state_why(real) : strerror(-r));
                 return r;
             }
             state_unlock(real);     /* the emulator locks it itself */
         }
-        tpm->store = *real;
-        return tpm_run(ctx, real->is_file ? ctx->o->state_path
-                                          : real->path);
+        /* The TPM works on the real store itself, then gives it back. */
+        state_move(&tpm->store, real);
+        r = tpm_run(ctx, state_is_file(&tpm->store) ? ctx->o->state_path
+                                                    : state_path(&tpm->store));
+        state_move(real, &tpm->store);
+        return r;
     }
     r = make_scratch(real, tmpl, sizeof(tmpl), &parent_fd);
     if (r < 0) {
@@ -399,10 +402,10 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         log_err("%s", err);
         goto out;
     }
-    tpm->store.filekey = real->filekey;
+    state_set_filekey(&tpm->store, state_filekey(real));
     /* Scratch directory: one flush at the end instead of two fsyncs per
      * libtpms state write (about 16 of them during manufacturing). */
-    tpm->store.defer_sync = true;
+    state_set_scratch(&tpm->store);
     r = tpm_run(ctx, tmpl);
     if (r == 0) {
         r = state_sync(&tpm->store);
@@ -410,40 +413,28 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
             log_errno(-r, "cannot flush the new state in '%s'", tmpl);
         }
     }
-    if (r == 0 && real->is_file) {
-        r = statedir_copy_to_file(&tpm->store, real);
+    if (r == 0) {
+        /* One transaction: the old TPM with all its generations, or the
+         * new one, also after a crash (docs/state.md §7.5). */
+        r = state_replace_from(real, &tpm->store);
         if (r < 0) {
-            log_errno(-r, "cannot write the new state into '%s'%s%s",
-                      real->path, real->why ? ": " : "",
-                      real->why ? real->why : "");
-        }
-    } else if (r == 0) {
-        r = statedir_files_apply(tpm->store.dir_fd, NULL, real->dir_fd);
-        if (r < 0) {
-            log_errno(-r, "cannot move the new state into '%s'",
-                      real->path);
+            log_errno(-r, "cannot put the new state into '%s'%s%s",
+                      state_path(real), state_why(real) ? ": " : "",
+                      state_why(real) ? state_why(real) : "");
         }
     }
-    if (r == 0 && !real->is_file) {
-        char keep[32];
-
-        snprintf(keep, sizeof(keep), "%s-00.permall",
-                 ctx->o->tpm2 ? "tpm2" : "tpm");
-        r = statedir_files_apply(real->dir_fd, keep, -1);
-        if (r == 0) {
-            r = state_retire_generations(real);
-        }
+    if (r == 0) {
+        /* The other TPM version's state goes too, as upstream's. */
+        r = state_remove_others(real);
         if (r < 0) {
             log_errno(-r, "cannot remove old state files in '%s'",
-                      real->path);
+                      state_path(real));
         }
-        fsync(real->dir_fd);
     }
     state_close(&tpm->store);
 out:
-    key_wipe(&tpm->store.filekey);
     statedir_remove_temp(parent_fd, base);
-    if (parent_fd >= 0 && parent_fd != real->dir_fd) {
+    if (parent_fd >= 0 && parent_fd != state_fd(real)) {
         close(parent_fd);
     }
     return r;
@@ -510,14 +501,16 @@ static int
 run_setup(struct setup_ctx *ctx, struct state_store *real)
 {
     const struct opts *o = ctx->o;
+    struct state_key key = { .len = 0 };
     char *pcr_owned = NULL;
     bool exit0 = false;
     int r;
 
     r = resolve_defaults(ctx, &pcr_owned);
     if (r == 0) {
-        r = load_state_key(o, &real->filekey, ctx->keyopt,
-                           sizeof(ctx->keyopt));
+        r = load_state_key(o, &key, ctx->keyopt, sizeof(ctx->keyopt));
+        state_set_filekey(real, &key);
+        key_wipe(&key);
     }
     if (r == 0) {
         r = statedir_lock(o, real, &exit0);
@@ -590,8 +583,6 @@ run(struct opts *o)
         r = run_setup(&ctx, &real);
     }
     tpm_cleanup(&tpm);
-    key_wipe(&tpm.store.filekey);
-    key_wipe(&real.filekey);
     state_close(&real);
     free(conf);
     return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -67,50 +67,6 @@ check_dir_access(const char *what, const char *path)
     return 0;
 }
 
-static bool
-is_state_name(const char *name)
-{
-    size_t n = strlen(name);
-
-    for (size_t i = 0; i < STATE_OBJS; i++) {
-        size_t s = strlen(state_obj_names[i]);
-
-        if (n >= s && strcmp(name + n - s, state_obj_names[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-int
-statedir_files_apply(int dir_fd, const char *keep, int move_to)
-{
-    DIR *d;
-    struct dirent *e;
-    int fd = dup(dir_fd), r = 0;
-
-    if (fd < 0 || !(d = fdopendir(fd))) {
-        r = -errno;
-        if (fd >= 0) {
-            close(fd);
-        }
-        return r;
-    }
-    rewinddir(d);
-    while ((e = readdir(d)) != NULL) {
-        if (!is_state_name(e->d_name) || (keep && !strcmp(e->d_name, keep))) {
-            continue;
-        }
-        if (move_to >= 0 ? renameat(dir_fd, e->d_name, move_to, e->d_name)
-                         : unlinkat(dir_fd, e->d_name, 0)) {
-            r = -errno;
-            break;
-        }
-    }
-    closedir(d);
-    return r;
-}
-
 /* Remove a flat temporary directory and everything in it. */
 void
 statedir_remove_temp(int parent_fd, const char *name)
@@ -172,14 +128,14 @@ check_existing(const struct opts *o, struct state_store *real,
 {
     *out_exit0 = false;
     if (o->reconfigure) {
-        if (state_size(real, "permall") < 0) {
+        if (state_size(real, state_obj_names[STATE_OBJ_PERMALL]) < 0) {
             log_err("there is no TPM 2 state to reconfigure in '%s'",
-                    real->path);
+                    state_path(real));
             return -ENOENT;
         }
         return 0;
     }
-    if (state_size(real, "permall") >= 0) {
+    if (state_size(real, state_obj_names[STATE_OBJ_PERMALL]) >= 0) {
         if (o->not_overwrite) {
             say("Not overwriting existing state file.");
             *out_exit0 = true;
@@ -301,80 +257,25 @@ statedir_lock(const struct opts *o, struct state_store *real, bool *out_exit0)
     if (r == -EAGAIN && holder_is_setup(holder)) {
         log_err("TPM state %s '%s' is still being set up by swtpm_setup "
                 "(process %d) after %d s; stop that run or try again",
-                real->is_file ? "file" : "directory", real->path,
+                state_kind(real), state_path(real),
                 (int)holder, SETUP_LOCK_WAIT_MS / 1000);
     } else if (r == -EAGAIN && holder > 0) {
         log_err("TPM state %s '%s' is in use by process %d; stop that TPM "
-                "emulator first", real->is_file ? "file" : "directory",
-                real->path, (int)holder);
+                "emulator first", state_kind(real),
+                state_path(real), (int)holder);
     } else if (r == -EAGAIN) {
         log_err("TPM state %s '%s' is in use by another process; stop "
                 "that TPM emulator first",
-                real->is_file ? "file" : "directory", real->path);
+                state_kind(real), state_path(real));
     } else if (r < 0) {
         log_errno(-r, "cannot create or open the lock file in TPM state "
-                  "directory '%s'", real->path);
+                  "directory '%s'", state_path(real));
     }
     if (r < 0) {
         return -EBUSY;
     }
-    if (!real->is_file) {
-        remove_stale_temps(real->dir_fd);
+    if (!state_is_file(real)) {
+        remove_stale_temps(state_fd(real));
     }
     return check_existing(o, real, out_exit0);
-}
-
-/* Copy object name from one store to another (decoded and re-encoded
- * with the same key); absent in from: delete it in to. */
-static int
-copy_object(struct state_store *from, struct state_store *to,
-            const char *name)
-{
-    uint8_t *raw = NULL;
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    r = state_load(from, name, &raw, &len, &rc);
-    if (r == -ENOENT) {
-        return state_delete(to, name, /* must_exist= */ false);
-    }
-    if (r == 0) {
-        r = state_save(to, name, raw, len, &rc);
-    }
-    if (raw) {
-        explicit_bzero(raw, len);
-        free(raw);
-    }
-    return r;
-}
-
-int
-statedir_copy_to_file(struct state_store *from, struct state_store *to)
-{
-    static const char *const others[] = { "volatilestate", "savestate" };
-    uint8_t *raw = NULL;
-    uint32_t len = 0, rc = 0;
-    int r;
-
-    /* Stale volatile state of the old TPM goes before the new permall
-     * arrives, the new one after it: a crash in between leaves a TPM
-     * that boots fresh, never a mix. */
-    for (size_t i = 0; i < 2; i++) {
-        r = state_load(from, others[i], &raw, &len, &rc);
-        if (r == 0) {
-            explicit_bzero(raw, len);
-            free(raw);
-            raw = NULL;
-        } else if (r == -ENOENT) {
-            r = state_delete(to, others[i], /* must_exist= */ false);
-        }
-        if (r < 0) {
-            return r;
-        }
-    }
-    r = copy_object(from, to, "permall");
-    for (size_t i = 0; r == 0 && i < 2; i++) {
-        r = copy_object(from, to, others[i]);
-    }
-    return r;
 }

@@ -24,20 +24,6 @@ int statedir_open(const struct opts *o, struct state_store *real,
 int statedir_lock(const struct opts *o, struct state_store *real,
                   bool *out_exit0);
 
-/*
- * Remove the state files (names ending in permall, volatilestate or
- * savestate) of dir_fd except keep; with move_to >= 0 rename them into
- * that directory instead.  0 or a negative errno.
- */
-int statedir_files_apply(int dir_fd, const char *keep, int move_to);
-
-/*
- * Put the state objects of the scratch store from into the file://
- * store to (permall, then the others; ones missing in from are deleted
- * from to).  0 or a negative errno.
- */
-int statedir_copy_to_file(struct state_store *from, struct state_store *to);
-
 /* Remove the flat temporary directory name below parent_fd. */
 void statedir_remove_temp(int parent_fd, const char *name);
 

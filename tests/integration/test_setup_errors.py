@@ -275,8 +275,8 @@ def test_failed_overwrite_keeps_old_state(work):
                    "--tpmstate", work / "state", "--config",
                    work / "setup.conf", xdg=work / "xdg"))
     assert (work / "state" / "tpm2-00.permall").read_bytes() == before
-    assert sorted(os.listdir(work / "state")) == [".lock",
-                                                  "tpm2-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [
+        ".lock", "tpm2-00.permall", "tpm2-00.permall.sum"]
 
 
 def test_certificate_tool_that_never_exits_is_stopped(work):
@@ -324,7 +324,8 @@ def test_stale_temp_dir_of_killed_run_removed(work):
     stale.mkdir()
     (stale / "tpm2-00.permall").write_bytes(b"half")
     ok(run_setup("--tpm2", "--tpmstate", work / "state", xdg=work / "xdg"))
-    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall",
+        "tpm2-00.permall.sum"]
 
 
 def setup_both(state, *args):

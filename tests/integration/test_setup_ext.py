@@ -27,7 +27,8 @@ def test_ext_tpm2_with_key(work):
                        "sha1,sha256", "--tpmstate", work / "state",
                        xdg=work / "xdg"))
     assert "TPM is listening on Unix socket." in res.out
-    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall",
+        "tpm2-00.permall.sum"]
     srv = debian_swtpm(work, key="file=%s" % key)
     try:
         tpm2(srv, "tpm2_nvread", "-C", "o", "0x1c00002", "-o",
@@ -44,7 +45,8 @@ def test_ext_tpm12(work):
                        "--create-ek-cert", "--lock-nvram", "--tpmstate",
                        work / "state", xdg=work / "xdg"))
     assert "Successfully took ownership of the TPM." in res.out
-    assert sorted(os.listdir(work / "state")) == [".lock", "tpm-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm-00.permall",
+        "tpm-00.permall.sum"]
 
 
 def test_ext_reconfigure(work):

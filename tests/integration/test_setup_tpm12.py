@@ -73,7 +73,8 @@ def test_tpm12_full(work):
                  "Successfully created NVRAM area for Platform certificate.",
                  "Successfully locked NVRAM access."):
         assert line in res.out, str(res)
-    assert sorted(os.listdir(work / "state")) == [".lock", "tpm-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm-00.permall",
+        "tpm-00.permall.sum"]
     srv = debian_swtpm(work, tpm2=False)
     try:
         rc, resp = get_cap(srv, 5, 0x111)           # TPM_CAP_PROP_OWNER

@@ -49,7 +49,8 @@ def test_full_run_log_and_files(work):
         assert line in res.out, str(res)
     assert res.err == "", str(res)
     names = sorted(os.listdir(work / "state"))
-    assert names == [".lock", "tpm2-00.permall"], names
+    assert names == [".lock", "tpm2-00.permall",
+        "tpm2-00.permall.sum"], names
     for f in ("ek-rsa2048.crt", "ek-secp384r1.crt"):
         st = os.stat(work / "certs" / f)
         assert st.st_mode & 0o777 == 0o640
@@ -352,7 +353,8 @@ def test_overwrite_replaces_state(work):
     (work / "state" / "tpm-00.permall").write_bytes(b"old 1.2")
     ok(run_setup("--tpm2", "--createek", "--tpmstate", work / "state",
              "--overwrite", xdg=work / "xdg"))
-    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall"]
+    assert sorted(os.listdir(work / "state")) == [".lock", "tpm2-00.permall",
+        "tpm2-00.permall.sum"]
     srv = debian_swtpm(work)
     try:
         tpm2(srv, "tpm2_readpublic", "-c", "0x81010001")
@@ -506,7 +508,8 @@ def test_overwrite_retires_the_old_tpms_generations(work):
     assert (st / "tpm2-00.permall.journal").is_file()
     ok(run_setup("--tpm2", "--createek", "--tpmstate", st, "--overwrite",
                  xdg=work / "xdg"))
-    assert sorted(os.listdir(st)) == [".lock", "tpm2-00.permall"]
+    assert sorted(os.listdir(st)) == [".lock", "tpm2-00.permall",
+        "tpm2-00.permall.sum"]
     main = st / "tpm2-00.permall"
     main.write_bytes(main.read_bytes()[:100])
     srv = OurSwtpm(work, running=False)
