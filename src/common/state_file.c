@@ -39,7 +39,8 @@ put_le32(uint8_t *p, uint32_t v)
     }
 }
 
-int
+/* Table index of an object name, or -EINVAL. */
+static int
 sfile_index(const char *name)
 {
     for (int i = 0; i < SFILE_OBJS; i++) {

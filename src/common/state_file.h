@@ -57,8 +57,6 @@ int sfile_parse_header(const uint8_t *buf, size_t len, uint64_t file_size,
 /* The SFILE_HDR_LEN bytes of a formatted header for h. */
 void sfile_encode_header(const struct sfile_hdr *h,
                          uint8_t out[SFILE_HDR_LEN]);
-/* Table index of an object name, or -EINVAL. */
-int sfile_index(const char *name);
 
 /*
  * Open (creating a regular file if missing, with st->mode) and check the
