@@ -220,24 +220,50 @@ test_counter_at_max_starts_again(void **state)
     assert_true(strtoull(out, NULL, 10) >= 1);
 }
 
+/* localca_reserve() on c gives want. */
+static void
+reserve_is(struct localca *c, const char *want)
+{
+    char out[64];
+    void *key, *cert;
+
+    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    assert_string_equal(out, want);
+}
+
+/* The counter file says want. */
+static void
+serial_is(const char *want)
+{
+    char got[64];
+
+    read_serial(got, sizeof(got));
+    assert_string_equal(got, want);
+}
+
+/* The lock is free and the next run's serial is want. */
+static void
+next_run_is(const char *want)
+{
+    char out[64];
+
+    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+}
+
 /* A run that reserves and then fails (localca_free() without commit)
  * leaves the counter as it was and the lock free. */
 static void
 test_unused_reservation_spends_no_serial(void **state)
 {
     struct localca *c = open_ca(serial_path);
-    char out[64], got[64];
-    void *key, *cert;
 
     (void)state;
     write_file(serial_path, "41");
-    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
-    assert_string_equal(out, "42");
+    reserve_is(c, "42");
     localca_free(c);
-    read_serial(got, sizeof(got));
-    assert_string_equal(got, "41");
-    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
-    assert_string_equal(out, "42");
+    serial_is("41");
+    next_run_is("42");
 }
 
 /* swtpm_setup's EK and platform certificates: the first serial kept,
@@ -247,26 +273,17 @@ static void
 test_kept_serial_next_follows_one_write(void **state)
 {
     struct localca *c = open_ca(serial_path);
-    char out[64], got[64];
-    void *key, *cert;
 
     (void)state;
     write_file(serial_path, "41");
     assert_int_equal(localca_keep(c), -EINVAL);     /* nothing reserved */
-    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
-    assert_string_equal(out, "42");
+    reserve_is(c, "42");
     assert_int_equal(localca_keep(c), 0);
-    read_serial(got, sizeof(got));
-    assert_string_equal(got, "41");
-    /* "43" though the counter still says 41 */
-    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
-    assert_string_equal(out, "43");
+    serial_is("41");
+    reserve_is(c, "43");        /* though the counter still says 41 */
     assert_int_equal(localca_commit(c), 0);
-    read_serial(got, sizeof(got));
-    assert_string_equal(got, "43");
-    /* the lock is free and the count goes on from the file */
-    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
-    assert_string_equal(out, "44");
+    serial_is("43");
+    next_run_is("44");          /* the count goes on from the file */
     localca_free(c);
 }
 
@@ -276,18 +293,14 @@ static void
 test_kept_serial_unused_spends_nothing(void **state)
 {
     struct localca *c = open_ca(serial_path);
-    char out[64], got[64];
-    void *key, *cert;
 
     (void)state;
     write_file(serial_path, "41");
-    assert_int_equal(localca_reserve(c, out, sizeof(out), &key, &cert), 0);
+    reserve_is(c, "42");
     assert_int_equal(localca_keep(c), 0);
     localca_free(c);
-    read_serial(got, sizeof(got));
-    assert_string_equal(got, "41");
-    assert_int_equal(reserve(ca, out, sizeof(out)), 0);
-    assert_string_equal(out, "42");
+    serial_is("41");
+    next_run_is("42");
 }
 
 /* A FIFO as counter is refused at once, never opened for reading. */
