@@ -414,14 +414,7 @@ test_journal_bad_slots_ignored(void **state)
 static bool
 log_has(const struct fixture *f, const char *text)
 {
-    char buf[16384];
-    ssize_t n = pread(f->log_fd, buf, sizeof(buf) - 1, 0);
-
-    if (n < 0) {
-        return false;
-    }
-    buf[n] = '\0';
-    return strstr(buf, text) != NULL;
+    return unit_fd_has(f->log_fd, text);
 }
 
 static void

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "bytes.h"
 #include "ctrl_wire.h"
 #include "journal.h"
 #include "log.h"
@@ -103,16 +104,18 @@ save(struct fixture *f, const char *data)
 }
 
 /* Whole contents of file name in the state directory (NULL: none). */
+/* The bytes of the file at path (malloc'd), or NULL if it does not
+ * exist. */
 static uint8_t *
-slurp(const struct fixture *f, const char *name, size_t *out_len)
+slurp_path(const char *path, size_t *out_len)
 {
-    char p[128];
     struct stat sb;
     uint8_t *buf;
-    int fd = open(path_in(f, name, p, sizeof(p)), O_RDONLY);
+    int fd = open(path, O_RDONLY);
 
     *out_len = 0;
     if (fd < 0) {
+        assert_int_equal(errno, ENOENT);
         return NULL;
     }
     assert_int_equal(fstat(fd, &sb), 0);
@@ -125,32 +128,13 @@ slurp(const struct fixture *f, const char *name, size_t *out_len)
 }
 
 static uint8_t *
-slurp_path(const char *path, size_t *out_len)
+slurp(const struct fixture *f, const char *name, size_t *out_len)
 {
-    struct stat sb;
-    uint8_t *buf;
-    int fd = open(path, O_RDONLY);
+    char p[128];
 
-    assert_true(fd >= 0);
-    assert_int_equal(fstat(fd, &sb), 0);
-    buf = malloc((size_t)sb.st_size + 1);
-    assert_non_null(buf);
-    assert_int_equal(pread(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
-    close(fd);
-    *out_len = (size_t)sb.st_size;
-    return buf;
+    return slurp_path(path_in(f, name, p, sizeof(p)), out_len);
 }
 
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < n; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 /* The file and offset of byte `where` of generation file g. */
 static const char *
@@ -165,14 +149,14 @@ locate(struct fixture *f, enum gfile g, enum where w, off_t *off)
 
     assert_non_null(b);
     if (g == F_SLOT_NEW || g == F_SLOT_OLD) {
-        uint32_t cap = (uint32_t)be_get(b + 52, 4);
+        uint32_t cap = be32_get(b + 52);
         off_t s1 = JOURNAL_HDR_LEN + (off_t)cap;
-        bool first_newer = be_get(b + 40, 8) > be_get(b + s1 + 40, 8);
+        bool first_newer = be64_get(b + 40) > be64_get(b + s1 + 40);
 
         assert_true(len >= 2 * (size_t)s1);
         start = (first_newer == (g == F_SLOT_NEW)) ? 0 : s1;
         /* The slot's header and its payload; what follows is unused. */
-        size = JOURNAL_HDR_LEN + (off_t)be_get(b + start + 48, 4);
+        size = JOURNAL_HDR_LEN + (off_t)be32_get(b + start + 48);
     }
     free(b);
     /* The header byte is one past the magic's first: a changed magic,
@@ -275,14 +259,7 @@ snap_same(struct fixture *f, const struct snapshot *s, const char *ctx)
 static bool
 log_has(const struct fixture *f, const char *text)
 {
-    static char buf[65536];
-    ssize_t n = pread(f->log_fd, buf, sizeof(buf) - 1, 0);
-
-    if (n < 0) {
-        return false;
-    }
-    buf[n] = '\0';
-    return strstr(buf, text) != NULL;
+    return unit_fd_has(f->log_fd, text);
 }
 
 /* The history every case starts from. */
@@ -611,6 +588,7 @@ file_case(const char *uri, const char *path, off_t off, bool keyed,
     assert_int_equal(pwrite(fd, &b, 1, off), 1);
     close(fd);
     before = slurp_path(path, &blen);
+    assert_non_null(before);
     r = state_open(&st, uri, true, 0600, false, false, err, sizeof(err));
     if (r == 0) {
         if (keyed) {
@@ -630,6 +608,7 @@ file_case(const char *uri, const char *path, off_t off, bool keyed,
         fail_msg("file://, byte %lld: damage loaded", (long long)off);
     }
     after = slurp_path(path, &alen);
+    assert_non_null(after);
     assert_int_equal(alen, blen);
     assert_memory_equal(after, before, blen);
     free(before);

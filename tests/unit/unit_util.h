@@ -10,6 +10,8 @@
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Entries of directory where; with all, "." and ".." and dot files too
  * (/proc/self/fd has none of the latter). */
@@ -43,6 +45,21 @@ static inline void
 unit_rm_tree(const char *dir)
 {
     nftw(dir, unit_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Whether the first 64 KiB of the file open as fd (a test's captured
+ * log) contain text. */
+static inline bool
+unit_fd_has(int fd, const char *text)
+{
+    static char buf[65536];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+    if (n < 0) {
+        return false;
+    }
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
 }
 
 #endif
