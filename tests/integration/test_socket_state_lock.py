@@ -4,6 +4,8 @@
 given up (only with `--migration release-lock-outgoing`, after the savestate
 blob), and that a process without the lock never writes state, so an
 acknowledged write of the process that took it over is never lost."""
+import fcntl
+import os
 import struct
 import time
 
@@ -66,6 +68,26 @@ def save_savestate(srv, tmp_path):
                     tmp_path / "savestate.blob")
 
 
+def wait_lock_released(srv, timeout=10.0):
+    """Until srv's .lock is free: with release-lock-outgoing the source
+    gives it up after its savestate reply (docs/control-channel.md §6.3),
+    so a destination INIT that does not retry can come first."""
+    deadline = time.monotonic() + timeout
+    fd = os.open(srv.statedir / ".lock", os.O_RDWR)
+    try:
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                return
+            except OSError:
+                assert time.monotonic() < deadline, \
+                    "%s kept the lock after its savestate reply" % srv
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
 def test_lock_kept_after_savestate_without_release_option(swtpm_factory,
                                                           tmp_path):
     a = swtpm_factory(running=False)
@@ -90,6 +112,7 @@ def test_released_lock_old_writer_never_overwrites(swtpm_factory, tmp_path):
     assert init(a) == 0
     assert write_nv(a, b"AAAAAAAA", define=True) == 0
     save_savestate(a, tmp_path)
+    wait_lock_released(a)
     b = sharing(tmp_path, "b", a, running=False)
     try:
         assert init(b) == 0, str(b)
@@ -111,6 +134,7 @@ def test_released_lock_next_command_terminates_without_writing(
     assert init(a) == 0
     assert write_nv(a, b"AAAAAAAA", define=True) == 0
     save_savestate(a, tmp_path)
+    wait_lock_released(a)
     b = sharing(tmp_path, "b", a, running=False)
     try:
         assert init(b) == 0, str(b)
