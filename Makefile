@@ -112,8 +112,27 @@ check: all
 	    vm-cuse=vm-cuse-check vm-apparmor=vm-apparmor-check \
 	    vm-nfs=vm-nfs-check
 
-unit-check: $(UNIT_BINS)
+unit-check: store-private-check $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# struct state_store is the store's own: its fields are in the private
+# header state_dir.h, which only the store (src/common/state*.c) and its
+# own unit tests and fuzzers include; front ends see a declaration.
+STORE_PRIV_OK := src/common/state%.c src/common/state_dir.h \
+                 tests/unit/test_state%.c tests/unit/test_journal.c \
+                 fuzz/fuzz_state_file.c fuzz/fuzz_store_dir.c
+STORE_PRIV_SCAN := $(filter-out $(STORE_PRIV_OK),$(wildcard src/*/*.c \
+                   src/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c \
+                   fuzz/*.h bench/*.c bench/*.h))
+.PHONY: store-private-check
+store-private-check:
+	@bad=$$(grep -l '^[[:space:]]*#[[:space:]]*include[[:space:]]*"state_dir\.h"' \
+	    $(STORE_PRIV_SCAN)); \
+	if [ -n "$$bad" ]; then \
+	    echo "the store's private header state_dir.h is included by:" \
+	        $$bad "; use the functions of state.h instead" >&2; \
+	    exit 1; \
+	fi
 
 # Socket-only integration tests need no CUSE and run on the host.
 host-check: all

@@ -66,19 +66,25 @@ inproc_open(const char *dir, bool tpm12, char *err, size_t errlen)
     }
     memset(&inproc, 0, sizeof(inproc));
     inproc.tpm2 = !tpm12;
-    if (state_open(&inproc.store, dir, inproc.tpm2, 0640, false,
+    inproc.store = state_new();
+    if (!inproc.store) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (state_open(inproc.store, dir, inproc.tpm2, 0640, false,
                    /* create= */ false, err, errlen) < 0) {
+        state_free(inproc.store);
         return -ENOENT;
     }
     if (tpm_setup(&inproc) < 0) {
         snprintf(err, errlen, "libtpms cannot emulate this TPM version");
-        state_close(&inproc.store);
+        state_free(inproc.store);
         return -EINVAL;
     }
     if (tpm_start(&inproc, false, &rc) < 0) {
         snprintf(err, errlen, "libtpms did not start on '%s': 0x%x", dir,
                  rc);
-        state_close(&inproc.store);
+        state_free(inproc.store);
         return -EIO;
     }
     inproc_used = true;
@@ -265,7 +271,7 @@ target_close(struct target *t)
     if (t->type == TARGET_INPROC && inproc_used) {
         tpm_stop(&inproc);
         tpm_cleanup(&inproc);
-        state_close(&inproc.store);
+        state_free(inproc.store);
         inproc_used = false;
     }
     if (t->fd >= 0) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "state_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

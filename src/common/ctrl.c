@@ -142,10 +142,10 @@ getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
         tpm_store_volatile(t, &rc) < 0) {
         return rc ? rc : TPM_FAIL;
     }
-    r = state_load(&t->store, name, &raw, &len, &rc);
+    r = state_load(t->store, name, &raw, &len, &rc);
     if (type == PTM_BLOB_TYPE_VOLATILE && tpm_may_write(t) == 0) {
         /* Never leave a volatile state behind that could be replayed. */
-        state_delete(&t->store, name, false);
+        state_delete(t->store, name, false);
     }
     if (r == -ENOENT) {
         return TPM_RETRY;
@@ -153,7 +153,7 @@ getblob_load(struct ctrl_engine *eng, uint32_t type, bool decrypted,
     if (r < 0) {
         return rc ? rc : TPM_FAIL;
     }
-    r = migblob_build(raw, len, decrypted ? NULL : state_filekey(&t->store),
+    r = migblob_build(raw, len, decrypted ? NULL : state_filekey(t->store),
                       &t->migkey, &eng->getblob.buf, &eng->getblob.len,
                       &encrypted);
     explicit_bzero(raw, len);
@@ -223,7 +223,7 @@ setblob_commit(struct ctrl_engine *eng)
     }
     r = migblob_parse(eng->setblob.buf, eng->setblob.len,
                       eng->setblob.flags & PTM_STATE_FLAG_ENCRYPTED,
-                      state_filekey(&t->store), &t->migkey, &raw, &len,
+                      state_filekey(t->store), &t->migkey, &raw, &len,
                       &rc);
     if (r < 0) {
         log_err("rejected %s state blob: TPM result 0x%x",
@@ -464,7 +464,7 @@ h_get_config(struct ctrl_engine *eng, const struct ctrl_req *req,
     const struct tpm_instance *t = eng->tpm;
 
     resp->config_flags =
-        (state_filekey(&t->store)->len ? PTM_CONFIG_FLAG_FILE_KEY : 0) |
+        (state_filekey(t->store)->len ? PTM_CONFIG_FLAG_FILE_KEY : 0) |
         (t->migkey.len ? PTM_CONFIG_FLAG_MIGRATION_KEY : 0);
 }
 

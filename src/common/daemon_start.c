@@ -98,7 +98,7 @@ static int
 give_new_state(struct run *r, char *err, size_t errlen)
 {
     const struct daemon_user *u = r->s->user;
-    const struct state_store *st = &r->s->inst->store;
+    const struct state_store *st = r->s->inst->store;
 
     if (!u->set ||
         fchown(state_fd(st), u->uid, u->gid) == 0) {
@@ -172,7 +172,7 @@ start_confine(struct run *r)
 {
     char err[600];
 
-    if (daemon_confine(r->s->cfg, &r->s->inst->store, r->s->unlink_at_exit,
+    if (daemon_confine(r->s->cfg, r->s->inst->store, r->s->unlink_at_exit,
                        err, sizeof(err)) < 0) {
         return fail(r, err, r->ops->codes.confine);
     }
@@ -213,7 +213,8 @@ stop(const struct run *r)
     pcap_close(inst->pcap);
     daemon_remove_pid(r->s->cfg);
     tpm_cleanup(inst);
-    state_close(&inst->store);
+    state_free(inst->store);
+    inst->store = NULL;
 }
 
 /* The front end's hooks, as steps. */

@@ -24,7 +24,7 @@ load_keys(const struct daemon_cfg *c, struct tpm_instance *inst,
             snprintf(err, errlen, "--key: %s", msg);
             return -EINVAL;
         }
-        state_set_filekey(&inst->store, &key);
+        state_set_filekey(inst->store, &key);
         key_wipe(&key);
     }
     if (c->migkey_opt &&
@@ -65,7 +65,13 @@ daemon_open_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
         inst->lock_retries = TPM_LOCK_RETRIES_MAX;
     }
     inst->no_lock = !c->state_lock;
-    r = state_open(&inst->store, c->state_path, c->tpm2, c->state_mode,
+    inst->store = state_new();
+    if (!inst->store) {
+        snprintf(err, errlen, "cannot open the state '%s': out of memory",
+                 c->state_path);
+        return -ENOMEM;
+    }
+    r = state_open(inst->store, c->state_path, c->tpm2, c->state_mode,
                    c->state_mode_explicit, create_dir, err, errlen);
     if (r < 0) {
         return r;
@@ -127,7 +133,7 @@ daemon_autostart_tpm(const struct daemon_cfg *c, struct tpm_instance *inst,
 static int
 daemon_print_states(const struct daemon_cfg *c, const char *prog)
 {
-    struct state_store st;
+    struct state_store *st;
     const char *sep = "";
     char err[600];
     long sz;
@@ -144,14 +150,21 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
         printf("{ \"type\": \"swtpm\", \"states\": [] }");
         return 0;
     }
-    if (state_open(&st, c->state_path, c->tpm2, 0640, false,
+    st = state_new();
+    if (!st) {
+        fprintf(stderr, "%s: cannot open the state '%s': out of memory\n",
+                prog, c->state_path);
+        return 1;
+    }
+    if (state_open(st, c->state_path, c->tpm2, 0640, false,
                    /* create= */ false, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
+        state_free(st);
         return 1;
     }
     printf("{ \"type\": \"swtpm\", \"states\": [");
     for (size_t i = 0; i < STATE_OBJS; i++) {
-        sz = state_size(&st, state_obj_names[i]);
+        sz = state_size(st, state_obj_names[i]);
         if (sz >= 0) {
             printf("%s {\"name\": \"%s\", \"size\": %ld}", sep,
                    state_obj_names[i], sz);
@@ -163,7 +176,7 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
     /* Ours, and only after a recovery, so upstream's output stays. */
     sep = "";
     for (size_t i = 0; i < STATE_OBJS; i++) {
-        sz = state_damaged_size(&st, state_obj_names[i]);
+        sz = state_damaged_size(st, state_obj_names[i]);
         if (sz >= 0) {
             printf("%s {\"name\": \"%s\", \"size\": %ld}",
                    *sep ? sep : ", \"damaged\": [", state_obj_names[i], sz);
@@ -171,7 +184,7 @@ daemon_print_states(const struct daemon_cfg *c, const char *prog)
         }
     }
     printf("%s }", *sep ? " ]" : "");
-    state_close(&st);
+    state_free(st);
     return 0;
 }
 

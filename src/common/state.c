@@ -129,10 +129,10 @@ is_on_nfs(int fd)
     return fstatfs(fd, &sfs) == 0 && sfs.f_type == NFS_SUPER_MAGIC_;
 }
 
-int
-state_open(struct state_store *st, const char *path, bool tpm2,
-           mode_t mode, bool mode_explicit, bool create,
-           char *err, size_t errlen)
+/* A closed store: no descriptors, no key, an empty journal. */
+static void
+store_init(struct state_store *st, bool tpm2, mode_t mode,
+           bool mode_explicit)
 {
     st->dir_fd = -1;
     st->lock_fd = -1;
@@ -147,11 +147,42 @@ state_open(struct state_store *st, const char *path, bool tpm2,
     st->mode_explicit = mode_explicit;
     st->defer_sync = false;
     st->replace_checked = false;
+    st->fallback_logged = false;
     /* No key until state_set_filekey(). */
     explicit_bzero(&st->filekey, sizeof(st->filekey));
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
     st->path[0] = '\0';
+}
+
+struct state_store *
+state_new(void)
+{
+    struct state_store *st = calloc(1, sizeof(*st));
+
+    if (st) {
+        store_init(st, false, 0640, false);
+    }
+    return st;
+}
+
+void
+state_free(struct state_store *st)
+{
+    if (!st) {
+        return;
+    }
+    state_close(st);
+    explicit_bzero(st, sizeof(*st));
+    free(st);
+}
+
+int
+state_open(struct state_store *st, const char *path, bool tpm2,
+           mode_t mode, bool mode_explicit, bool create,
+           char *err, size_t errlen)
+{
+    store_init(st, tpm2, mode, mode_explicit);
     if (state_file_uri_path(path)) {
         path = state_file_uri_path(path);
         st->is_file = true;

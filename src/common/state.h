@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "journal.h"
 #include "key.h"
 
 /*
@@ -39,55 +38,25 @@ extern const char *const state_obj_names[STATE_OBJS];
 const char *state_file_uri_path(const char *uri);
 
 /*
- * The fields are the store's own (state*.c, journal.c): everyone else goes
+ * The store is opaque (its fields are in the store's private header,
+ * state_dir.h): everyone else holds a pointer from state_new() and goes
  * through the functions below, which say what they are for.
  */
-struct state_store {
-    int dir_fd;             /* -1 when closed */
-    char path[4096];        /* for messages */
-    bool tpm2;              /* selects tpm2-00.* vs tpm-00.* names */
-    mode_t mode;            /* mode of new files */
-    bool mode_explicit;     /* mode= given: applied exactly */
-    int lock_fd;            /* -1 when not locked */
-    bool lock_remote;       /* lock_fd is on NFS: see state_lock_check() */
-    /*
-     * Skip the per-write fsyncs; the owner calls state_sync() before the
-     * files matter.  Only for private scratch stores (swtpm_setup builds
-     * a new state in a temporary directory and renames it into place).
-     */
-    bool defer_sync;
-    /* An interrupted replacement was looked for (state_replace_from()):
-     * once per holding of the lock. */
-    bool replace_checked;
-    /* The fallback to .bak, or a damaged journal, was logged; the owner
-     * clears it per start (libtpms reads the permall more than once
-     * while it starts). */
-    bool fallback_logged;
-    struct state_key filekey;   /* len 0: files are not encrypted */
-    /* permall's write-ahead journal (journal.h); unused with defer_sync */
-    struct journal jnl;
-    /* file:// backend (state_file.h): dir_fd stays -1 */
-    bool is_file;
-    bool file_is_blk;       /* a block device rather than a regular file */
-    int file_fd;            /* -1 when closed; lock_fd == file_fd if held */
-    /* A loop device's backing file, locked with it (docs/state.md §6),
-     * or -1. */
-    int file_alias_fd;
-    /*
-     * Why the last load or store failed, in words for the log, or NULL:
-     * a static text (a bad file:// header) or why_buf (a state file that
-     * cannot be read or decrypted, naming it and the fix).
-     */
-    const char *why;
-    char why_buf[4096 + 640];    /* path plus words */
-};
+struct state_store;
+
+/* A closed store, or NULL without memory; state_free() releases it. */
+struct state_store *state_new(void);
+/* state_close() and release; NULL is ignored. */
+void state_free(struct state_store *st);
 
 /*
  * Open (and with create, mkdir 0775) the state directory.  A path of the
  * form file://PATH opens the linear file backend instead: PATH (a regular
  * file, created if missing, or a block device) and its header are
- * checked, nothing is written.  Returns 0 or a negative errno; err gets a
- * message naming the path and the fix.
+ * checked, nothing is written.  st comes from state_new(); state_close()
+ * closes it again (it can be opened anew), state_free() releases it.
+ * Returns 0 or a negative errno; err gets a message naming the path and
+ * the fix.
  */
 int state_open(struct state_store *st, const char *path, bool tpm2,
                mode_t mode, bool mode_explicit, bool create,
@@ -158,7 +127,7 @@ const char *state_kind(const struct state_store *st);
 /*
  * Read object name ("permall", "volatilestate", "savestate") and decode
  * it with the file key.  -ENOENT if it does not exist; other errors are
- * negative errnos with *out_tpm_rc set (see stateobj_decode) and st->why
+ * negative errnos with *out_tpm_rc set (see stateobj_decode) and state_why()
  * set when there is more to say than the errno.  A permall that exists
  * but cannot be read (permissions, a symlink, a FIFO, a directory), or
  * that the key does not open, fails the load: no other generation is
@@ -190,13 +159,13 @@ int state_checkpoint(struct state_store *st);
  * the newest one into the upstream-format main file, so no journaled
  * write is lost to a reader that knows no journal.  Nothing to do for
  * the file backend, a store without permall, or a journal that adds
- * nothing.  0 or a negative errno (the load's, with st->why set as by
+ * nothing.  0 or a negative errno (the load's, with state_why() set as by
  * state_load()).
  */
 int state_fold_journal(struct state_store *st);
 
 /*
- * Flush every state object and the directory itself: what a defer_sync
+ * Flush every state object and the directory itself: what a scratch
  * store does once instead of at every write.  0 or a negative errno.
  */
 int state_sync(struct state_store *st);
@@ -210,7 +179,7 @@ int state_sync(struct state_store *st);
  * it holds the old TPM with all its generations or the new one, and the
  * next holder of the lock finishes the job.  from's files are moved, not
  * copied, for a directory.  The caller holds st's lock.  0 or a negative
- * errno, with st->why set when there is more to say.
+ * errno, with state_why() set when there is more to say.
  */
 int state_replace_from(struct state_store *st, struct state_store *from);
 

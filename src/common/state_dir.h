@@ -14,8 +14,54 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "journal.h"
+#include "key.h"
 #include "state.h"
 #include "statesum.h"
+
+/*
+ * The store's fields, its own (state*.c): front ends see only the
+ * declaration in state.h and call its functions.
+ */
+struct state_store {
+    int dir_fd;             /* -1 when closed */
+    char path[4096];        /* for messages */
+    bool tpm2;              /* selects tpm2-00.* vs tpm-00.* names */
+    mode_t mode;            /* mode of new files */
+    bool mode_explicit;     /* mode= given: applied exactly */
+    int lock_fd;            /* -1 when not locked */
+    bool lock_remote;       /* lock_fd is on NFS: see state_lock_check() */
+    /*
+     * Skip the per-write fsyncs; the owner calls state_sync() before the
+     * files matter.  Only for private scratch stores (swtpm_setup builds
+     * a new state in a temporary directory and renames it into place).
+     */
+    bool defer_sync;
+    /* An interrupted replacement was looked for (state_replace_from()):
+     * once per holding of the lock. */
+    bool replace_checked;
+    /* The fallback to .bak, or a damaged journal, was logged; the owner
+     * clears it per start (libtpms reads the permall more than once
+     * while it starts). */
+    bool fallback_logged;
+    struct state_key filekey;   /* len 0: files are not encrypted */
+    /* permall's write-ahead journal (journal.h); unused with defer_sync */
+    struct journal jnl;
+    /* file:// backend (state_file.h): dir_fd stays -1 */
+    bool is_file;
+    bool file_is_blk;       /* a block device rather than a regular file */
+    int file_fd;            /* -1 when closed; lock_fd == file_fd if held */
+    /* A loop device's backing file, locked with it (docs/state.md §6),
+     * or -1. */
+    int file_alias_fd;
+    /*
+     * Why the last load or store failed, in words for the log, or NULL:
+     * a static text (a bad file:// header) or why_buf (a state file that
+     * cannot be read or decrypted, naming it and the fix).
+     */
+    const char *why;
+    char why_buf[4096 + 640];    /* path plus words */
+};
 
 /* The longest object file name, "<prefix>-00.<object>" (no suffix). */
 #define STATE_NAME_MAX 64

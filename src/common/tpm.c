@@ -30,8 +30,8 @@ static const char *
 load_reason(int r, uint32_t rc)
 {
     /* The store names the file and the fix when it can. */
-    if (cur && state_why(&cur->store)) {
-        return state_why(&cur->store);
+    if (cur && state_why(cur->store)) {
+        return state_why(cur->store);
     }
     switch (rc) {
     case TPM_DECRYPT_ERROR:
@@ -104,7 +104,7 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
         *length = h->len;
         return 0;
     }
-    r = state_load(&cur->store, name, &raw, &len, &rc);
+    r = state_load(cur->store, name, &raw, &len, &rc);
     if (r == -ENOENT) {
         return TPM_RETRY;       /* object missing: fresh TPM */
     }
@@ -116,7 +116,7 @@ cb_nvram_loaddata(unsigned char **data, uint32_t *length,
          * libtpms asks again within the same start: say it once. */
         if (!cur->load_failed) {
             log_err("cannot load TPM state '%s' from '%s': %s (TPM result "
-                    "0x%x)", name, state_path(&cur->store),
+                    "0x%x)", name, state_path(cur->store),
                     load_reason(r, rc), rc);
         }
         cur->load_failed = true;
@@ -151,18 +151,18 @@ cb_nvram_storedata(const unsigned char *data, uint32_t length,
     if (h) {
         if (held_store(h, data, length) < 0) {
             log_err("cannot keep TPM state '%s' for '%s': out of memory",
-                    name, state_path(&cur->store));
+                    name, state_path(cur->store));
             return TPM_SIZE;
         }
         return 0;
     }
-    state_clear_why(&cur->store);
-    if (state_save(&cur->store, name, data, length, &rc) < 0) {
+    state_clear_why(cur->store);
+    if (state_save(cur->store, name, data, length, &rc) < 0) {
         log_err("cannot store TPM state '%s' in '%s' (TPM result 0x%x)%s%s; "
                 "the previous state is unchanged", name,
-                state_path(&cur->store),
-                rc, state_why(&cur->store) ? ": " : "",
-                state_why(&cur->store) ? state_why(&cur->store) : "");
+                state_path(cur->store),
+                rc, state_why(cur->store) ? ": " : "",
+                state_why(cur->store) ? state_why(cur->store) : "");
         return rc ? rc : TPM_FAIL;
     }
     return 0;
@@ -183,7 +183,7 @@ cb_nvram_deletename(uint32_t tpm_number, const char *name,
     if (h) {
         held_drop(h);
     }
-    r = state_delete(&cur->store, name, must_exist && !was_held);
+    r = state_delete(cur->store, name, must_exist && !was_held);
     if (r == -ENOENT) {
         return TPM_RETRY;
     }
@@ -272,7 +272,7 @@ tpm_ensure_locked(struct tpm_instance *inst)
     unsigned int i;
     int r;
 
-    if (inst->no_lock || state_is_locked(&inst->store)) {
+    if (inst->no_lock || state_is_locked(inst->store)) {
         return 0;
     }
     if (inst->lock_retries > TPM_LOCK_RETRIES_MAX) {
@@ -280,19 +280,19 @@ tpm_ensure_locked(struct tpm_instance *inst)
     }
     /* One try per pause, so that the front end sees signals meanwhile. */
     for (i = 0;; i++) {
-        r = state_lock(&inst->store, /* retries= */ 0, &holder);
+        r = state_lock(inst->store, /* retries= */ 0, &holder);
         if (r != -EAGAIN || i >= inst->lock_retries) {
             break;
         }
         if (i == 0) {
             log_info("waiting up to %u ms for the lock on TPM state "
                      "directory '%s'", inst->lock_retries * TPM_LOCK_RETRY_MS,
-                     state_path(&inst->store));
+                     state_path(inst->store));
         }
         if (!lock_pause(inst)) {
             log_warn("stopped waiting for the lock on TPM state directory "
                      "'%s': interrupted by a signal or shutdown",
-                     state_path(&inst->store));
+                     state_path(inst->store));
             return -EINTR;
         }
     }
@@ -300,19 +300,19 @@ tpm_ensure_locked(struct tpm_instance *inst)
         inst->lock_given_up = false;
     } else if (r != -EAGAIN) {
         log_err("cannot create or open the lock file in TPM state "
-                "%s '%s': %s", state_kind(&inst->store),
-                state_path(&inst->store),
+                "%s '%s': %s", state_kind(inst->store),
+                state_path(inst->store),
                 strerror(-r));
     } else if (holder > 0) {
         log_err("cannot lock TPM state %s '%s': it is in use by "
                 "process %d; stop that process first",
-                state_kind(&inst->store), state_path(&inst->store),
+                state_kind(inst->store), state_path(inst->store),
                 (int)holder);
     } else {
         /* An OFD lock (ours on a file://) does not name its owner. */
         log_err("cannot lock TPM state %s '%s': it is in use by another "
                 "process; stop that process first",
-                state_kind(&inst->store), state_path(&inst->store));
+                state_kind(inst->store), state_path(inst->store));
     }
     return r;
 }
@@ -320,15 +320,15 @@ tpm_ensure_locked(struct tpm_instance *inst)
 void
 tpm_give_up_lock(struct tpm_instance *inst)
 {
-    if (inst->no_lock || !state_is_locked(&inst->store)) {
+    if (inst->no_lock || !state_is_locked(inst->store)) {
         return;
     }
-    state_unlock(&inst->store);
+    state_unlock(inst->store);
     inst->lock_given_up = true;
     inst->lock_retries = TPM_LOCK_RETRIES_MAX;
     log_info("released the lock on TPM state %s '%s' for the "
-             "outgoing migration", state_kind(&inst->store),
-             state_path(&inst->store));
+             "outgoing migration", state_kind(inst->store),
+             state_path(inst->store));
 }
 
 int
@@ -339,14 +339,14 @@ tpm_may_write(struct tpm_instance *inst)
     if (inst->no_lock) {
         return 0;
     }
-    if (state_is_locked(&inst->store)) {
+    if (state_is_locked(inst->store)) {
         /* The fd stays held when the check fails, so the lock is never
          * taken again: our state in memory is older than the store's. */
-        r = state_lock_check(&inst->store);
+        r = state_lock_check(inst->store);
         if (r < 0) {
             log_err("not writing TPM state to '%s': its lock is lost (%s); "
                     "another host may own the state now",
-                    state_path(&inst->store),
+                    state_path(inst->store),
                     strerror(-r));
             return -ENOLCK;
         }
@@ -355,7 +355,7 @@ tpm_may_write(struct tpm_instance *inst)
     if (inst->lock_given_up) {
         log_err("not writing TPM state to '%s': its lock was released for "
                 "an outgoing migration and not taken back",
-                state_path(&inst->store));
+                state_path(inst->store));
         return -ENOLCK;
     }
     return tpm_ensure_locked(inst);
@@ -367,7 +367,7 @@ tpm_start_strerror(const struct tpm_instance *inst, uint32_t rc, char *out,
 {
     snprintf(out, outlen, "TPM start failed with TPM result 0x%x; the state "
              "in '%s' may be damaged or need a different --key", rc,
-             state_path(&inst->store));
+             state_path(inst->store));
 }
 
 int
@@ -382,7 +382,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
         return -ENOLCK;
     }
     inst->load_failed = false;
-    state_new_start(&inst->store);
+    state_new_start(inst->store);
     rc = TPMLIB_MainInit();
     if (rc == 0 && inst->load_failed) {
         /* Never run on (and later delete) state that did not load. */
@@ -397,7 +397,7 @@ tpm_start(struct tpm_instance *inst, bool delete_volatile,
     inst->running = true;
     inst->last_ordinal = 0;
     if (delete_volatile && tpm_may_write(inst) == 0) {
-        state_delete(&inst->store, state_obj_names[STATE_OBJ_VOLATILE], false);
+        state_delete(inst->store, state_obj_names[STATE_OBJ_VOLATILE], false);
     }
     return 0;
 }
@@ -447,7 +447,7 @@ tpm_stop(struct tpm_instance *inst)
     }
     if (inst->tpm2 && !inst->disable_auto_shutdown &&
         inst->last_ordinal != TPM2_CC_Shutdown) {
-        if (inst->lock_given_up && !state_is_locked(&inst->store)) {
+        if (inst->lock_given_up && !state_is_locked(inst->store)) {
             /* The state belongs to the migration's destination now. */
             log_warn("not sending TPM2_Shutdown: the state lock was given "
                      "up for an outgoing migration");
@@ -462,7 +462,7 @@ terminate:
     TPMLIB_Terminate();
     inst->running = false;
     /* Upstream-format files for whoever reads the state next. */
-    state_checkpoint(&inst->store);
+    state_checkpoint(inst->store);
 }
 
 int
@@ -635,10 +635,10 @@ tpm_store_volatile(struct tpm_instance *inst, uint32_t *out_tpm_rc)
         *out_tpm_rc = rc;
         return -EIO;
     }
-    if (state_save(&inst->store, state_obj_names[STATE_OBJ_VOLATILE], buf, len,
+    if (state_save(inst->store, state_obj_names[STATE_OBJ_VOLATILE], buf, len,
                    out_tpm_rc) < 0) {
         log_err("cannot store the volatile state in '%s'",
-                state_path(&inst->store));
+                state_path(inst->store));
         r = -EIO;
     }
     explicit_bzero(buf, len);
@@ -664,13 +664,13 @@ tpm_flush_held(struct tpm_instance *inst)
         struct tpm_held *h = &inst->held[i];
 
         if (h->data && r == 0) {
-            state_clear_why(&inst->store);
-            r = state_save(&inst->store, state_obj_names[i], h->data, h->len,
+            state_clear_why(inst->store);
+            r = state_save(inst->store, state_obj_names[i], h->data, h->len,
                            &rc);
             if (r < 0) {
                 log_debug("cannot write TPM state '%s' in '%s' (TPM result "
                           "0x%x)", state_obj_names[i],
-                          state_path(&inst->store), rc);
+                          state_path(inst->store), rc);
             }
         }
         held_drop(h);

@@ -65,7 +65,7 @@ struct tpm_instance {
      */
     bool (*lock_pause)(void *arg, int ms);
     void *lock_pause_arg;
-    struct state_store store;
+    struct state_store *store;      /* state_new(); the front end frees */
     struct state_key migkey;        /* len 0: none */
     /* Response buffer handed to TPMLIB_Process (it may realloc it). */
     unsigned char *resp;

@@ -274,8 +274,8 @@ flush_held(struct setup_ctx *ctx, const char *state_dir, int r)
     tpm->hold_writes = false;
     if (fr < 0) {
         log_errno(-fr, "cannot write the new TPM state in '%s'%s%s",
-                  state_dir, state_why(&tpm->store) ? ": " : "",
-                  state_why(&tpm->store) ? state_why(&tpm->store) : "");
+                  state_dir, state_why(tpm->store) ? ": " : "",
+                  state_why(tpm->store) ? state_why(tpm->store) : "");
         return fr;
     }
     return r;
@@ -299,7 +299,7 @@ tpm_run(struct setup_ctx *ctx, const char *state_dir)
     /* A scratch state is read by no one before it is flushed: libtpms'
      * writes wait in memory, and only the last of each object is written
      * (one file instead of about 15 for the permall). */
-    ctx->tpm->hold_writes = state_is_scratch(&ctx->tpm->store);
+    ctx->tpm->hold_writes = state_is_scratch(ctx->tpm->store);
     get_ident(&ctx->ident);
     r = tpm_start(ctx->tpm, false, &rc);
     if (r == -EIO) {
@@ -385,10 +385,10 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
             state_unlock(real);     /* the emulator locks it itself */
         }
         /* The TPM works on the real store itself, then gives it back. */
-        state_move(&tpm->store, real);
-        r = tpm_run(ctx, state_is_file(&tpm->store) ? ctx->o->state_path
-                                                    : state_path(&tpm->store));
-        state_move(real, &tpm->store);
+        state_move(tpm->store, real);
+        r = tpm_run(ctx, state_is_file(tpm->store) ? ctx->o->state_path
+                                                    : state_path(tpm->store));
+        state_move(real, tpm->store);
         return r;
     }
     r = make_scratch(real, tmpl, sizeof(tmpl), &parent_fd);
@@ -396,19 +396,19 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         return r;
     }
     base = strrchr(tmpl, '/') + 1;
-    r = state_open(&tpm->store, tmpl, ctx->o->tpm2, 0640, false, false,
+    r = state_open(tpm->store, tmpl, ctx->o->tpm2, 0640, false, false,
                    err, sizeof(err));
     if (r < 0) {
         log_err("%s", err);
         goto out;
     }
-    state_set_filekey(&tpm->store, state_filekey(real));
+    state_set_filekey(tpm->store, state_filekey(real));
     /* Scratch directory: one flush at the end instead of two fsyncs per
      * libtpms state write (about 16 of them during manufacturing). */
-    state_set_scratch(&tpm->store);
+    state_set_scratch(tpm->store);
     r = tpm_run(ctx, tmpl);
     if (r == 0) {
-        r = state_sync(&tpm->store);
+        r = state_sync(tpm->store);
         if (r < 0) {
             log_errno(-r, "cannot flush the new state in '%s'", tmpl);
         }
@@ -416,7 +416,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     if (r == 0) {
         /* One transaction: the old TPM with all its generations, or the
          * new one, also after a crash (docs/state.md §7.5). */
-        r = state_replace_from(real, &tpm->store);
+        r = state_replace_from(real, tpm->store);
         if (r < 0) {
             log_errno(-r, "cannot put the new state into '%s'%s%s",
                       state_path(real), state_why(real) ? ": " : "",
@@ -431,7 +431,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
                       state_path(real));
         }
     }
-    state_close(&tpm->store);
+    state_close(tpm->store);
 out:
     statedir_remove_temp(parent_fd, base);
     if (parent_fd >= 0 && parent_fd != state_fd(real)) {
@@ -541,7 +541,7 @@ run_setup(struct setup_ctx *ctx, struct state_store *real)
 int
 run(struct opts *o)
 {
-    struct state_store real = { .dir_fd = -1, .lock_fd = -1 };
+    struct state_store *real;
     struct tpm_instance tpm = { .tpm2 = o->tpm2 };
     struct setup_ctx ctx = { .o = o, .tpm = &tpm };
     char *conf = NULL, err[600];
@@ -574,16 +574,25 @@ run(struct opts *o)
             setenv("HOME", pw->pw_dir, 1);
         }
     }
-    r = statedir_open(o, &real, &exit0);
+    real = state_new();
+    tpm.store = state_new();
+    if (!real || !tpm.store) {
+        log_err("cannot open the state: out of memory");
+        state_free(tpm.store);
+        state_free(real);
+        return EXIT_FAILURE;
+    }
+    r = statedir_open(o, real, &exit0);
     if (r == 0 && !exit0) {
         r = load_config(o, &conf);
     }
     if (r == 0 && !exit0) {
         ctx.conf_text = conf;
-        r = run_setup(&ctx, &real);
+        r = run_setup(&ctx, real);
     }
     tpm_cleanup(&tpm);
-    state_close(&real);
+    state_free(tpm.store);
+    state_free(real);
     free(conf);
     return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -35,7 +35,9 @@ setup(void **state)
     assert_non_null(mkdtemp(dir));
     memset(&inst, 0, sizeof(inst));
     inst.tpm2 = true;
-    assert_int_equal(state_open(&inst.store, dir, true, 0640, false, false,
+    inst.store = state_new();
+    assert_non_null(inst.store);
+    assert_int_equal(state_open(inst.store, dir, true, 0640, false, false,
                                 err, sizeof(err)), 0);
     assert_int_equal(tpm_setup(&inst), 0);
     ctrl_engine_init(&eng, &inst, CTRL_FE_CUSE);
@@ -49,7 +51,8 @@ teardown(void **state)
     tpm_stop(&inst);
     ctrl_engine_free(&eng);
     tpm_cleanup(&inst);
-    state_close(&inst.store);
+    state_free(inst.store);
+    inst.store = NULL;
     unit_rm_tree(dir);
     return 0;
 }
@@ -288,7 +291,7 @@ test_ctrl_savestate_keeps_lock_without_release_option(void **state)
     req.u.getstate.type = PTM_BLOB_TYPE_SAVESTATE;
     run(CMD_GET_STATEBLOB, &req, &resp);
     ctrl_after_reply(&eng);
-    assert_true(state_is_locked(&inst.store));
+    assert_true(state_is_locked(inst.store));
     assert_int_equal(tpm_may_write(&inst), 0);
 }
 
@@ -302,16 +305,16 @@ test_ctrl_savestate_releases_lock_with_option(void **state)
     eng.fe = CTRL_FE_CUSE;
     inst.release_lock_outgoing = true;
     assert_int_equal(do_init(), 0);
-    assert_true(state_is_locked(&inst.store));
+    assert_true(state_is_locked(inst.store));
     req.u.getstate.type = PTM_BLOB_TYPE_SAVESTATE;
     run(CMD_GET_STATEBLOB, &req, &resp);
     ctrl_after_reply(&eng);
-    assert_false(state_is_locked(&inst.store));
+    assert_false(state_is_locked(inst.store));
     /* Given up: nothing is written until the lock is taken back. */
     assert_int_equal(tpm_may_write(&inst), -ENOLCK);
     req.u.retries = 0xffffffffu;    /* cut to TPM_LOCK_RETRIES_MAX */
     assert_int_equal(run(CMD_LOCK_STORAGE, &req, &resp), 0);
-    assert_true(state_is_locked(&inst.store));
+    assert_true(state_is_locked(inst.store));
     assert_int_equal(tpm_may_write(&inst), 0);
     inst.release_lock_outgoing = false;
 }
@@ -347,11 +350,11 @@ test_ctrl_config_flags(void **state)
     (void)state;
     run(CMD_GET_CONFIG, &(struct ctrl_req){ 0 }, &resp);
     assert_int_equal(resp.config_flags, 0);
-    inst.store.filekey.len = 16;
+    state_set_filekey(inst.store, &(struct state_key){ .len = 16 });
     inst.migkey.len = 32;
     run(CMD_GET_CONFIG, &(struct ctrl_req){ 0 }, &resp);
     assert_int_equal(resp.config_flags, 3);
-    inst.store.filekey.len = 0;
+    state_set_filekey(inst.store, &(struct state_key){ .len = 0 });
     inst.migkey.len = 0;
 }
 

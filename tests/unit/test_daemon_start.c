@@ -77,7 +77,7 @@ void __wrap_daemon_fail(int code);
 void __wrap_daemon_remove_pid(struct daemon_cfg *c);
 void __wrap_pcap_close(struct pcap_writer *w);
 void __wrap_tpm_cleanup(struct tpm_instance *inst);
-void __wrap_state_close(struct state_store *st);
+void __wrap_state_free(struct state_store *st);
 
 int
 __wrap_daemon_print_mode(struct daemon_cfg *c, struct tpm_instance *inst,
@@ -204,7 +204,7 @@ __wrap_tpm_cleanup(struct tpm_instance *inst)
 }
 
 void
-__wrap_state_close(struct state_store *st)
+__wrap_state_free(struct state_store *st)
 {
     step("close");
 }

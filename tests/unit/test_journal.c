@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "log.h"
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "statesum.h"
 #include "unit_util.h"
 

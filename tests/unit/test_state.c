@@ -23,6 +23,7 @@
 
 #include "ctrl_wire.h"
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "stateobj.h"
 #include "unit_util.h"
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "state_file.h"
 
 /* Crash simulation: after `crash_after` more pwrite/fdatasync calls,

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "log.h"
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "stateobj.h"
 #include "statesum.h"
 #include "unit_util.h"

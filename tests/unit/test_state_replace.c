@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "state_dir.h"      /* the store's internals, tested */
 #include "unit_util.h"
 
 int __wrap_renameat(int ofd, const char *o, int nfd, const char *n);

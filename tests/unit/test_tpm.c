@@ -35,7 +35,9 @@ open_instance(bool tpm2)
     assert_non_null(mkdtemp(dir));
     memset(&inst, 0, sizeof(inst));
     inst.tpm2 = tpm2;
-    assert_int_equal(state_open(&inst.store, dir, true, 0640, false, false,
+    inst.store = state_new();
+    assert_non_null(inst.store);
+    assert_int_equal(state_open(inst.store, dir, true, 0640, false, false,
                                 err, sizeof(err)), 0);
     assert_int_equal(tpm_setup(&inst), 0);
 }
@@ -62,7 +64,8 @@ teardown(void **state)
     (void)state;
     tpm_stop(&inst);
     tpm_cleanup(&inst);
-    state_close(&inst.store);
+    state_free(inst.store);
+    inst.store = NULL;
     unit_rm_tree(dir);
     return 0;
 }
