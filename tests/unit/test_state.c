@@ -193,6 +193,43 @@ test_state_open_create(void **state)
     state_close(&st);
 }
 
+/* What a front end holds: a store from state_new(), closed until opened,
+ * that can be opened again after state_close(). */
+static void
+test_state_new_free(void **state)
+{
+    struct fixture *f = *state;
+    const uint8_t data[] = { 7, 8, 9 };
+    struct state_store *st = state_new();
+    uint8_t *raw = NULL;
+    uint32_t len = 0, rc = 0;
+
+    assert_non_null(st);
+    assert_int_equal(state_fd(st), -1);
+    assert_false(state_is_locked(st));
+    assert_int_equal(state_filekey(st)->len, 0);
+    state_free(st);             /* never opened: nothing to close */
+    assert_true(fcntl(0, F_GETFD) >= 0);
+    state_free(NULL);
+
+    st = state_new();
+    assert_non_null(st);
+    assert_int_equal(state_open(st, f->dir, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    assert_true(state_fd(st) >= 0);
+    assert_int_equal(state_save(st, "savestate", data, sizeof(data), &rc),
+                     0);
+    state_close(st);
+    assert_int_equal(state_fd(st), -1);
+    assert_int_equal(state_open(st, f->dir, true, 0640, false, false,
+                                f->err, sizeof(f->err)), 0);
+    assert_int_equal(state_load(st, "savestate", &raw, &len, &rc), 0);
+    assert_int_equal(len, sizeof(data));
+    assert_memory_equal(raw, data, len);
+    free(raw);
+    state_free(st);
+}
+
 static void
 test_state_open_too_long(void **state)
 {
@@ -717,6 +754,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_open_missing),
         T(test_state_open_create),
+        T(test_state_new_free),
         cmocka_unit_test(test_state_open_too_long),
         T(test_state_open_not_dir),
         T(test_state_save_roundtrip),
