@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ctrl_wire.h"
@@ -32,7 +31,6 @@
 
 #define LOCK_NAME ".lock"
 #define NFS_SUPER_MAGIC_ 0x6969     /* <linux/magic.h>'s NFS_SUPER_MAGIC */
-#define LOCK_RETRY_NS (10 * 1000 * 1000)
 /* Upstream: path length + 20 must fit in FILENAME_MAX (docs/state.md §2.1). */
 #define STATE_PATH_MAX (4096 - 20)
 
@@ -453,17 +451,15 @@ dir_lock_check(struct state_store *st)
 }
 
 int
-state_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+state_lock(struct state_store *st, pid_t *out_holder)
 {
-    return backend(st)->lock(st, retries, out_holder);
+    return backend(st)->lock(st, out_holder);
 }
 
 static int
-dir_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+dir_lock(struct state_store *st, pid_t *out_holder)
 {
-    const struct timespec delay = { 0, LOCK_RETRY_NS };
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    unsigned int i;
     int fd, r;
 
     if (st->lock_fd >= 0) {
@@ -477,21 +473,15 @@ dir_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
         log_debug("cannot open lock file in '%s'", st->path);
         return r;
     }
-    for (i = 0;; i++) {
-        /* OFD lock: owned by the open file, so it survives fork(). */
-        if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
-            break;
-        }
+    /* OFD lock: owned by the open file, so it survives fork(). */
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
         if (errno != EAGAIN && errno != EACCES) {
             r = -errno;
             goto fail;
         }
-        if (i >= retries) {
-            *out_holder = lock_holder(fd);
-            r = -EAGAIN;
-            goto fail;
-        }
-        nanosleep(&delay, NULL);
+        *out_holder = lock_holder(fd);
+        r = -EAGAIN;
+        goto fail;
     }
     lock_write_pid(st, fd);
     st->lock_fd = fd;

@@ -102,12 +102,12 @@ void state_new_start(struct state_store *st);
 
 /*
  * Take the lock on <dir>/.lock (open file description lock, compatible
- * with upstream's fcntl record lock), retrying every 10 ms `retries`
- * times.  Records our pid in the file.  Already held: 0.  Held by someone
- * else: -EAGAIN with *out_holder set to the holder's pid (0 if unknown).
+ * with upstream's fcntl record lock), once: a caller that waits tries
+ * again (tpm_ensure_locked()).  Records our pid in the file.  Already
+ * held: 0.  Held by someone else: -EAGAIN with *out_holder set to the
+ * holder's pid (0 if unknown).
  */
-int state_lock(struct state_store *st, unsigned int retries,
-               pid_t *out_holder);
+int state_lock(struct state_store *st, pid_t *out_holder);
 /* Give up the lock: journaled state is checkpointed into the main file
  * first and the journal detached, since the next holder may change both. */
 void state_unlock(struct state_store *st);

@@ -95,8 +95,7 @@ struct state_backend {
                 char *err, size_t errlen);
     void (*close)(struct state_store *st);
     int (*fd)(const struct state_store *st);
-    int (*lock)(struct state_store *st, unsigned int retries,
-                pid_t *out_holder);
+    int (*lock)(struct state_store *st, pid_t *out_holder);
     void (*unlock)(struct state_store *st);
     int (*lock_check)(struct state_store *st);
     /* The stored object's bytes (malloc'd); -ENOENT if absent. */

@@ -19,7 +19,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -29,7 +28,6 @@
 #include "state_dir.h"
 #include "stateobj.h"
 
-#define LOCK_RETRY_NS (10 * 1000 * 1000)
 
 static void
 put_le32(uint8_t *p, uint32_t v)
@@ -446,32 +444,24 @@ unlock_one(const struct state_store *st, int fd)
 }
 
 int
-sfile_lock(struct state_store *st, unsigned int retries, pid_t *out_holder)
+sfile_lock(struct state_store *st, pid_t *out_holder)
 {
-    const struct timespec delay = { 0, LOCK_RETRY_NS };
-    unsigned int i;
     int r;
 
     if (st->lock_fd >= 0) {
         return 0;
     }
-    for (i = 0;; i++) {
-        /* On the state file itself, and on a loop device's backing file
-         * (the same state under another name). */
-        r = lock_one(st->file_fd, out_holder);
-        if (r == 0 && st->file_alias_fd >= 0) {
-            r = lock_one(st->file_alias_fd, out_holder);
-            if (r < 0) {
-                unlock_one(st, st->file_fd);
-            }
+    /* On the state file itself, and on a loop device's backing file (the
+     * same state under another name). */
+    r = lock_one(st->file_fd, out_holder);
+    if (r == 0 && st->file_alias_fd >= 0) {
+        r = lock_one(st->file_alias_fd, out_holder);
+        if (r < 0) {
+            unlock_one(st, st->file_fd);
         }
-        if (r == 0) {
-            break;
-        }
-        if (r != -EAGAIN || i >= retries) {
-            return r;
-        }
-        nanosleep(&delay, NULL);
+    }
+    if (r < 0) {
+        return r;
     }
     /* A block device shared by hosts (docs/shared-storage.md §6): this
      * host's cache may hold what it read or wrote before another host

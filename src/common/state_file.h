@@ -67,8 +67,7 @@ int sfile_open(struct state_store *st, const char *path,
                char *err, size_t errlen);
 void sfile_close(struct state_store *st);
 /* Whole-file OFD write lock on the state file itself; see state_lock(). */
-int sfile_lock(struct state_store *st, unsigned int retries,
-               pid_t *out_holder);
+int sfile_lock(struct state_store *st, pid_t *out_holder);
 void sfile_unlock(struct state_store *st);
 /* The stored object (malloc'd), -ENOENT if absent, -EBADMSG if the
  * header is bad (st->why says why). */

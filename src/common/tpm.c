@@ -280,7 +280,7 @@ tpm_ensure_locked(struct tpm_instance *inst)
     }
     /* One try per pause, so that the front end sees signals meanwhile. */
     for (i = 0;; i++) {
-        r = state_lock(inst->store, /* retries= */ 0, &holder);
+        r = state_lock(inst->store, &holder);
         if (r != -EAGAIN || i >= inst->lock_retries) {
             break;
         }

@@ -234,7 +234,7 @@ lock_waiting_for_setups(struct state_store *real, pid_t *holder)
 
     for (;;) {
         *holder = 0;
-        r = state_lock(real, 0, holder);
+        r = state_lock(real, holder);
         if (r != -EAGAIN || waited_ms >= SETUP_LOCK_WAIT_MS) {
             return r;
         }

@@ -500,17 +500,17 @@ test_sfile_lock_conflict(void **state)
 
     assert_int_equal(state_open(&st2, f->uri, true, 0640, false, false,
                                 f->err, sizeof(f->err)), 0);
-    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
+    assert_int_equal(state_lock(&f->st, &holder), 0);
     assert_true(state_is_locked(&f->st));
-    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
-    assert_int_equal(state_lock(&st2, 2, &holder), -EAGAIN);
+    assert_int_equal(state_lock(&f->st, &holder), 0);
+    assert_int_equal(state_lock(&st2, &holder), -EAGAIN);
     assert_false(state_is_locked(&st2));
     state_unlock(&f->st);
     assert_false(state_is_locked(&f->st));
-    assert_int_equal(state_lock(&st2, 0, &holder), 0);
-    assert_int_equal(state_lock(&f->st, 0, &holder), -EAGAIN);
+    assert_int_equal(state_lock(&st2, &holder), 0);
+    assert_int_equal(state_lock(&f->st, &holder), -EAGAIN);
     state_close(&st2);      /* closing releases it */
-    assert_int_equal(state_lock(&f->st, 0, &holder), 0);
+    assert_int_equal(state_lock(&f->st, &holder), 0);
 }
 
 static void

@@ -119,7 +119,7 @@ make_dirs(struct dirs *d)
     snprintf(d->old, sizeof(d->old), "/tmp/test_state_replace.XXXXXX");
     assert_non_null(mkdtemp(d->old));
     open_store(&st, d->old);
-    assert_int_equal(state_lock(&st, 0, &holder), 0);
+    assert_int_equal(state_lock(&st, &holder), 0);
     save(&st, "permall", "A");
     save(&st, "permall", "B");
     assert_int_equal(state_checkpoint(&st), 0);
@@ -148,7 +148,7 @@ swap_crashing_at(const struct dirs *d, unsigned int n)
     int status;
 
     open_store(&real, d->old);
-    assert_int_equal(state_lock(&real, 0, &holder), 0);
+    assert_int_equal(state_lock(&real, &holder), 0);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -217,7 +217,7 @@ check_one_tpm(const struct dirs *d, bool finished)
     assert_false(finished && committed);
     log_set_fd(log_fd);
     open_store(&st, d->old);
-    assert_int_equal(state_lock(&st, 0, &holder), 0);
+    assert_int_equal(state_lock(&st, &holder), 0);
     assert_int_equal(log_count(log_fd, "completed the replacement"),
                      committed ? 1 : 0);
     main = load(&st, "permall");
