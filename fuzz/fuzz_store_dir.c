@@ -348,8 +348,8 @@ write_survives(struct state_store *st, const struct state_key *key,
     if (state_save(st, "permall", w, sizeof(w), &rc) < 0) {
         return;                 /* e.g. a directory in the way: said */
     }
-    free(st->jnl.pending);      /* the power cut */
-    st->jnl.pending = NULL;
+    free(st->jb.pending);      /* the power cut */
+    st->jb.pending = NULL;
     state_close(st);
     for (int i = 0; i < 2; i++) {
         assert(load(st, key, &raw, &len) == 0);

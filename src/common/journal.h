@@ -38,16 +38,6 @@ struct journal {
     bool misfit;            /* size fits no journal (cut, grown, empty) */
     unsigned int skipped;   /* bit i: slot i holds data that is invalid */
     size_t buf_len;         /* bytes of journal_open()'s *out_buf */
-    /* Bookkeeping of state.c for the object this journal extends. */
-    bool attached;          /* main file and journal looked at */
-    bool base_valid;        /* the main file exists; base is its hash */
-    bool main_damaged;      /* main file unusable: kept as .damaged */
-    uint8_t base[CRYPTO_SHA256_LEN];
-    bool last_valid;        /* last is the hash of the durable raw blob */
-    uint8_t last[CRYPTO_SHA256_LEN];
-    uint8_t *pending;       /* newest object, newer than the main file */
-    uint32_t pending_len;
-    unsigned int writes;    /* journal writes since the last checkpoint */
 };
 
 /* One slot as read back from disk. */

@@ -150,6 +150,7 @@ store_init(struct state_store *st, bool tpm2, mode_t mode,
     explicit_bzero(&st->filekey, sizeof(st->filekey));
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
+    memset(&st->jb, 0, sizeof(st->jb));
     st->path[0] = '\0';
 }
 

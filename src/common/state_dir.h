@@ -14,10 +14,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "crypto.h"
 #include "journal.h"
 #include "key.h"
 #include "state.h"
 #include "statesum.h"
+
+/*
+ * What the journal policy (state_jnl.c) knows of permall, its main file
+ * and its journal between two calls; the journal file itself is struct
+ * journal's (journal.h).
+ */
+struct state_jbook {
+    bool attached;          /* main file and journal looked at */
+    bool base_valid;        /* the main file exists; base is its hash */
+    bool main_damaged;      /* main file unusable: kept as .damaged */
+    uint8_t base[CRYPTO_SHA256_LEN];
+    bool last_valid;        /* last is the hash of the durable raw blob */
+    uint8_t last[CRYPTO_SHA256_LEN];
+    uint8_t *pending;       /* newest object, newer than the main file */
+    uint32_t pending_len;
+    unsigned int writes;    /* journal writes since the last checkpoint */
+};
 
 /*
  * The store's fields, its own (state*.c): front ends see only the
@@ -47,6 +65,7 @@ struct state_store {
     struct state_key filekey;   /* len 0: files are not encrypted */
     /* permall's write-ahead journal (journal.h); unused with defer_sync */
     struct journal jnl;
+    struct state_jbook jb;      /* state_jnl.c's, for permall */
     /* file:// backend (state_file.h): dir_fd stays -1 */
     bool is_file;
     bool file_is_blk;       /* a block device rather than a regular file */

@@ -55,23 +55,24 @@ jnl_name(const struct state_store *st, const char *fname, bool tmp,
 }
 
 static void
-jnl_drop_pending(struct journal *j)
+jnl_drop_pending(struct state_jbook *b)
 {
-    if (j->pending) {
-        explicit_bzero(j->pending, j->pending_len);
-        free(j->pending);
+    if (b->pending) {
+        explicit_bzero(b->pending, b->pending_len);
+        free(b->pending);
     }
-    j->pending = NULL;
-    j->pending_len = 0;
+    b->pending = NULL;
+    b->pending_len = 0;
 }
 
 void
 state_jnl_forget(struct state_store *st)
 {
-    jnl_drop_pending(&st->jnl);
+    jnl_drop_pending(&st->jb);
     journal_close(&st->jnl);
     memset(&st->jnl, 0, sizeof(st->jnl));
     journal_init(&st->jnl);
+    memset(&st->jb, 0, sizeof(st->jb));
 }
 
 /* A copy of the newest valid journal slot. */
@@ -205,6 +206,7 @@ jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
            struct jnl_newest *newest)
 {
     struct journal *j = &st->jnl;
+    struct state_jbook *b = &st->jb;
     struct journal_slot slot;
     char jname[JNL_NAME_MAX];
     uint8_t *buf = NULL;
@@ -213,13 +215,13 @@ jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
 
     *out_obj = NULL;
     state_jnl_forget(st);
-    j->attached = true;
+    b->attached = true;
     if (main) {
-        r = crypto_sha256(main, main_len, j->base);
+        r = crypto_sha256(main, main_len, b->base);
         if (r < 0) {
             return r;
         }
-        j->base_valid = true;
+        b->base_valid = true;
     }
     jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
     r = journal_open(j, st->dir_fd, jname, &slot, &found, &buf);
@@ -244,15 +246,15 @@ jnl_attach(struct state_store *st, const char *fname, const uint8_t *main,
         newest->found = true;
     }
     /* Without a main file a journal is stale: the state was deleted. */
-    if (j->base_valid &&
-        memcmp(slot.base, j->base, CRYPTO_SHA256_LEN) == 0) {
-        j->pending = malloc(slot.len ? slot.len : 1);
-        if (!j->pending) {
+    if (b->base_valid &&
+        memcmp(slot.base, b->base, CRYPTO_SHA256_LEN) == 0) {
+        b->pending = malloc(slot.len ? slot.len : 1);
+        if (!b->pending) {
             goto out;
         }
-        memcpy(j->pending, slot.payload, slot.len);
-        j->pending_len = slot.len;
-        *out_obj = j->pending;
+        memcpy(b->pending, slot.payload, slot.len);
+        b->pending_len = slot.len;
+        *out_obj = b->pending;
         *out_len = slot.len;
     }
     r = 0;
@@ -272,8 +274,8 @@ jnl_decode(struct state_store *st, const struct state_key *key,
 
     r = stateobj_decode(obj, len, key, out, out_len, out_tpm_rc);
     if (r == 0) {
-        st->jnl.last_valid =
-            crypto_sha256(*out, *out_len, st->jnl.last) == 0;
+        st->jb.last_valid =
+            crypto_sha256(*out, *out_len, st->jb.last) == 0;
     }
     return r;
 }
@@ -399,10 +401,10 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
                      (unsigned long long)newest->seq);
         }
         st->fallback_logged = true;
-        st->jnl.pending = newest->obj;
-        st->jnl.pending_len = newest->len;
+        st->jb.pending = newest->obj;
+        st->jb.pending_len = newest->len;
         newest->obj = NULL;
-        st->jnl.main_damaged = true;
+        st->jb.main_damaged = true;
         *out_tpm_rc = 0;
         return 0;
     }
@@ -437,7 +439,7 @@ jnl_fallback(struct state_store *st, const struct state_key *key,
                  reason, st->path, bak);
     }
     st->fallback_logged = true;
-    st->jnl.main_damaged = true;
+    st->jb.main_damaged = true;
     *out_tpm_rc = 0;
     return 0;
 }
@@ -511,7 +513,7 @@ state_jnl_load(struct state_store *st, const struct state_key *key,
      * damage, even if it still parses (libtpms would fail on it), and
      * not a key problem even if its HMAC fails now. */
     have_sum = sum_current(st, fname, &sc);
-    if (have_sum && !statesum_knows(&sc, st->jnl.base)) {
+    if (have_sum && !statesum_knows(&sc, st->jb.base)) {
         if (r == 0) {
             explicit_bzero(*out, *out_len);
             free(*out);
@@ -614,7 +616,7 @@ sum_make(const struct state_store *st, const char *fname,
          const uint8_t *obj, uint32_t len, struct statesum *out)
 {
     struct statesum old;
-    const struct journal *j = &st->jnl;
+    const struct state_jbook *b = &st->jb;
     char name[JNL_NAME_MAX];
     uint8_t *bak = NULL;
     uint32_t bak_len = 0;
@@ -629,10 +631,10 @@ sum_make(const struct state_store *st, const char *fname,
         memset(out->main, 0, sizeof(out->main));
     }
     out->has_bak = false;
-    if (j->base_valid && !j->main_damaged) {
-        memcpy(out->bak, j->base, sizeof(out->bak));
+    if (b->base_valid && !b->main_damaged) {
+        memcpy(out->bak, b->base, sizeof(out->bak));
         out->has_bak = true;
-    } else if (j->main_damaged) {
+    } else if (b->main_damaged) {
         jnl_name(st, fname, false, ".bak", name, sizeof(name));
         if (state_dir_read(st, name, &bak, &bak_len) == 0) {
             out->has_bak = crypto_sha256(bak, bak_len, out->bak) == 0;
@@ -655,7 +657,7 @@ static int
 jnl_write_main(struct state_store *st, const char *fname,
                const uint8_t *obj, uint32_t len)
 {
-    struct journal *j = &st->jnl;
+    struct state_jbook *b = &st->jb;
     char tmp[JNL_NAME_MAX], bak[JNL_NAME_MAX], bak_tmp[JNL_NAME_MAX];
     char sname[JNL_NAME_MAX], stmp[JNL_NAME_MAX];
     struct statesum sc = { 0 };
@@ -666,18 +668,18 @@ jnl_write_main(struct state_store *st, const char *fname,
      * written after the fallback extends the damaged file, so that load
      * took the slot without looking at the sidecar), or when it changed
      * on disk after we loaded it. */
-    if (j->base_valid && !j->main_damaged &&
-        (!file_has_sum(st, fname, j->base) || !main_decodes(st, fname) ||
-         main_unrecorded(st, fname, j->base))) {
-        j->main_damaged = true;
+    if (b->base_valid && !b->main_damaged &&
+        (!file_has_sum(st, fname, b->base) || !main_decodes(st, fname) ||
+         main_unrecorded(st, fname, b->base))) {
+        b->main_damaged = true;
     }
     jnl_name(st, fname, true, "", tmp, sizeof(tmp));
-    jnl_name(st, fname, false, j->main_damaged ? ".damaged" : ".bak", bak,
+    jnl_name(st, fname, false, b->main_damaged ? ".damaged" : ".bak", bak,
              sizeof(bak));
     jnl_name(st, fname, true, ".bak", bak_tmp, sizeof(bak_tmp));
     jnl_name(st, fname, false, ".sum", sname, sizeof(sname));
     jnl_name(st, fname, true, ".sum", stmp, sizeof(stmp));
-    if (j->base_valid) {
+    if (b->base_valid) {
         /* Keep the previous generation; the main file never vanishes. */
         unlinkat(st->dir_fd, bak_tmp, 0);
         if (linkat(st->dir_fd, fname, st->dir_fd, bak_tmp, 0) == 0 &&
@@ -700,10 +702,10 @@ jnl_write_main(struct state_store *st, const char *fname,
     if (r < 0) {
         return r;
     }
-    r = crypto_sha256(obj, len, j->base);
-    j->base_valid = r == 0;
-    j->main_damaged = false;
-    j->writes = 0;
+    r = crypto_sha256(obj, len, b->base);
+    b->base_valid = r == 0;
+    b->main_damaged = false;
+    b->writes = 0;
     return r;
 }
 
@@ -712,24 +714,24 @@ jnl_write_main(struct state_store *st, const char *fname,
 static int
 checkpoint(struct state_store *st)
 {
-    struct journal *j = &st->jnl;
+    struct state_jbook *b = &st->jb;
     char fname[STATE_NAME_MAX];
     int r;
 
-    if (!j->pending) {
+    if (!b->pending) {
         return 0;
     }
     r = state_fname(st, STATE_PFX_MAIN, state_obj_names[STATE_OBJ_PERMALL],
                     "", fname, sizeof(fname));
     if (r == 0) {
-        r = jnl_write_main(st, fname, j->pending, j->pending_len);
+        r = jnl_write_main(st, fname, b->pending, b->pending_len);
     }
     if (r < 0) {
         log_debug("cannot checkpoint '%s/%s': %s", st->path, fname,
                   strerror(-r));
         return r;
     }
-    jnl_drop_pending(j);
+    jnl_drop_pending(b);
     return 0;
 }
 
@@ -751,15 +753,16 @@ jnl_append(struct state_store *st, const char *fname, const uint8_t *obj,
            uint32_t len)
 {
     struct journal *j = &st->jnl;
+    struct state_jbook *b = &st->jb;
     char jname[JNL_NAME_MAX], jtmp[JNL_NAME_MAX];
     int r;
 
-    r = journal_append(j, j->base, obj, len);
+    r = journal_append(j, b->base, obj, len);
     if (r == -EFBIG || r == -EBADF) {
         jnl_name(st, fname, false, ".journal", jname, sizeof(jname));
         jnl_name(st, fname, true, ".journal", jtmp, sizeof(jtmp));
         r = journal_create(j, st->dir_fd, jname, jtmp, st->mode,
-                           st->mode_explicit, j->base, obj, len);
+                           st->mode_explicit, b->base, obj, len);
         if (r < 0) {
             snprintf(st->why_buf, sizeof(st->why_buf), "cannot create "
                      "the journal '%s' through '%s/%s': %s; remove what "
@@ -775,13 +778,13 @@ int
 state_jnl_save(struct state_store *st, const struct state_key *key,
                const char *fname, const uint8_t *raw, uint32_t len)
 {
-    struct journal *j = &st->jnl;
+    struct state_jbook *b = &st->jb;
     uint8_t sum[CRYPTO_SHA256_LEN];
     uint8_t *obj = NULL, *main = NULL;
     uint32_t olen = 0, main_len = 0;
     int r;
 
-    if (!j->attached) {
+    if (!b->attached) {
         /* Written before any load: find out what is on disk. */
         r = state_dir_read(st, fname, &main, &main_len);
         r = jnl_attach(st, fname, r == 0 ? main : NULL, main_len, &obj,
@@ -796,31 +799,31 @@ state_jnl_save(struct state_store *st, const struct state_key *key,
     if (r < 0) {
         return r;
     }
-    if (j->last_valid && memcmp(sum, j->last, sizeof(sum)) == 0) {
+    if (b->last_valid && memcmp(sum, b->last, sizeof(sum)) == 0) {
         return 0;   /* unchanged: already durable */
     }
     r = stateobj_encode(raw, len, key, &obj, &olen);
     if (r < 0) {
         return r;
     }
-    if (!j->base_valid) {
+    if (!b->base_valid) {
         /* First permall: no older state to protect, write it directly. */
         r = jnl_write_main(st, fname, obj, olen);
     } else {
         r = jnl_append(st, fname, obj, olen);
         if (r == 0) {
-            jnl_drop_pending(j);
-            j->pending = obj;
-            j->pending_len = olen;
+            jnl_drop_pending(b);
+            b->pending = obj;
+            b->pending_len = olen;
             obj = NULL;
-            if (++j->writes >= JNL_CHECKPOINT_WRITES) {
+            if (++b->writes >= JNL_CHECKPOINT_WRITES) {
                 checkpoint(st);
             }
         }
     }
     if (r == 0) {
-        memcpy(j->last, sum, sizeof(sum));
-        j->last_valid = true;
+        memcpy(b->last, sum, sizeof(sum));
+        b->last_valid = true;
     } else {
         log_debug("cannot write state '%s/%s': %s", st->path, fname,
                   strerror(-r));
@@ -843,7 +846,7 @@ state_jnl_delete(struct state_store *st, const char *fname)
     jnl_name(st, fname, false, ".sum", jname, sizeof(jname));
     unlinkat(st->dir_fd, jname, 0);
     state_jnl_forget(st);
-    st->jnl.attached = true;    /* nothing on disk now */
+    st->jb.attached = true;    /* nothing on disk now */
 }
 
 int

@@ -139,8 +139,8 @@ crash_and_restart(struct fixture *f)
 {
     tear_pwrite = fail_fdatasync = false;
     fail_rename_to = NULL;
-    free(f->st.jnl.pending);
-    f->st.jnl.pending = NULL;
+    free(f->st.jb.pending);
+    f->st.jb.pending = NULL;
     state_close(&f->st);
     store_open(f);
 }

@@ -82,8 +82,8 @@ store_open(struct fixture *f)
 static void
 power_cut(struct fixture *f)
 {
-    free(f->st.jnl.pending);
-    f->st.jnl.pending = NULL;
+    free(f->st.jb.pending);
+    f->st.jb.pending = NULL;
     state_close(&f->st);
     store_open(f);
 }
