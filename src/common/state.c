@@ -855,17 +855,29 @@ state_damaged_size(struct state_store *st, const char *name)
     return size_of(st, name, ".damaged");
 }
 
-int
-state_replace_from(struct state_store *st, struct state_store *from)
+static int
+replace_from(struct state_store *st, struct state_store *from, bool same_tpm)
 {
     int r;
 
-    r = backend(st)->replace(st, from);
+    r = backend(st)->replace(st, from, same_tpm);
     if (r < 0) {
         log_debug("cannot replace the TPM state in '%s': %s", st->path,
                   strerror(-r));
     }
     return r;
+}
+
+int
+state_replace_from(struct state_store *st, struct state_store *from)
+{
+    return replace_from(st, from, false);
+}
+
+int
+state_reconfigure_from(struct state_store *st, struct state_store *from)
+{
+    return replace_from(st, from, true);
 }
 
 static int
@@ -908,9 +920,9 @@ dir_remove(struct state_store *st, const char *name, const char *fname)
 }
 
 static int
-dir_replace(struct state_store *st, struct state_store *from)
+dir_replace(struct state_store *st, struct state_store *from, bool same_tpm)
 {
-    return state_replace_dir(st, from);
+    return state_replace_dir(st, from, same_tpm);
 }
 
 static const struct state_backend dir_backend = {

@@ -182,6 +182,13 @@ int state_sync(struct state_store *st);
  * errno, with state_why() set when there is more to say.
  */
 int state_replace_from(struct state_store *st, struct state_store *from);
+/*
+ * state_replace_from() for the same TPM reconfigured (swtpm_setup
+ * --reconfigure: from was built from st's newest state): the same
+ * transaction, and the same retirement of the old generations, but the
+ * new sidecar keeps st's TPM identity (docs/state.md §7.5).
+ */
+int state_reconfigure_from(struct state_store *st, struct state_store *from);
 
 /*
  * Remove every state file of the directory that is not this TPM

@@ -129,7 +129,9 @@ struct state_backend {
     long (*size)(struct state_store *st, const char *name,
                  const char *fname);
     int (*sync)(struct state_store *st);
-    int (*replace)(struct state_store *st, struct state_store *from);
+    /* same_tpm: from is st's TPM reconfigured; it keeps its identity. */
+    int (*replace)(struct state_store *st, struct state_store *from,
+                   bool same_tpm);
 };
 
 extern const struct state_backend state_file_backend;
@@ -184,8 +186,10 @@ int state_replace_recover(struct state_store *st);
 /* Is there a commit record (a replacement to be rolled forward)? */
 bool state_replace_pending(const struct state_store *st);
 
-/* state_replace_from() for a directory: from is a directory store on the
- * same file system whose files are flushed. */
-int state_replace_dir(struct state_store *st, const struct state_store *from);
+/* state_replace_from() (same_tpm: state_reconfigure_from()) for a
+ * directory: from is a directory store on the same file system whose
+ * files are flushed. */
+int state_replace_dir(struct state_store *st, const struct state_store *from,
+                      bool same_tpm);
 
 #endif

@@ -857,15 +857,18 @@ sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
     return r;
 }
 
-/* state_replace_from() for file://: every object in one header switch. */
+/* state_replace_from() for file://: every object in one header switch.
+ * The file records no TPM identity, so same_tpm changes nothing. */
 static int
-replace_file(struct state_store *st, struct state_store *from)
+replace_file(struct state_store *st, struct state_store *from,
+             bool same_tpm)
 {
     const struct state_key *key;
     uint8_t *raw = NULL, *obj[STATE_OBJS] = { NULL };
     uint32_t raw_len = 0, len[STATE_OBJS] = { 0 }, rc = 0;
     int r = 0;
 
+    (void)same_tpm;
     key = state_store_key(st, &r);
     for (size_t i = 0; r == 0 && i < STATE_OBJS; i++) {
         r = state_load(from, state_obj_names[i], &raw, &raw_len, &rc);

@@ -248,9 +248,30 @@ hash_fd(int fd, uint8_t sum[CRYPTO_SHA256_LEN])
     return r;
 }
 
-/* The new TPM's sidecar (docs/state.md §7.4): a new identity, no .bak. */
+/*
+ * The identity of the staged sidecar: for the same TPM (reconfigured) the
+ * one its sidecar records, else (or with no readable sidecar) a new one.
+ */
 static int
-stage_sum(const struct state_store *st)
+staged_id(const struct state_store *st, bool same_tpm,
+          uint8_t id[STATESUM_ID_LEN])
+{
+    char mf[NAME_MAX_];
+    struct statesum old;
+
+    if (same_tpm &&
+        state_fname(st, STATE_PFX_MAIN, "permall.sum", "", mf,
+                    sizeof(mf)) == 0 &&
+        statesum_read(st->dir_fd, mf, &old) == 0) {
+        memcpy(id, old.id, STATESUM_ID_LEN);
+        return 0;
+    }
+    return crypto_random(id, STATESUM_ID_LEN);
+}
+
+/* The new TPM's sidecar (docs/state.md §7.4): its identity, no .bak. */
+static int
+stage_sum(const struct state_store *st, bool same_tpm)
 {
     char nf[NAME_MAX_], sf[NAME_MAX_], tf[NAME_MAX_];
     struct statesum s = { .has_bak = false };
@@ -278,7 +299,7 @@ stage_sum(const struct state_store *st)
     }
     close(fd);
     if (r == 0) {
-        r = crypto_random(s.id, sizeof(s.id));
+        r = staged_id(st, same_tpm, s.id);
     }
     return r < 0 ? r : statesum_write(st->dir_fd, sf, tf, st->mode,
                                       st->mode_explicit, &s);
@@ -335,7 +356,8 @@ commit(const struct state_store *st)
 
 /* Move from's flushed objects to the staged names (same file system). */
 static int
-stage(const struct state_store *st, const struct state_store *from)
+stage(const struct state_store *st, const struct state_store *from,
+      bool same_tpm)
 {
     char ff[NAME_MAX_], nf[NAME_MAX_];
     int r = 0;
@@ -353,13 +375,14 @@ stage(const struct state_store *st, const struct state_store *from)
         }
     }
     if (r == 0) {
-        r = stage_sum(st);
+        r = stage_sum(st, same_tpm);
     }
     return r < 0 ? r : sync_dir(st);
 }
 
 int
-state_replace_dir(struct state_store *st, const struct state_store *from)
+state_replace_dir(struct state_store *st, const struct state_store *from,
+                  bool same_tpm)
 {
     bool any;
     int r;
@@ -370,7 +393,7 @@ state_replace_dir(struct state_store *st, const struct state_store *from)
         return r;
     }
     drop_staged(st, &any);
-    r = stage(st, from);
+    r = stage(st, from, same_tpm);
     if (r == 0) {
         r = commit(st);
     }

@@ -359,9 +359,107 @@ make_scratch(const struct state_store *real, char *tmpl, size_t len,
 }
 
 /*
- * Manufacture into <state>/.swtpm_setup.XXXXXX (file://: $TMPDIR), then
- * swap the new state in with state_replace_from().  The real directory
- * stays locked throughout.
+ * --reconfigure --tpm PROGRAM: PROGRAM may know no journal nor our swap,
+ * so it works on the real state in place, after the journal is folded
+ * into the main file (docs/state.md §9).
+ */
+static int
+reconfigure_ext(struct setup_ctx *ctx, struct state_store *real)
+{
+    struct tpm_instance *tpm = ctx->tpm;
+    int r;
+
+    r = state_fold_journal(real);
+    if (r < 0) {
+        log_err("cannot write the journaled TPM state in '%s' "
+                "into its main file before starting '%s': %s",
+                state_path(real), ctx->o->tpm_prog,
+                state_why(real) ? state_why(real) : strerror(-r));
+        return r;
+    }
+    state_unlock(real);     /* the emulator locks it itself */
+    /* The TPM works on the real store itself, then gives it back. */
+    state_move(tpm->store, real);
+    r = tpm_run(ctx, state_is_file(tpm->store) ? ctx->o->state_path
+                                               : state_path(tpm->store));
+    state_move(real, tpm->store);
+    return r;
+}
+
+/*
+ * --reconfigure: the TPM to change is the real one's newest state, loaded
+ * as a start of ours loads it (journal, fallbacks), copied into scratch.
+ */
+static int
+copy_state(struct state_store *real, struct state_store *scratch)
+{
+    uint8_t *buf;
+    uint32_t len, rc = 0;
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < STATE_OBJS; i++) {
+        buf = NULL;
+        len = 0;
+        r = state_load(real, state_obj_names[i], &buf, &len, &rc);
+        if (r == -ENOENT) {
+            r = 0;
+            continue;
+        }
+        if (r < 0) {
+            log_err("cannot read the TPM state '%s' in '%s' to "
+                    "reconfigure it: %s", state_obj_names[i],
+                    state_path(real),
+                    state_why(real) ? state_why(real) : strerror(-r));
+        } else {
+            r = state_save(scratch, state_obj_names[i], buf, len, &rc);
+            if (r < 0) {
+                log_errno(-r, "cannot copy the TPM state '%s' into '%s'",
+                          state_obj_names[i], state_path(scratch));
+            }
+        }
+        if (buf) {
+            explicit_bzero(buf, len);
+            free(buf);
+        }
+    }
+    return r;
+}
+
+/*
+ * Swap the flushed scratch state in: one transaction, the old TPM with
+ * all its generations or the new one, also after a crash (docs/state.md
+ * §7.5).  A reconfigured TPM keeps its identity.
+ */
+static int
+swap_in(struct setup_ctx *ctx, struct state_store *real,
+        struct state_store *scratch)
+{
+    int r;
+
+    r = ctx->o->reconfigure ? state_reconfigure_from(real, scratch)
+                            : state_replace_from(real, scratch);
+    if (r < 0) {
+        log_errno(-r, "cannot put the new state into '%s'%s%s",
+                  state_path(real), state_why(real) ? ": " : "",
+                  state_why(real) ? state_why(real) : "");
+        return r;
+    }
+    if (ctx->o->reconfigure) {
+        return 0;       /* the same TPM: nothing else to clear away */
+    }
+    /* The other TPM version's state goes too, as upstream's. */
+    r = state_remove_others(real);
+    if (r < 0) {
+        log_errno(-r, "cannot remove old state files in '%s'",
+                  state_path(real));
+    }
+    return r;
+}
+
+/*
+ * Manufacture (or with --reconfigure, change a copy of the real state)
+ * in <state>/.swtpm_setup.XXXXXX (file://: $TMPDIR), then swap the new
+ * state in.  The real directory stays locked throughout.
  */
 static int
 manufacture(struct setup_ctx *ctx, struct state_store *real)
@@ -371,25 +469,8 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     struct tpm_instance *tpm = ctx->tpm;
     int parent_fd = -1, r;
 
-    if (ctx->o->reconfigure) {
-        if (ctx->o->tpm_prog) {
-            /* PROGRAM may know no journal: it must see every write. */
-            r = state_fold_journal(real);
-            if (r < 0) {
-                log_err("cannot write the journaled TPM state in '%s' "
-                        "into its main file before starting '%s': %s",
-                        state_path(real), ctx->o->tpm_prog,
-                        state_why(real) ? state_why(real) : strerror(-r));
-                return r;
-            }
-            state_unlock(real);     /* the emulator locks it itself */
-        }
-        /* The TPM works on the real store itself, then gives it back. */
-        state_move(tpm->store, real);
-        r = tpm_run(ctx, state_is_file(tpm->store) ? ctx->o->state_path
-                                                    : state_path(tpm->store));
-        state_move(real, tpm->store);
-        return r;
+    if (ctx->o->reconfigure && ctx->o->tpm_prog) {
+        return reconfigure_ext(ctx, real);
     }
     r = make_scratch(real, tmpl, sizeof(tmpl), &parent_fd);
     if (r < 0) {
@@ -406,7 +487,12 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
     /* Scratch directory: one flush at the end instead of two fsyncs per
      * libtpms state write (about 16 of them during manufacturing). */
     state_set_scratch(tpm->store);
-    r = tpm_run(ctx, tmpl);
+    if (ctx->o->reconfigure) {
+        r = copy_state(real, tpm->store);
+    }
+    if (r == 0) {
+        r = tpm_run(ctx, tmpl);
+    }
     if (r == 0) {
         r = state_sync(tpm->store);
         if (r < 0) {
@@ -414,22 +500,7 @@ manufacture(struct setup_ctx *ctx, struct state_store *real)
         }
     }
     if (r == 0) {
-        /* One transaction: the old TPM with all its generations, or the
-         * new one, also after a crash (docs/state.md §7.5). */
-        r = state_replace_from(real, tpm->store);
-        if (r < 0) {
-            log_errno(-r, "cannot put the new state into '%s'%s%s",
-                      state_path(real), state_why(real) ? ": " : "",
-                      state_why(real) ? state_why(real) : "");
-        }
-    }
-    if (r == 0) {
-        /* The other TPM version's state goes too, as upstream's. */
-        r = state_remove_others(real);
-        if (r < 0) {
-            log_errno(-r, "cannot remove old state files in '%s'",
-                      state_path(real));
-        }
+        r = swap_in(ctx, real, tpm->store);
     }
     state_close(tpm->store);
 out:

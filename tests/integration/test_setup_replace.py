@@ -109,9 +109,13 @@ def copy_old(old, work):
     return st
 
 
-def setup_cmd(st, xdg):
-    return [tool("swtpm_setup"), "--tpm2", "--createek", "--overwrite",
-            "--tpmstate", str(st)]
+OVERWRITE = ("--createek", "--overwrite")
+RECONFIGURE = ("--reconfigure", "--pcr-banks", "sha1")
+
+
+def setup_cmd(st, how=OVERWRITE):
+    return [tool("swtpm_setup"), "--tpm2"] + list(how) + \
+        ["--tpmstate", str(st)]
 
 
 def setup_env(work):
@@ -120,14 +124,14 @@ def setup_env(work):
     return dict(os.environ, XDG_CONFIG_HOME=str(work / "xdg"))
 
 
-def swap_steps(old, work):
+def swap_steps(old, work, how=OVERWRITE):
     """(syscall, n) for each call of SWAP_CALLS from the first staging
     rename on: where a crash of the swap can happen."""
     st = copy_old(old, work)
     trace = work / "trace"
     subprocess.run(["strace", "-f", "-o", str(trace), "-e",
                     "trace=" + ",".join(SWAP_CALLS)] +
-                   setup_cmd(st, work / "xdg"), env=setup_env(work),
+                   setup_cmd(st, how), env=setup_env(work),
                    check=True, capture_output=True, timeout=120)
     counts = dict.fromkeys(SWAP_CALLS, 0)
     steps, swapping = [], False
@@ -143,12 +147,12 @@ def swap_steps(old, work):
     return steps
 
 
-def crash_at(old, work, call, n):
+def crash_at(old, work, call, n, how=OVERWRITE):
     st = copy_old(old, work)
     res = subprocess.run(
         ["strace", "-f", "-o", "/dev/null", "-e", "trace=" + call, "-e",
          "inject=%s:signal=SIGKILL:when=%d" % (call, n)] +
-        setup_cmd(st, work / "xdg"), env=setup_env(work),
+        setup_cmd(st, how), env=setup_env(work),
         capture_output=True, timeout=120)
     # strace ends as its tracee did
     assert res.returncode in (-9, 137), res
@@ -343,3 +347,118 @@ def test_file_backend_crash_at_every_write_of_the_swap(tmp_path):
             assert nv == (value(1) if got == "old" else None), (call, n)
             seen[got] = seen.get(got, 0) + 1
     assert seen.get("old") and seen.get("new"), seen
+
+
+TPM_ALG_SHA1, TPM_ALG_SHA256 = 0x0004, 0x000B
+
+
+def pcr_banks(srv):
+    """The hash algorithms with PCRs allocated (TPM2_GetCapability of
+    TPM_CAP_PCRS): the old TPM's are its defaults, the reconfigured one's
+    sha1 alone."""
+    resp = srv.tpm_cmd(struct.pack(">HIIIII", 0x8001, 22, 0x17A, 5, 0, 1))
+    assert rc_of(resp) == 0, resp.hex()
+    off = 10 + 1 + 4
+    count = struct.unpack(">I", resp[off:off + 4])[0]
+    off += 4
+    banks = set()
+    for _ in range(count):
+        alg, size = struct.unpack(">HB", resp[off:off + 3])
+        if any(resp[off + 3:off + 3 + size]):
+            banks.add(alg)
+        off += 3 + size
+    return banks
+
+
+def sidecar_id(st):
+    """The TPM identity that the checksum sidecar records (§7.4)."""
+    return (st / "tpm2-00.permall.sum").read_bytes()[16:32]
+
+
+def check_reconfigured_or_old(st, old_ek, old_digests, old_id, work,
+                              recover_by_setup):
+    """After a crash of --reconfigure, the next start (or swtpm_setup)
+    finds the same TPM (EK, NV index with its journaled value, sidecar
+    identity) either as it was, with every generation, or reconfigured,
+    alone.  ("old" or "new", the log of the runs)."""
+    pre = digests(st)
+    log = ""
+    if recover_by_setup:
+        res = ok(run_setup("--tpm2", *RECONFIGURE, "--tpmstate", st,
+                           xdg=work / "xdg"))
+        log = res.out + res.err
+    srv = OurSwtpm(work, running=False)
+    try:
+        assert srv.init() == 0, str(srv)
+        names = state_names(st, recover_by_setup)   # nothing written yet
+        assert srv.startup() in (0, 0x100)
+        ek, nv, banks = ek_public(srv), nv_value(srv), pcr_banks(srv)
+    finally:
+        srv.stop()
+    log += srv.stderr()
+    assert ek == old_ek, log
+    assert nv == value(2), log
+    assert sidecar_id(st) == old_id, log
+    if banks != {TPM_ALG_SHA1}:
+        assert TPM_ALG_SHA256 in banks, (banks, log)
+        assert not recover_by_setup, log
+        assert {n: pre.get(n) for n in old_digests} == old_digests, log
+        assert names == [".lock"] + sorted(GENERATIONS), (names, log)
+        assert "completed the replacement" not in log, log
+        return "old", log
+    assert names == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
+        (names, log)
+    return "new", log
+
+
+def test_reconfigure_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
+    """--reconfigure builds the reconfigured TPM from the newest state
+    (the journaled write included) in scratch and swaps it in like
+    --overwrite; a crash at any step leaves the TPM as it was with every
+    generation, or reconfigured with the same EK, NV and identity."""
+    old, old_ek, old_digests = old_tpm
+    old_id = sidecar_id(old)
+    steps = swap_steps(old, tmp_path / "trace", RECONFIGURE)
+    seen = {}
+    for i, (call, n) in enumerate(steps):
+        work = tmp_path / ("%02d-%s-%d" % (i, call, n))
+        st = crash_at(old, work, call, n, RECONFIGURE)
+        before = set(state_names(st, False))
+        committed = "NEW2-00.commit" in before
+        now = digests(st)
+        if not committed and now.get("tpm2-00.permall") == \
+                old_digests["tpm2-00.permall"]:
+            assert {k: now.get(k) for k in old_digests} == old_digests, \
+                (call, n, sorted(before))
+        elif not committed:
+            assert sorted(k for k in before if not k.startswith("NEW2")) \
+                == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
+                (call, n, sorted(before))
+        got, log = check_reconfigured_or_old(st, old_ek, old_digests, old_id,
+                                             work, i % 4 == 3)
+        if committed or i % 4 == 3:
+            assert got == "new", (call, n)
+        if committed:
+            assert log.count("completed the replacement of the TPM state "
+                             "in '%s'" % st) == 1, log
+        seen[got] = seen.get(got, 0) + 1
+    assert seen.get("old") and seen.get("new"), seen
+
+
+def test_reconfigure_keeps_the_tpm_and_retires_its_generations(old_tpm,
+                                                                tmp_path):
+    old, old_ek, _ = old_tpm
+    st = copy_old(old, tmp_path)
+    old_id = sidecar_id(st)
+    ok(run_setup("--tpm2", *RECONFIGURE, "--tpmstate", st,
+                 xdg=tmp_path / "xdg"))
+    assert sorted(os.listdir(st)) == [".lock", "tpm2-00.permall",
+                                      "tpm2-00.permall.sum"]
+    assert sidecar_id(st) == old_id
+    srv = start(tmp_path)
+    try:
+        assert ek_public(srv) == old_ek
+        assert nv_value(srv) == value(2)    # the journaled write is kept
+        assert pcr_banks(srv) == {TPM_ALG_SHA1}
+    finally:
+        srv.stop()
