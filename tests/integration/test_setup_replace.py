@@ -193,13 +193,17 @@ def check_old_or_new(st, old_ek, old_digests, work, recover_by_setup):
     return "new", log
 
 
-def test_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
-    old, old_ek, old_digests = old_tpm
-    steps = swap_steps(old, tmp_path / "trace")
+def crash_series(old, old_digests, tmp_path, how, check):
+    """swtpm_setup `how` killed at each step of its swap: before the
+    commit point every old file is as it was, after the end only the
+    staged names are left over, check(st, work, recover_by_setup) says
+    "old" or "new" (and gives the log), a committed swap is finished and
+    said once, and the trace covers both sides of the commit point."""
+    steps = swap_steps(old, tmp_path / "trace", how)
     seen = {}
     for i, (call, n) in enumerate(steps):
         work = tmp_path / ("%02d-%s-%d" % (i, call, n))
-        st = crash_at(old, work, call, n)
+        st = crash_at(old, work, call, n, how)
         before = set(state_names(st, False))
         committed = "NEW2-00.commit" in before
         now = digests(st)
@@ -213,8 +217,7 @@ def test_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
             assert sorted(k for k in before if not k.startswith("NEW2")) \
                 == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
                 (call, n, sorted(before))
-        got, log = check_old_or_new(st, old_ek, old_digests, work,
-                                    recover_by_setup=i % 4 == 3)
+        got, log = check(st, work, i % 4 == 3)
         if committed or i % 4 == 3:
             assert got == "new", (call, n)
         if committed:
@@ -222,8 +225,15 @@ def test_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
             assert log.count("completed the replacement of the TPM state "
                              "in '%s'" % st) == 1, log
         seen[got] = seen.get(got, 0) + 1
-    # The trace covers both sides of the commit point.
     assert seen.get("old") and seen.get("new"), seen
+
+
+def test_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
+    old, old_ek, old_digests = old_tpm
+    crash_series(old, old_digests, tmp_path, OVERWRITE,
+                 lambda st, work, by_setup: check_old_or_new(
+                     st, old_ek, old_digests, work,
+                     recover_by_setup=by_setup))
 
 
 def test_fresh_setup_state_is_verified_before_any_checkpoint(tmp_path):
@@ -418,31 +428,9 @@ def test_reconfigure_crash_at_every_step_of_the_swap(old_tpm, tmp_path):
     generation, or reconfigured with the same EK, NV and identity."""
     old, old_ek, old_digests = old_tpm
     old_id = sidecar_id(old)
-    steps = swap_steps(old, tmp_path / "trace", RECONFIGURE)
-    seen = {}
-    for i, (call, n) in enumerate(steps):
-        work = tmp_path / ("%02d-%s-%d" % (i, call, n))
-        st = crash_at(old, work, call, n, RECONFIGURE)
-        before = set(state_names(st, False))
-        committed = "NEW2-00.commit" in before
-        now = digests(st)
-        if not committed and now.get("tpm2-00.permall") == \
-                old_digests["tpm2-00.permall"]:
-            assert {k: now.get(k) for k in old_digests} == old_digests, \
-                (call, n, sorted(before))
-        elif not committed:
-            assert sorted(k for k in before if not k.startswith("NEW2")) \
-                == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
-                (call, n, sorted(before))
-        got, log = check_reconfigured_or_old(st, old_ek, old_digests, old_id,
-                                             work, i % 4 == 3)
-        if committed or i % 4 == 3:
-            assert got == "new", (call, n)
-        if committed:
-            assert log.count("completed the replacement of the TPM state "
-                             "in '%s'" % st) == 1, log
-        seen[got] = seen.get(got, 0) + 1
-    assert seen.get("old") and seen.get("new"), seen
+    crash_series(old, old_digests, tmp_path, RECONFIGURE,
+                 lambda st, work, by_setup: check_reconfigured_or_old(
+                     st, old_ek, old_digests, old_id, work, by_setup))
 
 
 def test_reconfigure_keeps_the_tpm_and_retires_its_generations(old_tpm,
