@@ -5,6 +5,7 @@ Every server runs in a fresh temp dir, is waited for with a timeout, is
 always stopped, and its stderr is kept: a sanitizer report fails the test
 and a failure prints the command line to rerun.
 """
+import fcntl
 import os
 import shlex
 import signal
@@ -70,6 +71,24 @@ def wait_for_path(proc, path, why=lambda: "", timeout=START_TIMEOUT):
         assert time.monotonic() < deadline, "no %s after %ss: %s" % (
             path, timeout, why())
         time.sleep(0.05)
+
+
+def wait_lockable(path, timeout, why, interval=0.01):
+    """Until an exclusive record lock on path (created if missing) could
+    be taken, and is given back at once; fail with why after timeout s."""
+    deadline = time.monotonic() + timeout
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                return
+            except OSError:
+                assert time.monotonic() < deadline, why
+                time.sleep(interval)
+    finally:
+        os.close(fd)
 
 
 def ends_on_sigterm(proc, within=1):

@@ -64,21 +64,9 @@ class Hosts:
 
     @staticmethod
     def wait_lockable(path, timeout):
-        import fcntl
-        deadline = time.monotonic() + timeout
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.lockf(fd, fcntl.LOCK_UN)
-                    return
-                except OSError:
-                    assert time.monotonic() < deadline, \
-                        "NFS server still in its grace period"
-                    time.sleep(0.5)
-        finally:
-            os.close(fd)
+        helpers_swtpm.wait_lockable(path, timeout,
+                                    "NFS server still in its grace period",
+                                    interval=0.5)
 
     def state(self, name, backend="dir"):
         """(--tpmstate on A, --tpmstate on B) for one shared state."""

@@ -4,12 +4,10 @@
 given up (only with `--migration release-lock-outgoing`, after the savestate
 blob), and that a process without the lock never writes state, so an
 acknowledged write of the process that took it over is never lost."""
-import fcntl
-import os
 import struct
 import time
 
-from helpers_swtpm import (OurSwtpm, rc_of, run_tool,
+from helpers_swtpm import (OurSwtpm, rc_of, run_tool, wait_lockable,
                            swtpm_factory)  # noqa: F401 (fixture)
 import helpers_reliability as rh
 
@@ -72,20 +70,8 @@ def wait_lock_released(srv, timeout=10.0):
     """Until srv's .lock is free: with release-lock-outgoing the source
     gives it up after its savestate reply (docs/control-channel.md §6.3),
     so a destination INIT that does not retry can come first."""
-    deadline = time.monotonic() + timeout
-    fd = os.open(srv.statedir / ".lock", os.O_RDWR)
-    try:
-        while True:
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.lockf(fd, fcntl.LOCK_UN)
-                return
-            except OSError:
-                assert time.monotonic() < deadline, \
-                    "%s kept the lock after its savestate reply" % srv
-                time.sleep(0.01)
-    finally:
-        os.close(fd)
+    wait_lockable(srv.statedir / ".lock", timeout,
+                  "%s kept the lock after its savestate reply" % srv)
 
 
 def test_lock_kept_after_savestate_without_release_option(swtpm_factory,
