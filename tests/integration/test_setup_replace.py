@@ -160,32 +160,45 @@ def crash_at(old, work, call, n, how=OVERWRITE):
     return st
 
 
-def check_old_or_new(st, old_ek, old_digests, work, recover_by_setup):
-    """After the crash, the next start (or swtpm_setup) leaves exactly one
-    TPM: the old one with every generation as it was, or the new one
-    alone.  ("old" or "new", the log of the runs)."""
+def restart_after_crash(st, work, how, recover_by_setup, read):
+    """The next start after a crash, or first the next swtpm_setup `how`
+    (which finishes or drops the last swap first): (digests of st before
+    it, the names after INIT, read(server), the log of the runs)."""
     pre = digests(st)
     log = ""
     if recover_by_setup:
-        # The next --overwrite finishes or drops the last one first.
-        res = ok(run_setup("--tpm2", "--createek", "--overwrite",
-                           "--tpmstate", st, xdg=work / "xdg"))
+        res = ok(run_setup("--tpm2", *how, "--tpmstate", st,
+                           xdg=work / "xdg"))
         log = res.out + res.err
     srv = OurSwtpm(work, running=False)
     try:
         assert srv.init() == 0, str(srv)
         names = state_names(st, recover_by_setup)   # nothing written yet
         assert srv.startup() in (0, 0x100)
-        ek, nv = ek_public(srv), nv_value(srv)
+        got = read(srv)
     finally:
         srv.stop()
-    log += srv.stderr()
+    return pre, names, got, log + srv.stderr()
+
+
+def assert_old_kept(pre, old_digests, names, log, recover_by_setup):
+    """The old state with every generation as it was, no swap finished."""
+    assert not recover_by_setup, log
+    assert {n: pre.get(n) for n in old_digests} == old_digests, log
+    assert names == [".lock"] + sorted(GENERATIONS), (names, log)
+    assert "completed the replacement" not in log, log
+
+
+def check_old_or_new(st, old_ek, old_digests, work, recover_by_setup):
+    """After the crash, the next start (or swtpm_setup) leaves exactly one
+    TPM: the old one with every generation as it was, or the new one
+    alone.  ("old" or "new", the log of the runs)."""
+    pre, names, (ek, nv), log = restart_after_crash(
+        st, work, OVERWRITE, recover_by_setup,
+        lambda srv: (ek_public(srv), nv_value(srv)))
     if ek == old_ek:
-        assert not recover_by_setup, log
         assert nv == value(2), log
-        assert {n: pre.get(n) for n in old_digests} == old_digests, log
-        assert names == [".lock"] + sorted(GENERATIONS), (names, log)
-        assert "completed the replacement" not in log, log
+        assert_old_kept(pre, old_digests, names, log, recover_by_setup)
         return "old", log
     assert nv is None, log
     assert names == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
@@ -391,30 +404,15 @@ def check_reconfigured_or_old(st, old_ek, old_digests, old_id, work,
     finds the same TPM (EK, NV index with its journaled value, sidecar
     identity) either as it was, with every generation, or reconfigured,
     alone.  ("old" or "new", the log of the runs)."""
-    pre = digests(st)
-    log = ""
-    if recover_by_setup:
-        res = ok(run_setup("--tpm2", *RECONFIGURE, "--tpmstate", st,
-                           xdg=work / "xdg"))
-        log = res.out + res.err
-    srv = OurSwtpm(work, running=False)
-    try:
-        assert srv.init() == 0, str(srv)
-        names = state_names(st, recover_by_setup)   # nothing written yet
-        assert srv.startup() in (0, 0x100)
-        ek, nv, banks = ek_public(srv), nv_value(srv), pcr_banks(srv)
-    finally:
-        srv.stop()
-    log += srv.stderr()
+    pre, names, (ek, nv, banks), log = restart_after_crash(
+        st, work, RECONFIGURE, recover_by_setup,
+        lambda srv: (ek_public(srv), nv_value(srv), pcr_banks(srv)))
     assert ek == old_ek, log
     assert nv == value(2), log
     assert sidecar_id(st) == old_id, log
     if banks != {TPM_ALG_SHA1}:
         assert TPM_ALG_SHA256 in banks, (banks, log)
-        assert not recover_by_setup, log
-        assert {n: pre.get(n) for n in old_digests} == old_digests, log
-        assert names == [".lock"] + sorted(GENERATIONS), (names, log)
-        assert "completed the replacement" not in log, log
+        assert_old_kept(pre, old_digests, names, log, recover_by_setup)
         return "old", log
     assert names == [".lock", "tpm2-00.permall", "tpm2-00.permall.sum"], \
         (names, log)
