@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from conftest import tool
-from helpers_setup import ok, run_setup
+from helpers_setup import fail, ok, run_setup
 from helpers_swtpm import OurSwtpm, rc_of, refused_init_stderr
 import helpers_reliability as rh
 
@@ -448,3 +448,24 @@ def test_reconfigure_keeps_the_tpm_and_retires_its_generations(old_tpm,
         assert pcr_banks(srv) == {TPM_ALG_SHA1}
     finally:
         srv.stop()
+
+
+def test_reconfigure_refuses_a_state_it_cannot_read(old_tpm, tmp_path):
+    """A state no start of ours would load (here: a main file cut in
+    half, with no other generation left) is not reconfigured: the run
+    fails naming it and changes no file."""
+    old, _, _ = old_tpm
+    st = copy_old(old, tmp_path)
+    for n in ("tpm2-00.permall.bak", "tpm2-00.permall.journal"):
+        (st / n).unlink()
+    main = (st / "tpm2-00.permall").read_bytes()
+    (st / "cut").write_bytes(main[:len(main) // 2])   # old stays intact
+    os.rename(st / "cut", st / "tpm2-00.permall")
+    before = digests(st)
+    fail(run_setup("--tpm2", *RECONFIGURE, "--tpmstate", st,
+                   xdg=tmp_path / "xdg"),
+         "cannot read the TPM state 'permall' in '%s' to reconfigure it"
+         % st)
+    assert digests(st) == before
+    assert sorted(os.listdir(st)) == [".lock", "tpm2-00.permall",
+                                      "tpm2-00.permall.sum"]
