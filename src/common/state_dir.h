@@ -73,6 +73,10 @@ struct state_store {
     /* A loop device's backing file, locked with it (docs/state.md §6),
      * or -1. */
     int file_alias_fd;
+    /* file://: objects (bit k of state_obj_names[]) whose damaged copy
+     * after the header was reported and its intact twin used instead;
+     * cleared when the object reads clean again. */
+    unsigned file_twin_logged;
     /*
      * Why the last load or store failed, in words for the log, or NULL:
      * a static text (a bad file:// header) or why_buf (a state file that

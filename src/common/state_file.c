@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "crypto.h"
 #include "fdio.h"
 #include "log.h"
 #include "state.h"
@@ -494,15 +495,14 @@ sfile_unlock(struct state_store *st)
 /* Object name's header entry; -ENOENT when the file does not hold it. */
 static int
 find_entry(struct state_store *st, const char *name, struct sfile_hdr *h,
-           const struct sfile_entry **out)
+           uint64_t *size, const struct sfile_entry **out)
 {
-    uint64_t size;
     int i = sfile_index(name), r;
 
     if (i < 0) {
         return i;
     }
-    r = read_header(st, h, &size);
+    r = read_header(st, h, size);
     if (r < 0) {
         return r;
     }
@@ -513,44 +513,260 @@ find_entry(struct state_store *st, const char *name, struct sfile_hdr *h,
     return 0;
 }
 
+/*
+ * The checksum record (docs/state.md §8.5): one TLV that ends every
+ * object we store, after the object's own TLVs, counted in its totlen.
+ * Readers look TLVs up by tag and skip the others (ours, and upstream's
+ * tlv_data_find_tag()), so the object stays in upstream's format and
+ * Debian's swtpm reads it.  Value, big-endian like the TLV headers:
+ *   0  u32  version 1
+ *   4  16   TPM identity: random for a new TPM, then kept
+ *  20  u64  write sequence of the file, one more at every write
+ *  28  u32  offset of this object's copy right after the header
+ *  32  u32  offset of its scratch copy (§8.3 step 1), kept after the write
+ *  36  32   SHA-256 of the object's bytes up to here
+ */
+#define SUM_TAG 0x7373          /* "ss": upstream's tags end at 7 */
+#define SUM_VAL_LEN 68
+#define SUM_TLV_LEN (6 + SUM_VAL_LEN)
+#define OBJ_HDR_LEN 10          /* stateobj's header, totlen at 6 */
+/* The most a regular file keeps between the data and its twin: the room
+ * a shrinking state leaves (the old sections), not a section far out. */
+#define TWIN_GAP_MAX (256u << 10)
+
+struct objsum {
+    uint8_t id[16];
+    uint64_t seq;
+    uint32_t at[2];
+};
+
+enum sum_state {
+    SUM_NONE,       /* no record: written by another swtpm, or before it */
+    SUM_OK,
+    SUM_BAD,        /* a record, and the bytes do not match it */
+};
+
+/* Only a well-formed object gets a record: its totlen is rewritten. */
+static bool
+sum_fits(const uint8_t *obj, uint32_t len)
+{
+    return len >= OBJ_HDR_LEN && be32_get(obj + 6) == len &&
+           len <= SFILE_SECTION_MAX - SUM_TLV_LEN;
+}
+
+static enum sum_state
+sum_check(const uint8_t *obj, uint32_t len, struct objsum *out)
+{
+    uint8_t md[CRYPTO_SHA256_LEN];
+    const uint8_t *p;
+
+    memset(out, 0, sizeof(*out));
+    if (len < OBJ_HDR_LEN + SUM_TLV_LEN) {
+        return SUM_NONE;
+    }
+    p = obj + len - SUM_TLV_LEN;
+    /* Ours when two of tag, length and version say so: one damaged byte
+     * among them makes the record damaged, not absent. */
+    if ((be16_get(p) == SUM_TAG) + (be32_get(p + 2) == SUM_VAL_LEN) +
+            (be32_get(p + 6) == 1) < 2) {
+        return SUM_NONE;
+    }
+    memcpy(out->id, p + 10, sizeof(out->id));
+    out->seq = be64_get(p + 26);
+    out->at[0] = be32_get(p + 34);
+    out->at[1] = be32_get(p + 38);
+    if (crypto_sha256(obj, len - CRYPTO_SHA256_LEN, md) < 0 ||
+        memcmp(md, obj + len - CRYPTO_SHA256_LEN, sizeof(md)) != 0 ||
+        be32_get(obj + 6) != len || be16_get(p) != SUM_TAG ||
+        be32_get(p + 2) != SUM_VAL_LEN || be32_get(p + 6) != 1) {
+        return SUM_BAD;
+    }
+    return SUM_OK;
+}
+
+/* Append the record to the plain object of plain bytes at obj (which has
+ * room for it) and count it in totlen. */
+static int
+sum_append(uint8_t *obj, uint32_t plain, const struct objsum *s)
+{
+    uint8_t *p = obj + plain;
+    uint32_t len = plain + SUM_TLV_LEN;
+
+    be32_put(obj + 6, len);
+    be16_put(p, SUM_TAG);
+    be32_put(p + 2, SUM_VAL_LEN);
+    be32_put(p + 6, 1);
+    memcpy(p + 10, s->id, sizeof(s->id));
+    be64_put(p + 26, s->seq);
+    be32_put(p + 34, s->at[0]);
+    be32_put(p + 38, s->at[1]);
+    return crypto_sha256(obj, len - CRYPTO_SHA256_LEN,
+                         obj + len - CRYPTO_SHA256_LEN);
+}
+
+static int
+pread_obj(const struct state_store *st, uint64_t at, uint32_t len,
+          uint8_t **out)
+{
+    uint8_t *buf = malloc(len ? len : 1);
+    ssize_t n;
+
+    if (!buf) {
+        return -ENOMEM;
+    }
+    n = pread(st->file_fd, buf, len, (off_t)at);
+    if (n < 0 || (uint32_t)n != len) {
+        int r = n < 0 ? -errno : -EIO;
+
+        free(buf);
+        return r;
+    }
+    *out = buf;
+    return 0;
+}
+
+/*
+ * A copy of the damaged object whose record is want, at one of the places
+ * it names: intact, naming the same two places, and recorded by the same
+ * write of the same TPM.  want itself may be what is damaged: one of its
+ * identity and sequence may differ (a burst over both, or over the
+ * places, refuses the copy).
+ */
+static int
+twin_of(const struct state_store *st, const struct sfile_entry *e,
+        uint64_t size, const struct objsum *want, uint8_t **out,
+        uint32_t *out_at)
+{
+    struct objsum got;
+    uint8_t *buf;
+
+    for (int j = 0; j < 2; j++) {
+        uint64_t at = want->at[j];
+
+        if (at == e->offset || at < SFILE_HDR_LEN ||
+            at + e->data_len > size || at + e->data_len > SFILE_END_MAX ||
+            pread_obj(st, at, e->data_len, &buf) < 0) {
+            continue;
+        }
+        if (sum_check(buf, e->data_len, &got) == SUM_OK &&
+            (memcmp(got.id, want->id, sizeof(got.id)) == 0 ||
+             got.seq == want->seq) &&
+            ((got.at[0] == e->offset && got.at[1] == at) ||
+             (got.at[1] == e->offset && got.at[0] == at))) {
+            *out = buf;
+            *out_at = (uint32_t)at;
+            return 0;
+        }
+        free(buf);
+    }
+    return -EBADMSG;
+}
+
+/*
+ * Object k as stored, checked against its record: *out is the object
+ * without the record (as the directory backend stores it), *out_sum the
+ * record (its state in *out_state).  A damaged object with an intact copy
+ * gives the copy, logged once; without one: -EBADMSG, st->why naming it.
+ */
+static int
+read_obj(struct state_store *st, const struct sfile_hdr *h, uint64_t size,
+         int k, uint8_t **out, uint32_t *out_len, struct objsum *out_sum,
+         enum sum_state *out_state)
+{
+    const struct sfile_entry *e = &h->e[k];
+    uint8_t *buf, *twin;
+    uint32_t len = e->data_len, twin_at;
+    int r;
+
+    *out = NULL;
+    *out_len = 0;
+    r = pread_obj(st, e->offset, len, &buf);
+    if (r < 0) {
+        return r;
+    }
+    *out_state = sum_check(buf, len, out_sum);
+    if (*out_state == SUM_BAD) {
+        if (twin_of(st, e, size, out_sum, &twin, &twin_at) < 0) {
+            snprintf(st->why_buf, sizeof(st->why_buf),
+                     "the %s object at offset %u of state file '%s' does "
+                     "not match its checksum, and no intact copy of it is "
+                     "left (looked at offsets %u and %u); restore the file "
+                     "from a backup", state_obj_names[k], e->offset,
+                     st->path, out_sum->at[0], out_sum->at[1]);
+            st->why = st->why_buf;
+            *out = buf;         /* the caller may keep the damaged bytes */
+            *out_len = len;
+            return -EBADMSG;
+        }
+        if (!(st->file_twin_logged & 1u << k)) {
+            log_warn("the %s object at offset %u of state file '%s' does "
+                     "not match its checksum: using its copy at offset %u, "
+                     "written with it; the next write of the state "
+                     "replaces the damaged one", state_obj_names[k],
+                     e->offset, st->path, twin_at);
+            st->file_twin_logged |= 1u << k;
+        }
+        free(buf);
+        buf = twin;
+        *out_state = SUM_OK;
+    } else {
+        st->file_twin_logged &= ~(1u << k);
+    }
+    if (*out_state == SUM_OK) {
+        len -= SUM_TLV_LEN;
+        be32_put(buf + 6, len);
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
 int
 sfile_read(struct state_store *st, const char *name,
            uint8_t **out, uint32_t *out_len)
 {
     struct sfile_hdr h;
     const struct sfile_entry *e;
-    uint8_t *buf;
-    ssize_t n;
+    struct objsum sum;
+    enum sum_state ss;
+    uint64_t size;
     int r;
 
-    r = find_entry(st, name, &h, &e);
+    r = find_entry(st, name, &h, &size, &e);
     if (r < 0) {
         return r;
     }
-    buf = malloc(e->data_len ? e->data_len : 1);
-    if (!buf) {
-        return -ENOMEM;
+    r = read_obj(st, &h, size, sfile_index(name), out, out_len, &sum, &ss);
+    if (r < 0 && *out) {
+        explicit_bzero(*out, *out_len);
+        free(*out);
+        *out = NULL;
     }
-    n = pread(st->file_fd, buf, e->data_len, e->offset);
-    if (n < 0 || (uint32_t)n != e->data_len) {
-        r = n < 0 ? -errno : -EIO;
-        free(buf);
-        return r;
-    }
-    *out = buf;
-    *out_len = e->data_len;
-    return 0;
+    return r;
 }
 
+/* The object's size without our record, as upstream would store it. */
 long
 sfile_size(struct state_store *st, const char *name)
 {
     struct sfile_hdr h;
     const struct sfile_entry *e;
+    uint8_t tail[6];
+    uint64_t size;
     int r;
 
-    r = find_entry(st, name, &h, &e);
-    return r < 0 ? r : (long)e->data_len;
+    r = find_entry(st, name, &h, &size, &e);
+    if (r < 0) {
+        return r;
+    }
+    if (e->data_len >= OBJ_HDR_LEN + SUM_TLV_LEN &&
+        pread(st->file_fd, tail, sizeof(tail),
+              (off_t)(e->offset + e->data_len - SUM_TLV_LEN)) ==
+            (ssize_t)sizeof(tail) &&
+        be16_get(tail) == SUM_TAG && be32_get(tail + 2) == SUM_VAL_LEN) {
+        return (long)(e->data_len - SUM_TLV_LEN);
+    }
+    return (long)e->data_len;
 }
 
 int
@@ -578,11 +794,15 @@ sfile_sync(struct state_store *st)
  */
 struct layout {
     bool present[SFILE_OBJS];
+    bool summed[SFILE_OBJS];    /* gets a new record (else kept as read) */
     uint32_t rel[SFILE_OBJS];   /* offset within the data area */
+    uint32_t plain_len[SFILE_OBJS];     /* without the record */
     uint32_t data_len[SFILE_OBJS];
     uint32_t section_len[SFILE_OBJS];
     uint64_t total;             /* bytes of the data area */
     uint8_t *image;
+    struct objsum sum;          /* identity and sequence of this write */
+    bool id_known;              /* sum.id came from the file */
 };
 
 static uint32_t
@@ -639,54 +859,114 @@ pwrite_full(int fd, const uint8_t *buf, uint64_t len, uint64_t off)
     return 0;
 }
 
-/* The new data area with obj as object idx (obj NULL: without it). */
-static int
-build_layout(struct state_store *st, const struct sfile_hdr *h, int idx,
-             const uint8_t *obj, uint32_t len, struct layout *L)
+/* Object k of the new data area: plain bytes, summed unless kept as read
+ * (a damaged object without an intact copy is carried unchanged). */
+static void
+place(struct layout *L, int k, uint32_t plain, bool summed, uint32_t sec)
 {
-    const struct sfile_entry *e;
-    int order[SFILE_OBJS], n, k;
-    uint32_t dlen, sec;
-    ssize_t got;
+    uint32_t dlen = summed ? plain + SUM_TLV_LEN : plain;
+
+    if (!sec || dlen > sec) {
+        sec = section_for(dlen);
+    }
+    L->present[k] = true;
+    L->summed[k] = summed;
+    L->rel[k] = (uint32_t)L->total;
+    L->plain_len[k] = plain;
+    L->data_len[k] = dlen;
+    L->section_len[k] = sec;
+    L->total += sec;
+}
+
+/* The identity and the newest sequence the record rec carries. */
+static void
+learn(struct layout *L, const struct objsum *rec)
+{
+    if (!L->id_known) {
+        memcpy(L->sum.id, rec->id, sizeof(rec->id));
+        L->id_known = true;
+    }
+    if (rec->seq > L->sum.seq) {
+        L->sum.seq = rec->seq;
+    }
+}
+
+/*
+ * The new data area with obj as object idx (obj NULL: without it).  The
+ * objects kept are read and checked as a load would (an intact copy
+ * replaces a damaged one); the TPM's identity and the write sequence
+ * come from their records and from the record of the object replaced.
+ */
+static int
+build_layout(struct state_store *st, const struct sfile_hdr *h,
+             uint64_t size, int idx, const uint8_t *obj, uint32_t len,
+             struct layout *L)
+{
+    uint8_t *keep[SFILE_OBJS] = { NULL };
+    uint32_t klen[SFILE_OBJS] = { 0 };
+    struct objsum rec;
+    enum sum_state ss;
+    int order[SFILE_OBJS], n, k, r = 0;
 
     memset(L, 0, sizeof(*L));
     n = disk_order(h, idx, order);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; r == 0 && i < n; i++) {
         k = order[i];
-        e = &h->e[k];
-        if (k == idx && !obj) {
+        if (k == idx) {
+            if (h->e[k].offset &&
+                read_obj(st, h, size, k, &keep[k], &klen[k], &rec,
+                         &ss) == 0 && ss == SUM_OK) {
+                learn(L, &rec);
+            }
+            if (keep[k]) {
+                explicit_bzero(keep[k], klen[k]);
+                free(keep[k]);
+                keep[k] = NULL;
+            }
+            st->why = NULL;
+            if (obj) {
+                place(L, k, len, sum_fits(obj, len), h->e[k].section_len);
+            }
             continue;
         }
-        dlen = k == idx ? len : e->data_len;
-        sec = e->section_len;
-        if (!e->offset || dlen > sec) {
-            sec = section_for(dlen);
+        r = read_obj(st, h, size, k, &keep[k], &klen[k], &rec, &ss);
+        if (r == -EBADMSG && keep[k]) {
+            r = 0;      /* stays as it is, and refused at its next load */
+            st->why = NULL;
+        } else if (r == 0 && ss == SUM_OK) {
+            learn(L, &rec);
         }
-        L->present[k] = true;
-        L->rel[k] = (uint32_t)L->total;
-        L->data_len[k] = dlen;
-        L->section_len[k] = sec;
-        L->total += sec;
+        if (r == 0) {
+            place(L, k, klen[k], ss != SUM_BAD && sum_fits(keep[k], klen[k]),
+                  h->e[k].section_len);
+        }
     }
-    L->image = calloc(1, L->total ? L->total : 1);
-    if (!L->image) {
-        return -ENOMEM;
+    if (r == 0) {
+        L->image = calloc(1, L->total ? L->total : 1);
+        r = L->image ? 0 : -ENOMEM;
     }
     for (k = 0; k < SFILE_OBJS; k++) {
-        if (!L->present[k]) {
-            continue;
+        if (r == 0 && L->present[k]) {
+            memcpy(L->image + L->rel[k], k == idx ? obj : keep[k],
+                   L->plain_len[k]);
         }
-        if (k == idx) {
-            memcpy(L->image + L->rel[k], obj, len);
-            continue;
-        }
-        got = pread(st->file_fd, L->image + L->rel[k], L->data_len[k],
-                    h->e[k].offset);
-        if (got < 0 || (uint32_t)got != L->data_len[k]) {
-            return got < 0 ? -errno : -EIO;
+        if (keep[k]) {
+            explicit_bzero(keep[k], klen[k]);
+            free(keep[k]);
         }
     }
-    return 0;
+    return r;
+}
+
+/* A new TPM's identity, for a file that names none yet. */
+static int
+new_identity(struct layout *L)
+{
+    if (L->id_known) {
+        return 0;
+    }
+    L->id_known = true;
+    return crypto_random(L->sum.id, sizeof(L->sum.id));
 }
 
 /* Point the header at the data area placed at base, and flush. */
@@ -740,7 +1020,7 @@ scratch_at(const struct sfile_hdr *h, uint64_t from, uint64_t len)
 /* Steps 1-5 above for the data area L over the current header h. */
 static int
 write_layout(struct state_store *st, const struct sfile_hdr *h,
-             uint64_t size, const struct layout *L)
+             uint64_t size, struct layout *L)
 {
     uint64_t scratch, end;
     int r;
@@ -754,6 +1034,19 @@ write_layout(struct state_store *st, const struct sfile_hdr *h,
     if (st->file_is_blk && scratch + L->total > size) {
         st->why = "the block device is too small to hold the state twice";
         return -ENOSPC;
+    }
+    /* The records name both places of each object (§8.5). */
+    r = new_identity(L);
+    L->sum.seq++;
+    for (int k = 0; r == 0 && k < SFILE_OBJS; k++) {
+        if (L->present[k] && L->summed[k]) {
+            L->sum.at[0] = (uint32_t)(SFILE_HDR_LEN + L->rel[k]);
+            L->sum.at[1] = (uint32_t)(scratch + L->rel[k]);
+            r = sum_append(L->image + L->rel[k], L->plain_len[k], &L->sum);
+        }
+    }
+    if (r < 0) {
+        return r;
     }
     if (L->total > 0) {
         r = pwrite_full(st->file_fd, L->image, L->total, scratch);
@@ -775,8 +1068,17 @@ write_layout(struct state_store *st, const struct sfile_hdr *h,
         }
     }
     r = switch_header(st, L, SFILE_HDR_LEN);
+    /* A regular file keeps the scratch copy, each object's twin, unless
+     * a section far out put it far from the data (then the file shrinks
+     * to the data and the objects have no twin). */
+    if (r == 0 && L->total > 0 && scratch - end <= TWIN_GAP_MAX) {
+        end = scratch + L->total;
+    }
     if (r == 0 && !st->file_is_blk && ftruncate(st->file_fd, (off_t)end)) {
         log_debug("cannot shrink '%s' after a write", st->path);
+    }
+    if (r == 0) {
+        st->file_twin_logged = 0;
     }
     return r;
 }
@@ -805,7 +1107,7 @@ sfile_write(struct state_store *st, const char *name,
     if (!obj && h.e[idx].offset == 0) {
         return -ENOENT;         /* nothing to delete; nothing written */
     }
-    r = build_layout(st, &h, idx, obj, len, &L);
+    r = build_layout(st, &h, size, idx, obj, len, &L);
     if (r == 0) {
         r = write_layout(st, &h, size, &L);
     }
@@ -818,29 +1120,51 @@ sfile_write(struct state_store *st, const char *name,
 
 int
 sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
-              const uint32_t len[SFILE_OBJS])
+              const uint32_t len[SFILE_OBJS], bool same_tpm)
 {
     struct sfile_hdr h;
-    struct layout L = { .image = NULL };
+    struct layout L;
+    struct objsum rec;
+    enum sum_state ss;
+    uint8_t *old;
+    uint32_t old_len;
     uint64_t size;
     int r;
 
+    memset(&L, 0, sizeof(L));
     for (int k = 0; k < SFILE_OBJS; k++) {
         if (obj[k] && len[k] > SFILE_SECTION_MAX) {
             st->why = "the object is larger than 1 MiB, the largest "
                       "section a file:// state holds";
             return -EFBIG;
         }
-        L.present[k] = obj[k] != NULL;
-        L.rel[k] = (uint32_t)L.total;
-        L.data_len[k] = obj[k] ? len[k] : 0;
-        L.section_len[k] = obj[k] ? section_for(len[k]) : 0;
-        L.total += L.section_len[k];
+        if (obj[k]) {
+            place(&L, k, len[k], sum_fits(obj[k], len[k]), 0);
+        }
     }
     r = read_header(st, &h, &size);
     if (r < 0) {
         return r;
     }
+    /* The same TPM keeps its identity; the sequence always goes on. */
+    for (int k = 0; k < SFILE_OBJS; k++) {
+        old = NULL;
+        old_len = 0;
+        if (!h.blank && h.e[k].offset &&
+            read_obj(st, &h, size, k, &old, &old_len, &rec, &ss) == 0 &&
+            ss == SUM_OK) {
+            if (same_tpm) {
+                learn(&L, &rec);
+            } else if (rec.seq > L.sum.seq) {
+                L.sum.seq = rec.seq;
+            }
+        }
+        if (old) {
+            explicit_bzero(old, old_len);
+            free(old);
+        }
+    }
+    st->why = NULL;
     L.image = calloc(1, L.total ? L.total : 1);
     if (!L.image) {
         return -ENOMEM;
@@ -857,8 +1181,8 @@ sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
     return r;
 }
 
-/* state_replace_from() for file://: every object in one header switch.
- * The file records no TPM identity, so same_tpm changes nothing. */
+/* state_replace_from() for file://: every object in one header switch;
+ * the records keep the TPM's identity when same_tpm (§8.5). */
 static int
 replace_file(struct state_store *st, struct state_store *from,
              bool same_tpm)
@@ -868,7 +1192,6 @@ replace_file(struct state_store *st, struct state_store *from,
     uint32_t raw_len = 0, len[STATE_OBJS] = { 0 }, rc = 0;
     int r = 0;
 
-    (void)same_tpm;
     key = state_store_key(st, &r);
     for (size_t i = 0; r == 0 && i < STATE_OBJS; i++) {
         r = state_load(from, state_obj_names[i], &raw, &raw_len, &rc);
@@ -882,7 +1205,7 @@ replace_file(struct state_store *st, struct state_store *from,
         }
     }
     if (r == 0) {
-        r = sfile_replace(st, obj, len);
+        r = sfile_replace(st, obj, len, same_tpm);
     }
     for (size_t i = 0; i < STATE_OBJS; i++) {
         if (obj[i]) {

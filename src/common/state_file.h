@@ -69,8 +69,10 @@ void sfile_close(struct state_store *st);
 /* Whole-file OFD write lock on the state file itself; see state_lock(). */
 int sfile_lock(struct state_store *st, pid_t *out_holder);
 void sfile_unlock(struct state_store *st);
-/* The stored object (malloc'd), -ENOENT if absent, -EBADMSG if the
- * header is bad (st->why says why). */
+/* The stored object (malloc'd) without our checksum record, checked
+ * against it (a damaged object with an intact copy gives the copy, logged
+ * once); -ENOENT if absent, -EBADMSG if the header is bad or the object
+ * and its copies are damaged (st->why says why). */
 int sfile_read(struct state_store *st, const char *name,
                uint8_t **out, uint32_t *out_len);
 /* Store obj as name (obj NULL: delete it), crash-safely (§8.3). */
@@ -79,11 +81,12 @@ int sfile_write(struct state_store *st, const char *name,
 /*
  * Make the file hold exactly the objects obj[k] (NULL: none of kind k,
  * in the order of state_obj_names[]), all of them at one header switch
- * (§8.3): a crash leaves the old objects or the new ones.
+ * (§8.3): a crash leaves the old objects or the new ones.  Their records
+ * (§8.5) keep the file's TPM identity when same_tpm, else get a new one.
  */
 int sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
-                  const uint32_t len[SFILE_OBJS]);
-/* data_len of name, -ENOENT if absent. */
+                  const uint32_t len[SFILE_OBJS], bool same_tpm);
+/* Size of name without our checksum record, -ENOENT if absent. */
 long sfile_size(struct state_store *st, const char *name);
 int sfile_sync(struct state_store *st);
 

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "state.h"
 #include "state_dir.h"      /* the store's internals, tested */
 #include "state_file.h"
@@ -321,6 +323,9 @@ holds(struct state_store *st, const char *name, uint8_t fill, uint32_t len)
     return ok;
 }
 
+/* Our checksum record at the end of each stored object (state.md §8.5). */
+#define REC 74
+
 static off_t
 size_of(const char *path)
 {
@@ -350,20 +355,24 @@ test_sfile_store_roundtrip(void **state)
     save(&f->st, "volatilestate", 0xb2, 300);
     assert_true(holds(&f->st, "permall", 0xa1, 1000));
     assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
-    /* stateobj header (10) + TLV header (6): sections 1024 and 512. */
+    /* stateobj header (10) + TLV header (6), the size upstream's copy
+     * of the object has; with the record, sections 2048 and 512.  The
+     * data area is there twice: after the header and as the twin. */
     assert_int_equal(state_size(&f->st, "permall"), 1016);
-    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024 + 512);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 2 * (2048 + 512));
 
     /* Growing the first object moves it; the other stays intact. */
     save(&f->st, "permall", 0xa2, 5000);
     assert_true(holds(&f->st, "permall", 0xa2, 5000));
     assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
-    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 8192 + 512);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 2 * (8192 + 512));
 
+    /* A delete shrinks the data area; its twin goes past the old
+     * sections, which the write must not touch before the switch. */
     assert_int_equal(state_delete(&f->st, "permall", true), 0);
     assert_false(holds(&f->st, "permall", 0xa2, 5000));
     assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
-    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 512);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 8192 + 512 + 512);
     assert_int_equal(state_sync(&f->st), 0);
 }
 
@@ -542,7 +551,7 @@ test_sfile_far_section_draws_no_far_write(void **state)
 {
     struct fixture *f = *state;
     const uint32_t far = 512u << 20;
-    uint8_t h[SFILE_HDR_LEN], obj[1016];
+    uint8_t h[SFILE_HDR_LEN], obj[1016 + REC];
     int fd;
 
     save(&f->st, "permall", 0xa1, 1000);
@@ -552,15 +561,15 @@ test_sfile_far_section_draws_no_far_write(void **state)
                      sizeof(obj));
     assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
     assert_int_equal(pwrite(fd, obj, sizeof(obj), far), sizeof(obj));
-    set_entry(h, 0, far, sizeof(obj), 1024);
+    set_entry(h, 0, far, sizeof(obj), 2048);
     assert_int_equal(pwrite(fd, h, sizeof(h), 0), sizeof(h));
     close(fd);
     assert_true(holds(&f->st, "permall", 0xa1, 1000));
     write_end_max = 0;
     save(&f->st, "permall", 0xa2, 1000);
-    assert_true(write_end_max <= SFILE_HDR_LEN + 2 * 1024);
+    assert_true(write_end_max <= SFILE_HDR_LEN + 2 * 2048);
     assert_true(holds(&f->st, "permall", 0xa2, 1000));
-    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 2 * 2048);
 }
 
 /* An object no section may hold is refused, and the file is unchanged. */
@@ -577,7 +586,201 @@ test_sfile_object_over_1mib_refused(void **state)
     assert_non_null(strstr(f->st.why, "larger than 1 MiB"));
     free(big);
     assert_true(holds(&f->st, "permall", 0xa1, 1000));
-    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 1024);
+    assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 2 * 2048);
+}
+
+/* Entry i of the file's header, and the record ending that object. */
+struct stored {
+    uint32_t off, len;
+    uint8_t id[16];
+    uint64_t seq;
+    uint32_t twin;
+};
+
+static struct stored
+stored(const char *path, int i)
+{
+    struct stored o = { 0 };
+    uint8_t h[SFILE_HDR_LEN], rec[REC];
+    int fd = open(path, O_RDONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
+    for (int b = 3; b >= 0; b--) {
+        o.off = o.off << 8 | h[12 + 12 * i + b];
+        o.len = o.len << 8 | h[16 + 12 * i + b];
+    }
+    assert_true(o.off >= SFILE_HDR_LEN && o.len >= REC);
+    assert_int_equal(pread(fd, rec, REC, o.off + o.len - REC), REC);
+    close(fd);
+    assert_int_equal(rec[0] << 8 | rec[1], 0x7373);
+    memcpy(o.id, rec + 10, 16);
+    for (int b = 0; b < 8; b++) {
+        o.seq = o.seq << 8 | rec[26 + b];
+    }
+    o.twin = (uint32_t)rec[38] << 24 | (uint32_t)rec[39] << 16 |
+             (uint32_t)rec[40] << 8 | rec[41];
+    return o;
+}
+
+static void
+poke(const char *path, uint64_t off, uint8_t mask)
+{
+    uint8_t b;
+    int fd = open(path, O_RDWR);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= mask;
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Lines of the log (captured in a memfd) that contain what. */
+static int
+log_count(int fd, const char *what)
+{
+    char buf[16384], *p;
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    int c = 0;
+
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    for (p = buf; (p = strstr(p, what)); p += strlen(what)) {
+        c++;
+    }
+    return c;
+}
+
+/*
+ * Every write records one identity and a new sequence in every object
+ * (docs/state.md §8.5); a new TPM (sfile_replace without same_tpm) gets
+ * a new identity, a reconfigured one keeps its own.
+ */
+static void
+test_sfile_records_identity_and_sequence(void **state)
+{
+    struct fixture *f = *state;
+    struct stored a, b, c;
+    uint8_t *obj[SFILE_OBJS] = { NULL }, one[80];
+    uint32_t len[SFILE_OBJS] = { 0 };
+
+    save(&f->st, "permall", 0xa1, 1000);
+    a = stored(f->path, 0);
+    save(&f->st, "volatilestate", 0xb2, 300);
+    b = stored(f->path, 0);
+    c = stored(f->path, 1);
+    assert_memory_equal(a.id, b.id, 16);
+    assert_memory_equal(b.id, c.id, 16);
+    assert_int_equal(b.seq, a.seq + 1);
+    assert_int_equal(c.seq, b.seq);
+    assert_int_equal(b.twin, SFILE_HDR_LEN + 2048 + 512);
+
+    /* A well-formed object (stateobj header, totlen 80) for replace. */
+    memset(one, 0x5c, sizeof(one));
+    one[0] = 2;
+    one[6] = 0, one[7] = 0, one[8] = 0, one[9] = sizeof(one);
+    obj[0] = one;
+    len[0] = sizeof(one);
+    assert_int_equal(sfile_replace(&f->st, obj, len, true), 0);
+    a = stored(f->path, 0);
+    assert_memory_equal(a.id, b.id, 16);
+    assert_int_equal(a.seq, b.seq + 1);
+    assert_int_equal(sfile_replace(&f->st, obj, len, false), 0);
+    c = stored(f->path, 0);
+    assert_memory_not_equal(c.id, a.id, 16);
+    assert_int_equal(c.seq, a.seq + 1);
+    assert_int_equal(state_size(&f->st, "permall"), sizeof(one));
+    assert_int_equal(state_size(&f->st, "volatilestate"), -ENOENT);
+}
+
+/*
+ * A damaged object with an intact twin loads the twin, logged once; the
+ * next write of another object puts the intact bytes in both places.
+ * One without an intact twin fails to load, naming the file; a write of
+ * another object carries its bytes unchanged (nothing is deleted) and it
+ * still fails to load after.
+ */
+static void
+test_sfile_damaged_object_and_its_twin(void **state)
+{
+    struct fixture *f = *state;
+    struct stored p, v;
+    uint8_t *raw = NULL;
+    uint32_t got = 0, rc = 0;
+    int log_fd = memfd_create("log", 0);
+
+    assert_true(log_fd >= 0);
+    log_set_fd(log_fd);
+    save(&f->st, "permall", 0xa1, 1000);
+    save(&f->st, "volatilestate", 0xb2, 300);
+    p = stored(f->path, 0);
+    poke(f->path, p.off + 500, 0x10);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_int_equal(log_count(log_fd, "does not match its checksum: "
+                                       "using its copy"), 1);
+    save(&f->st, "volatilestate", 0xb3, 300);
+    /* Both copies intact again: the twin alone damaged still loads. */
+    p = stored(f->path, 0);
+    poke(f->path, p.twin + 500, 0x10);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_int_equal(log_count(log_fd, "using its copy"), 1);
+    poke(f->path, p.twin + 500, 0x10);
+
+    /* Both copies damaged. */
+    poke(f->path, p.off + 500, 0x10);
+    poke(f->path, p.twin + 600, 0x10);
+    assert_int_equal(state_load(&f->st, "permall", &raw, &got, &rc),
+                     -EBADMSG);
+    assert_non_null(strstr(f->st.why, f->path));
+    assert_non_null(strstr(f->st.why, "no intact copy"));
+    save(&f->st, "volatilestate", 0xb4, 300);
+    assert_true(holds(&f->st, "volatilestate", 0xb4, 300));
+    assert_int_equal(state_load(&f->st, "permall", &raw, &got, &rc),
+                     -EBADMSG);
+    /* Undoing the first flip in the copy after the header, where the
+     * carried bytes now are, gives the object back. */
+    p = stored(f->path, 0);
+    v = stored(f->path, 1);
+    assert_true(v.off > p.off);
+    poke(f->path, p.off + 500, 0x10);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    log_set_fd(2);
+    close(log_fd);
+}
+
+/*
+ * An object without a record, as Debian's swtpm writes it, loads as it
+ * is; our next write adds a record to it, with a new identity.
+ */
+static void
+test_sfile_object_without_record(void **state)
+{
+    struct fixture *f = *state;
+    struct stored p;
+    uint8_t h[SFILE_HDR_LEN], obj[1016];
+    int fd;
+
+    save(&f->st, "permall", 0xa1, 1000);
+    p = stored(f->path, 0);
+    /* Strip the record: totlen and the header entry shrink by REC. */
+    fd = open(f->path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, obj, sizeof(obj), p.off), sizeof(obj));
+    obj[6] = 0, obj[7] = 0, obj[8] = 1016 >> 8, obj[9] = 1016 & 0xff;
+    assert_int_equal(pwrite(fd, obj, sizeof(obj), p.off), sizeof(obj));
+    assert_int_equal(pread(fd, h, sizeof(h), 0), sizeof(h));
+    set_entry(h, 0, p.off, sizeof(obj), 2048);
+    assert_int_equal(pwrite(fd, h, sizeof(h), 0), sizeof(h));
+    assert_int_equal(ftruncate(fd, p.off + 2048), 0);
+    close(fd);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
+    assert_int_equal(state_size(&f->st, "permall"), 1016);
+    save(&f->st, "savestate", 0x33, 20);
+    p = stored(f->path, 0);
+    assert_int_equal(p.len, 1016 + REC);
+    assert_true(holds(&f->st, "permall", 0xa1, 1000));
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -602,6 +805,9 @@ main(void)
         T(test_sfile_lock_conflict),
         T(test_sfile_far_section_draws_no_far_write),
         T(test_sfile_object_over_1mib_refused),
+        T(test_sfile_records_identity_and_sequence),
+        T(test_sfile_damaged_object_and_its_twin),
+        T(test_sfile_object_without_record),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

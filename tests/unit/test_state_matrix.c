@@ -563,31 +563,46 @@ test_state_matrix_damaged_main_alone(void **state)
 }
 
 /*
- * The file:// backend (docs/state.md §8): one copy of each object, no
- * checksum of its own (the layout is upstream's).  A byte flipped in the
- * header (magic, permall's offset, length and section) is refused or
- * still reads the same object; one flipped in the object's header, or
- * anywhere in an encrypted object (its HMAC), fails the load.  Either
- * way the file keeps every byte.  A flip inside a plain object's payload
- * is not caught (docs/robustness.md, file:// rows).
+ * The file:// backend (docs/state.md §8): each object ends with our
+ * checksum record (§8.5) and is there twice, after the header and as the
+ * scratch copy the write leaves behind.  A byte flipped anywhere in the
+ * object (its header, middle or tail, plain or encrypted) is caught and
+ * the intact copy is loaded; the same byte or two different bytes
+ * flipped in both copies fail the load, naming the file and both
+ * offsets.  A byte flipped in the file's header (magic, permall's
+ * offset, length and section) is refused or still reads the same
+ * object.  Either way the load writes nothing.
  */
-static void
-file_case(const char *uri, const char *path, off_t off, bool keyed,
-          bool must_fail)
-{
-    struct state_store st = { .dir_fd = -1 };
-    uint8_t *before, *after, *raw = NULL, b;
-    uint32_t len = 0, rc = 0;
-    size_t blen, alen;
-    char err[512];
-    int fd, r;
+enum expect { SAME, FAILS, SAME_OR_REFUSED };
 
-    fd = open(path, O_RDWR);
+static void
+flip_at(const char *path, off_t off)
+{
+    uint8_t b;
+    int fd = open(path, O_RDWR);
+
     assert_true(fd >= 0);
     assert_int_equal(pread(fd, &b, 1, off), 1);
     b ^= 0x04;
     assert_int_equal(pwrite(fd, &b, 1, off), 1);
     close(fd);
+}
+
+static void
+file_case(const char *uri, const char *path, off_t off, off_t off2,
+          bool keyed, enum expect want)
+{
+    struct state_store st = { .dir_fd = -1 };
+    uint8_t *before, *after, *raw = NULL;
+    uint32_t len = 0, rc = 0;
+    size_t blen, alen;
+    char err[512];
+    int r;
+
+    flip_at(path, off);
+    if (off2 >= 0) {
+        flip_at(path, off2);
+    }
     before = slurp_path(path, &blen);
     assert_non_null(before);
     r = state_open(&st, uri, true, 0600, false, false, err, sizeof(err));
@@ -597,7 +612,15 @@ file_case(const char *uri, const char *path, off_t off, bool keyed,
         }
         r = state_load(&st, "permall", &raw, &len, &rc);
         if (r == 0 && (len != strlen(G2) || memcmp(raw, G2, len) != 0)) {
-            fail_msg("file://, byte %lld: loaded other bytes", (long long)off);
+            fail_msg("file://, bytes %lld %lld: loaded other bytes",
+                     (long long)off, (long long)off2);
+        }
+        if (r < 0 && want == FAILS &&
+            (!st.why || !strstr(st.why, path) ||
+             !strstr(st.why, "no intact copy"))) {
+            fail_msg("file://, bytes %lld %lld: error does not say it: %s",
+                     (long long)off, (long long)off2,
+                     st.why ? st.why : "(none)");
         }
         free(raw);
         state_close(&st);
@@ -605,8 +628,13 @@ file_case(const char *uri, const char *path, off_t off, bool keyed,
         fail_msg("file://, byte %lld: error does not name it: %s",
                  (long long)off, err);
     }
-    if (must_fail && r == 0) {
-        fail_msg("file://, byte %lld: damage loaded", (long long)off);
+    if (want == FAILS && r == 0) {
+        fail_msg("file://, bytes %lld %lld: damage loaded", (long long)off,
+                 (long long)off2);
+    }
+    if (want == SAME && r != 0) {
+        fail_msg("file://, byte %lld: the intact copy was not loaded",
+                 (long long)off);
     }
     after = slurp_path(path, &alen);
     assert_non_null(after);
@@ -615,10 +643,17 @@ file_case(const char *uri, const char *path, off_t off, bool keyed,
     free(before);
     free(after);
     /* Undo, for the next case. */
-    fd = open(path, O_RDWR);
-    b ^= 0x04;
-    assert_int_equal(pwrite(fd, &b, 1, off), 1);
-    close(fd);
+    flip_at(path, off);
+    if (off2 >= 0) {
+        flip_at(path, off2);
+    }
+}
+
+static uint32_t
+le32_at(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static void
@@ -626,8 +661,8 @@ test_state_matrix_file_backend(void **state)
 {
     char path[128], uri[160];
     struct state_store st = { .dir_fd = -1 };
-    uint8_t hdr[24];
-    uint32_t rc = 0, data_off, data_len;
+    uint8_t hdr[24], rec[74];
+    uint32_t rc = 0, data_off, data_len, twin;
     char err[512];
     int fd;
 
@@ -650,23 +685,37 @@ test_state_matrix_file_backend(void **state)
         state_close(&st);
         fd = open(path, O_RDONLY);
         assert_int_equal(pread(fd, hdr, sizeof(hdr), 0), sizeof(hdr));
-        close(fd);
         /* Entry 0 (permall): little-endian offset, data length. */
-        data_off = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 |
-                   (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
-        data_len = (uint32_t)hdr[16] | (uint32_t)hdr[17] << 8 |
-                   (uint32_t)hdr[18] << 16 | (uint32_t)hdr[19] << 24;
-        assert_true(data_off >= 192 && data_len > 16);
+        data_off = le32_at(hdr + 12);
+        data_len = le32_at(hdr + 16);
+        assert_true(data_off >= 192 && data_len > 16 + sizeof(rec));
+        /* The record ends the object: tag "ss", then the twin's offset
+         * (big-endian) at 38. */
+        assert_int_equal(pread(fd, rec, sizeof(rec),
+                               data_off + data_len - sizeof(rec)),
+                         sizeof(rec));
+        close(fd);
+        assert_int_equal(rec[0], 's');
+        assert_int_equal(rec[1], 's');
+        twin = (uint32_t)rec[38] << 24 | (uint32_t)rec[39] << 16 |
+               (uint32_t)rec[40] << 8 | rec[41];
+        assert_true(twin >= data_off + data_len);
         /* The header: magic, permall's offset, length, section. */
-        file_case(uri, path, 1, keyed, false);
-        file_case(uri, path, 12, keyed, false);
-        file_case(uri, path, 16, keyed, false);
-        file_case(uri, path, 20, keyed, false);
-        /* The object: its header always; with a key, anywhere. */
-        file_case(uri, path, data_off + 1, keyed, true);
-        if (keyed) {
-            file_case(uri, path, data_off + data_len / 2, keyed, true);
-            file_case(uri, path, data_off + data_len - 1, keyed, true);
+        file_case(uri, path, 1, -1, keyed, SAME_OR_REFUSED);
+        file_case(uri, path, 12, -1, keyed, SAME_OR_REFUSED);
+        file_case(uri, path, 16, -1, keyed, SAME_OR_REFUSED);
+        file_case(uri, path, 20, -1, keyed, SAME_OR_REFUSED);
+        /* One copy damaged, in its header, middle, record or hash. */
+        const uint32_t at[] = { 1, 7, data_len / 2, data_len - 60,
+                                data_len - 1 };
+        for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+            file_case(uri, path, data_off + at[i], -1, keyed, SAME);
+            file_case(uri, path, twin + at[i], -1, keyed, SAME);
+            /* Both copies: the same byte, or another one. */
+            file_case(uri, path, data_off + at[i], twin + at[i], keyed,
+                      FAILS);
+            file_case(uri, path, data_off + at[i],
+                      twin + at[(i + 1) % 5], keyed, FAILS);
         }
         unlink(path);
     }
