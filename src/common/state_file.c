@@ -745,28 +745,18 @@ sfile_read(struct state_store *st, const char *name,
     return r;
 }
 
-/* The object's size without our record, as upstream would store it. */
+/* The object's data_len, record included, as upstream prints it for the
+ * same file. */
 long
 sfile_size(struct state_store *st, const char *name)
 {
     struct sfile_hdr h;
     const struct sfile_entry *e;
-    uint8_t tail[6];
     uint64_t size;
     int r;
 
     r = find_entry(st, name, &h, &size, &e);
-    if (r < 0) {
-        return r;
-    }
-    if (e->data_len >= OBJ_HDR_LEN + SUM_TLV_LEN &&
-        pread(st->file_fd, tail, sizeof(tail),
-              (off_t)(e->offset + e->data_len - SUM_TLV_LEN)) ==
-            (ssize_t)sizeof(tail) &&
-        be16_get(tail) == SUM_TAG && be32_get(tail + 2) == SUM_VAL_LEN) {
-        return (long)(e->data_len - SUM_TLV_LEN);
-    }
-    return (long)e->data_len;
+    return r < 0 ? r : (long)e->data_len;
 }
 
 int

@@ -86,7 +86,7 @@ int sfile_write(struct state_store *st, const char *name,
  */
 int sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
                   const uint32_t len[SFILE_OBJS], bool same_tpm);
-/* Size of name without our checksum record, -ENOENT if absent. */
+/* data_len of name (with our checksum record), -ENOENT if absent. */
 long sfile_size(struct state_store *st, const char *name);
 int sfile_sync(struct state_store *st);
 

@@ -372,6 +372,66 @@ def test_file_backend_crash_at_every_write_of_the_swap(tmp_path):
     assert seen.get("old") and seen.get("new"), seen
 
 
+def file_permall(img):
+    """permall's offset, length and record (state.md §8.5) in img."""
+    data = img.read_bytes()
+    off, length = struct.unpack("<II", data[12:20])
+    rec = data[off + length - 74:off + length]
+    assert rec[:2] == b"ss", rec.hex()
+    return off, length, rec
+
+
+def test_file_overwrite_then_damage_never_brings_back_the_old_ek(tmp_path):
+    """file://: --overwrite gives the new TPM a new identity in every
+    object's record; a damaged permall loads its copy, which is the new
+    TPM's; both copies damaged refuse the start, never the old EK."""
+    img = tmp_path / "t.img"
+    st = "file://%s" % img
+    ok(run_setup("--tpm2", "--createek", "--tpmstate", st,
+                 xdg=tmp_path / "xdg"))
+    old_id = file_permall(img)[2][10:26]
+    ok(run_setup("--tpm2", "--createek", "--overwrite", "--tpmstate", st,
+                 xdg=tmp_path / "xdg"))
+    off, length, rec = file_permall(img)
+    assert rec[10:26] != old_id
+    twin = struct.unpack(">I", rec[38:42])[0]
+    tpmstate = file_state(tmp_path, "t.img")
+    srv = OurSwtpm(tmp_path / "n", running=False, tpmstate=tpmstate)
+    try:
+        assert srv.init() == 0 and srv.startup() in (0, 0x100)
+        new_ek = ek_public(srv)
+    finally:
+        srv.stop()
+    flip_bytes(img, [off + length // 2])
+    srv = OurSwtpm(tmp_path / "d1", running=False, tpmstate=tpmstate)
+    try:
+        assert srv.init() == 0, str(srv)
+        assert srv.startup() in (0, 0x100)
+        assert ek_public(srv) == new_ek
+    finally:
+        srv.stop()
+    assert "using its copy at offset %d" % twin in srv.stderr()
+    # Startup wrote the state: both copies are intact again; damage both.
+    off, length, rec = file_permall(img)
+    twin = struct.unpack(">I", rec[38:42])[0]
+    flip_bytes(img, [off + length // 2, twin + length // 3])
+    srv = OurSwtpm(tmp_path / "d2", running=False, tpmstate=tpmstate)
+    try:
+        assert srv.init() != 0, str(srv)
+    finally:
+        srv.stop()
+    assert "no intact copy of it is left" in srv.stderr(), srv.stderr()
+
+
+def flip_bytes(path, offsets):
+    with open(path, "r+b") as f:
+        for at in offsets:
+            f.seek(at)
+            b = f.read(1)[0] ^ 0x04
+            f.seek(at)
+            f.write(bytes([b]))
+
+
 TPM_ALG_SHA1, TPM_ALG_SHA256 = 0x0004, 0x000B
 
 

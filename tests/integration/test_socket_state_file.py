@@ -157,6 +157,117 @@ def test_setup_into_file_loads_in_upstream(tmp_path, target, need_swtpm):
         up.stop()
 
 
+REC_LEN = 74     # our checksum record ending each object (state.md §8.5)
+
+
+def permall_copies(path):
+    """The permall object after the header and its twin, each with
+    whether it matches its checksum record: [(offset, intact), ...]."""
+    entry = header(path)[3][0]
+    off, length = entry[0], entry[1]
+    with open(path, "rb") as f:
+        f.seek(off)
+        obj = f.read(length)
+        rec = obj[-REC_LEN:]
+        tag, vlen, version = struct.unpack(">HII", rec[:10])
+        assert (tag, vlen, version) == (0x7373, 68, 1), rec.hex()
+        places = struct.unpack(">II", rec[34:42])
+        assert off in places, (off, places)
+        out = []
+        for at in (off, places[1] if places[0] == off else places[0]):
+            f.seek(at)
+            b = f.read(length)
+            out.append((at, hashlib.sha256(b[:-32]).digest() == b[-32:]))
+    return out
+
+
+def flip(path, off):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)[0] ^ 0x20
+        f.seek(off)
+        f.write(bytes([b]))
+
+
+def test_flipped_byte_loads_the_intact_copy(tmp_path, target, need_swtpm):
+    """A byte flipped in the middle of permall, which libtpms would take
+    into failure mode: ours loads the copy written with it, says so once,
+    and its next write leaves both copies intact; Debian's swtpm reads
+    the file after."""
+    srv = ours(tmp_path, "w", target)
+    try:
+        assert nv_write(srv, b"intact!!", define=True) == 0
+    finally:
+        srv.stop()
+    (main, ok1), (twin, ok2) = permall_copies(target)
+    assert ok1 and ok2 and twin > main
+    length = header(target)[3][0][1]
+    flip(target, main + length // 2)
+    assert not permall_copies(target)[0][1]
+    srv = ours(tmp_path, "r", target)
+    try:
+        assert nv_read(srv) == b"intact!!"
+        assert nv_write(srv, b"written!", start=False) == 0
+    finally:
+        srv.stop()
+    err = srv.stderr()
+    msg = ("the permall object at offset %d of state file '%s' does not "
+           "match its checksum: using its copy at offset %d"
+           % (main, target, twin))
+    assert err.count(msg) == 1, err
+    assert all(ok for _, ok in permall_copies(target))
+    up = upstream(tmp_path, "up", target)
+    try:
+        assert nv_read(up) == b"written!"
+    finally:
+        up.stop()
+
+
+def test_both_copies_damaged_refused_file_untouched(tmp_path, target):
+    """Both copies damaged: the start fails, naming the file, both
+    places and the fix, and the file keeps every byte."""
+    srv = ours(tmp_path, "w", target)
+    try:
+        assert nv_write(srv, b"12345678", define=True) == 0
+    finally:
+        srv.stop()
+    (main, _), (twin, _) = permall_copies(target)
+    flip(target, main + 300)
+    flip(target, twin + 301)
+    before = digest(target)
+    bad = ours(tmp_path, "bad", target, wait=False)
+    assert bad.wait_exit(30) == 1, str(bad)
+    err = bad.stderr()
+    assert ("the permall object at offset %d of state file '%s' does not "
+            "match its checksum, and no intact copy of it is left (looked "
+            "at offsets %d and %d); restore the file from a backup"
+            % (main, target, main, twin)) in err, err
+    assert digest(target) == before
+
+
+def test_object_written_by_upstream_has_no_record(tmp_path, target,
+                                                  need_swtpm):
+    """Debian's swtpm writes objects without our record; ours reads
+    them as they are and adds the record at its first write."""
+    up = upstream(tmp_path, "up", target)
+    try:
+        assert nv_write(up, b"upstream", define=True) == 0
+    finally:
+        up.stop()
+    entry = header(target)[3][0]
+    with open(target, "rb") as f:
+        f.seek(entry[0] + entry[1] - REC_LEN)
+        assert f.read(2) != b"ss"
+    srv = ours(tmp_path, "ours", target)
+    try:
+        assert nv_read(srv) == b"upstream"
+        assert nv_write(srv, b"recorded", start=False) == 0
+    finally:
+        srv.stop()
+    srv.check_stderr()
+    assert all(ok for _, ok in permall_copies(target))
+
+
 def test_lock_refuses_second_daemon(tmp_path, target):
     first = ours(tmp_path, "first", target)
     try:

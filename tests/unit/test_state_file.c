@@ -355,10 +355,10 @@ test_sfile_store_roundtrip(void **state)
     save(&f->st, "volatilestate", 0xb2, 300);
     assert_true(holds(&f->st, "permall", 0xa1, 1000));
     assert_true(holds(&f->st, "volatilestate", 0xb2, 300));
-    /* stateobj header (10) + TLV header (6), the size upstream's copy
-     * of the object has; with the record, sections 2048 and 512.  The
-     * data area is there twice: after the header and as the twin. */
-    assert_int_equal(state_size(&f->st, "permall"), 1016);
+    /* stateobj header (10) + TLV header (6) + the record: sections 2048
+     * and 512.  The data area is there twice: after the header and as
+     * the twin. */
+    assert_int_equal(state_size(&f->st, "permall"), 1016 + REC);
     assert_int_equal(size_of(f->path), SFILE_HDR_LEN + 2 * (2048 + 512));
 
     /* Growing the first object moves it; the other stays intact. */
@@ -690,7 +690,7 @@ test_sfile_records_identity_and_sequence(void **state)
     c = stored(f->path, 0);
     assert_memory_not_equal(c.id, a.id, 16);
     assert_int_equal(c.seq, a.seq + 1);
-    assert_int_equal(state_size(&f->st, "permall"), sizeof(one));
+    assert_int_equal(state_size(&f->st, "permall"), sizeof(one) + REC);
     assert_int_equal(state_size(&f->st, "volatilestate"), -ENOENT);
 }
 
