@@ -78,6 +78,18 @@ def nv_read(srv, start=True):
     return rh.nv_read_data(resp)
 
 
+def read_then_write(tmp_path, name, target, want, data):
+    """Ours reads want from the NV index, then writes data; the stopped
+    server, for its stderr."""
+    srv = ours(tmp_path, name, target)
+    try:
+        assert nv_read(srv) == want
+        assert nv_write(srv, data, start=False) == 0
+    finally:
+        srv.stop()
+    return srv
+
+
 def header(path):
     with open(path, "rb") as f:
         h = f.read(HDR_LEN)
@@ -107,12 +119,7 @@ def test_interop_both_ways(tmp_path, target, need_swtpm):
         f.seek(entries[0][0] + entries[0][1] - REC_LEN)
         assert f.read(2) != b"ss"
 
-    srv = ours(tmp_path, "ours", target)
-    try:
-        assert nv_read(srv) == b"upstream"
-        assert nv_write(srv, b"ours!!!!", start=False) == 0
-    finally:
-        srv.stop()
+    srv = read_then_write(tmp_path, "ours", target, b"upstream", b"ours!!!!")
     srv.check_stderr()
     magic, version, hdrsize, entries = header(target)
     assert (magic, version, hdrsize) == (MAGIC, 1, HDR_LEN)
@@ -195,27 +202,27 @@ def flip(path, off):
         f.write(bytes([b]))
 
 
+def define_and_write(tmp_path, target, data):
+    """A new TPM in target with data in its NV index, written by ours."""
+    srv = ours(tmp_path, "w", target)
+    try:
+        assert nv_write(srv, data, define=True) == 0
+    finally:
+        srv.stop()
+
+
 def test_flipped_byte_loads_the_intact_copy(tmp_path, target, need_swtpm):
     """A byte flipped in the middle of permall, which libtpms would take
     into failure mode: ours loads the copy written with it, says so once,
     and its next write leaves both copies intact; Debian's swtpm reads
     the file after."""
-    srv = ours(tmp_path, "w", target)
-    try:
-        assert nv_write(srv, b"intact!!", define=True) == 0
-    finally:
-        srv.stop()
+    define_and_write(tmp_path, target, b"intact!!")
     (main, ok1), (twin, ok2) = permall_copies(target)
     assert ok1 and ok2 and twin > main
     length = header(target)[3][0][1]
     flip(target, main + length // 2)
     assert not permall_copies(target)[0][1]
-    srv = ours(tmp_path, "r", target)
-    try:
-        assert nv_read(srv) == b"intact!!"
-        assert nv_write(srv, b"written!", start=False) == 0
-    finally:
-        srv.stop()
+    srv = read_then_write(tmp_path, "r", target, b"intact!!", b"written!")
     err = srv.stderr()
     msg = ("the permall object at offset %d of state file '%s' does not "
            "match its checksum: using its copy at offset %d"
@@ -232,11 +239,7 @@ def test_flipped_byte_loads_the_intact_copy(tmp_path, target, need_swtpm):
 def test_both_copies_damaged_refused_file_untouched(tmp_path, target):
     """Both copies damaged: the start fails, naming the file, both
     places and the fix, and the file keeps every byte."""
-    srv = ours(tmp_path, "w", target)
-    try:
-        assert nv_write(srv, b"12345678", define=True) == 0
-    finally:
-        srv.stop()
+    define_and_write(tmp_path, target, b"12345678")
     (main, _), (twin, _) = permall_copies(target)
     flip(target, main + 300)
     flip(target, twin + 301)
