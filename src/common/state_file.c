@@ -881,11 +881,34 @@ learn(struct layout *L, const struct objsum *rec)
     }
 }
 
+/* learn() from the record of object k as it is stored now, if intact. */
+static void
+learn_from(struct state_store *st, const struct sfile_hdr *h,
+           uint64_t size, int k, struct layout *L)
+{
+    struct objsum rec;
+    enum sum_state ss;
+    uint8_t *old = NULL;
+    uint32_t old_len = 0;
+
+    if (!h->blank && h->e[k].offset &&
+        read_obj(st, h, size, k, &old, &old_len, &rec, &ss) == 0 &&
+        ss == SUM_OK) {
+        learn(L, &rec);
+    }
+    if (old) {
+        explicit_bzero(old, old_len);
+        free(old);
+    }
+    st->why = NULL;
+}
+
 /*
  * The new data area with obj as object idx (obj NULL: without it).  The
  * objects kept are read and checked as a load would (an intact copy
  * replaces a damaged one); the TPM's identity and the write sequence
- * come from their records and from the record of the object replaced.
+ * come from their records (one write gives every object the same), or,
+ * when none of them has one, from the record of the object replaced.
  */
 static int
 build_layout(struct state_store *st, const struct sfile_hdr *h,
@@ -903,17 +926,6 @@ build_layout(struct state_store *st, const struct sfile_hdr *h,
     for (int i = 0; r == 0 && i < n; i++) {
         k = order[i];
         if (k == idx) {
-            if (h->e[k].offset &&
-                read_obj(st, h, size, k, &keep[k], &klen[k], &rec,
-                         &ss) == 0 && ss == SUM_OK) {
-                learn(L, &rec);
-            }
-            if (keep[k]) {
-                explicit_bzero(keep[k], klen[k]);
-                free(keep[k]);
-                keep[k] = NULL;
-            }
-            st->why = NULL;
             if (obj) {
                 place(L, k, len, sum_fits(obj, len), h->e[k].section_len);
             }
@@ -930,6 +942,9 @@ build_layout(struct state_store *st, const struct sfile_hdr *h,
             place(L, k, klen[k], ss != SUM_BAD && sum_fits(keep[k], klen[k]),
                   h->e[k].section_len);
         }
+    }
+    if (r == 0 && !L->id_known) {
+        learn_from(st, h, size, idx, L);
     }
     if (r == 0) {
         L->image = calloc(1, L->total ? L->total : 1);
@@ -1114,10 +1129,6 @@ sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
 {
     struct sfile_hdr h;
     struct layout L;
-    struct objsum rec;
-    enum sum_state ss;
-    uint8_t *old;
-    uint32_t old_len;
     uint64_t size;
     int r;
 
@@ -1137,24 +1148,10 @@ sfile_replace(struct state_store *st, uint8_t *const obj[SFILE_OBJS],
         return r;
     }
     /* The same TPM keeps its identity; the sequence always goes on. */
-    for (int k = 0; k < SFILE_OBJS; k++) {
-        old = NULL;
-        old_len = 0;
-        if (!h.blank && h.e[k].offset &&
-            read_obj(st, &h, size, k, &old, &old_len, &rec, &ss) == 0 &&
-            ss == SUM_OK) {
-            if (same_tpm) {
-                learn(&L, &rec);
-            } else if (rec.seq > L.sum.seq) {
-                L.sum.seq = rec.seq;
-            }
-        }
-        if (old) {
-            explicit_bzero(old, old_len);
-            free(old);
-        }
+    for (int k = 0; k < SFILE_OBJS && !L.id_known; k++) {
+        learn_from(st, &h, size, k, &L);
     }
-    st->why = NULL;
+    L.id_known = L.id_known && same_tpm;    /* else new_identity() */
     L.image = calloc(1, L.total ? L.total : 1);
     if (!L.image) {
         return -ENOMEM;
