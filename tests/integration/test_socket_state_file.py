@@ -90,6 +90,15 @@ def read_then_write(tmp_path, name, target, want, data):
     return srv
 
 
+def upstream_reads(tmp_path, name, target, want):
+    """Debian's swtpm on target reads want from the NV index."""
+    up = upstream(tmp_path, name, target)
+    try:
+        assert nv_read(up) == want
+    finally:
+        up.stop()
+
+
 def header(path):
     with open(path, "rb") as f:
         h = f.read(HDR_LEN)
@@ -128,11 +137,7 @@ def test_interop_both_ways(tmp_path, target, need_swtpm):
     assert all(e == (0, 0, 0) for e in entries[3:])
     assert all(ok for _, ok in permall_copies(target))
 
-    up = upstream(tmp_path, "up2", target)
-    try:
-        assert nv_read(up) == b"ours!!!!"
-    finally:
-        up.stop()
+    upstream_reads(tmp_path, "up2", target, b"ours!!!!")
 
 
 def assert_ek_persistent(up):
@@ -229,11 +234,7 @@ def test_flipped_byte_loads_the_intact_copy(tmp_path, target, need_swtpm):
            % (main, target, twin))
     assert err.count(msg) == 1, err
     assert all(ok for _, ok in permall_copies(target))
-    up = upstream(tmp_path, "up", target)
-    try:
-        assert nv_read(up) == b"written!"
-    finally:
-        up.stop()
+    upstream_reads(tmp_path, "up", target, b"written!")
 
 
 def test_both_copies_damaged_refused_file_untouched(tmp_path, target):
